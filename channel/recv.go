@@ -1,0 +1,190 @@
+package channel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"google.golang.org/protobuf/proto"
+)
+
+func protocolID(s string) protocol.ID { return protocol.ID(s) }
+
+// ServeStream reads the peer's incoming stream for spec until it ends or
+// the channel stops, dispatching each message to the subscriptions of
+// spec. It runs in the caller's goroutine (the libp2p stream handler) and
+// always resets or closes s before returning. A stream for a protocol
+// not attached to the channel, or a second one, is reset without harm.
+func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
+	select {
+	case <-c.ready:
+	case <-c.stopping:
+		s.Reset()
+		return
+	}
+	c.mu.Lock()
+	ps := c.protos[spec]
+	if ps == nil || ps.in != nil || c.stopErr != nil {
+		c.mu.Unlock()
+		s.Reset()
+		return
+	}
+	ps.in = s
+	c.wg.Add(1)
+	c.mu.Unlock()
+	defer c.wg.Done()
+
+	err := c.readLoop(ps, s)
+	switch {
+	case err == nil:
+		s.Close()
+	case errors.Is(err, ErrViolation):
+		s.Reset()
+		c.violation(err)
+	default:
+		s.Reset()
+		c.Stop(fmt.Errorf("read %s: %w", spec.name, err))
+	}
+}
+
+// readLoop reads frames until EOF (nil), a read error, or a violation.
+func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
+	r := &byteReader{r: s}
+	for {
+		// Wait for a frame without a deadline: idle time is bounded by the
+		// channel's liveness (ping), not by the stream.
+		first, err := r.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		_ = s.SetReadDeadline(c.clock.Now().Add(c.cfg.FrameTimeout))
+		buf, err := readFrameRest(first, r, ps.spec.maxBytes)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ps.spec.name, err)
+		}
+		_ = s.SetReadDeadline(time.Time{})
+		c.bytesIn.Add(uint64(len(buf) + uvarintLen(uint64(len(buf)))))
+		msg := ps.spec.newMessage()
+		if err := proto.Unmarshal(buf, msg); err != nil {
+			return fmt.Errorf("%w: %s: undecodable message: %v", ErrViolation, ps.spec.name, err)
+		}
+		c.received.Add(1)
+		if err := c.dispatch(ps, msg); err != nil {
+			return err
+		}
+	}
+}
+
+// dispatch meters msg and hands it to every subscriber of ps.
+func (c *Channel) dispatch(ps *protoState, msg proto.Message) error {
+	now := c.clock.Now()
+	c.mu.Lock()
+	if ps.spec.metering.Threshold > 0 {
+		ps.meter.push(now, ps.spec.metering.Expiry)
+		total := 0
+		for _, o := range c.protos {
+			if o.spec.metering.Threshold > 0 {
+				total += o.meter.total(now, o.spec.metering.Expiry)
+			}
+		}
+		if total > c.meterSum {
+			c.mu.Unlock()
+			return fmt.Errorf("%w: metering limit exceeded (%d messages, limit %d)", ErrViolation, total, c.meterSum)
+		}
+	}
+	handlers := ps.handlers
+	subs := ps.subs
+	c.mu.Unlock()
+	for _, h := range handlers {
+		if err := h(msg); err != nil {
+			return err
+		}
+	}
+	for _, s := range subs {
+		s.push(msg)
+	}
+	return nil
+}
+
+// byteReader reads single bytes from a stream without buffering ahead, so
+// that frame payloads can be read straight from the stream.
+type byteReader struct {
+	r   io.Reader
+	one [1]byte
+}
+
+func (b *byteReader) ReadByte() (byte, error) {
+	if _, err := io.ReadFull(b.r, b.one[:]); err != nil {
+		return 0, err
+	}
+	return b.one[0], nil
+}
+
+var _ io.ByteReader = (*byteReader)(nil)
+
+// readUvarint decodes an unsigned varint whose first byte is first.
+func readUvarint(first byte, r io.ByteReader) (uint64, error) {
+	if first < 0x80 {
+		return uint64(first), nil
+	}
+	x := uint64(first & 0x7f)
+	s := uint(7)
+	for i := 1; i < binary.MaxVarintLen64; i++ {
+		b, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				return 0, errors.New("varint overflows 64 bits")
+			}
+			if b == 0 {
+				return 0, errors.New("non-minimal varint")
+			}
+			return x | uint64(b)<<s, nil
+		}
+		x |= uint64(b&0x7f) << s
+		s += 7
+	}
+	return 0, errors.New("varint overflows 64 bits")
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// meterQueue is DarkFi's MeteringQueue with a score of 1 per message:
+// the receive times of recent messages, oldest first.
+type meterQueue struct {
+	times []time.Time
+}
+
+func (m *meterQueue) prune(now time.Time, expiry time.Duration) {
+	i := 0
+	for i < len(m.times) && now.Sub(m.times[i]) >= expiry {
+		i++
+	}
+	m.times = m.times[i:]
+}
+
+func (m *meterQueue) push(now time.Time, expiry time.Duration) {
+	m.prune(now, expiry)
+	m.times = append(m.times, now)
+}
+
+func (m *meterQueue) total(now time.Time, expiry time.Duration) int {
+	m.prune(now, expiry)
+	return len(m.times)
+}

@@ -1,0 +1,186 @@
+package host
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// ConnTracker follows every connection of the host. It counts live inbound
+// connections for the inbound cap, closes inbound connections that do not
+// become a channel within the handshake timeout, and closes a connection
+// when its last user (a channel or a handshake in progress) releases it.
+//
+// It is safe for concurrent use. Its network.Notifiee methods never block.
+type ConnTracker struct {
+	clock   clock.Clock
+	log     *slog.Logger
+	limit   int
+	timeout time.Duration
+
+	wg sync.WaitGroup // reaper callbacks and closes started from notifications
+
+	mu      sync.Mutex
+	closed  bool
+	inbound map[network.Conn]*clock.Timer // live inbound conns → reaper timer (nil once used)
+	users   map[network.Conn]int          // conns with users → number of users
+	excess  uint64
+}
+
+var _ network.Notifiee = (*ConnTracker)(nil)
+
+func newConnTracker(c clock.Clock, log *slog.Logger, inboundLimit int, handshakeTimeout time.Duration) *ConnTracker {
+	return &ConnTracker{
+		clock:   c,
+		log:     log,
+		limit:   inboundLimit,
+		timeout: handshakeTimeout,
+		inbound: make(map[network.Conn]*clock.Timer),
+		users:   make(map[network.Conn]int),
+	}
+}
+
+// InboundFull reports whether live inbound connections reached the cap.
+func (t *ConnTracker) InboundFull() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.inbound) >= t.limit
+}
+
+// Inbound returns the number of live inbound connections.
+func (t *ConnTracker) Inbound() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.inbound)
+}
+
+// Acquire registers one more user of c (a handshake or a channel). It
+// returns false if c is already closed; the caller must then not use it.
+// Every successful Acquire must be paired with one Release.
+func (t *ConnTracker) Acquire(c network.Conn) bool {
+	if c.IsClosed() {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.users[c]++
+	if tm := t.inbound[c]; tm != nil {
+		t.stopTimer(tm)
+		t.inbound[c] = nil
+	}
+	return true
+}
+
+// Release drops one user of c and closes c when it was the last one.
+// Closing may block briefly; call it from a goroutine that may block.
+func (t *ConnTracker) Release(c network.Conn) {
+	t.mu.Lock()
+	n := t.users[c] - 1
+	if n > 0 {
+		t.users[c] = n
+		t.mu.Unlock()
+		return
+	}
+	delete(t.users, c)
+	t.mu.Unlock()
+	_ = c.Close()
+}
+
+// Users returns the number of users of c.
+func (t *ConnTracker) Users(c network.Conn) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.users[c]
+}
+
+// close stops every reaper timer; later connections are not tracked.
+func (t *ConnTracker) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	for c, tm := range t.inbound {
+		if tm != nil {
+			t.stopTimer(tm)
+		}
+		delete(t.inbound, c)
+	}
+}
+
+// wait blocks until every goroutine the tracker started has returned.
+func (t *ConnTracker) wait() { t.wg.Wait() }
+
+// stopTimer stops a reaper timer; t.mu must be held.
+func (t *ConnTracker) stopTimer(tm *clock.Timer) {
+	if tm.Stop() {
+		t.wg.Done()
+	}
+}
+
+// Connected implements network.Notifiee.
+func (t *ConnTracker) Connected(_ network.Network, c network.Conn) {
+	if c.Stat().Direction != network.DirInbound {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	if len(t.inbound) >= t.limit {
+		// Raced past the gater: the cap is hard, close it at once.
+		t.excess++
+		t.log.Debug("inbound connection closed: inbound slots full", "peer", c.RemotePeer())
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			_ = c.Close()
+		}()
+		return
+	}
+	var tm *clock.Timer
+	if t.users[c] == 0 {
+		t.wg.Add(1)
+		tm = t.clock.AfterFunc(t.timeout, func() {
+			defer t.wg.Done()
+			t.reap(c)
+		})
+	}
+	t.inbound[c] = tm
+}
+
+// reap closes an inbound connection that never got a user.
+func (t *ConnTracker) reap(c network.Conn) {
+	t.mu.Lock()
+	tm, live := t.inbound[c]
+	idle := live && tm != nil && t.users[c] == 0
+	t.mu.Unlock()
+	if idle {
+		t.log.Debug("closing inbound connection that did not become a channel", "peer", c.RemotePeer())
+		_ = c.Close()
+	}
+}
+
+// Disconnected implements network.Notifiee.
+func (t *ConnTracker) Disconnected(_ network.Network, c network.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tm, ok := t.inbound[c]; ok {
+		if tm != nil {
+			t.stopTimer(tm)
+		}
+		delete(t.inbound, c)
+	}
+}
+
+// Listen implements network.Notifiee.
+func (t *ConnTracker) Listen(network.Network, ma.Multiaddr) {}
+
+// ListenClose implements network.Notifiee.
+func (t *ConnTracker) ListenClose(network.Network, ma.Multiaddr) {}

@@ -1,0 +1,37 @@
+// Package host builds dnode's libp2p host and owns everything that is
+// about connections rather than channels:
+//
+//   - the Ed25519 identity key in the datastore (identity.go);
+//   - the libp2p options: TCP, QUIC-v1 and WebSocket transports, noise
+//     and TLS security, yamux, identify and /ipfs/ping/1.0.0 kept on
+//     (host.go);
+//   - the connection gater that enforces the configured blacklist, the
+//     expiring bans and the hard inbound cap (gater.go, blacklist.go);
+//   - the connection tracker that counts live inbound connections, closes
+//     inbound connections that never become a channel, and closes a
+//     connection when the last channel using it stops (conns.go);
+//   - resource-manager and connection-manager limits derived from the
+//     settings (limits.go).
+//
+// # Inbound cap
+//
+// The cap counts live inbound libp2p connections, whatever protocol they
+// run, across all listeners. A connection that arrives while the cap is
+// reached is refused by the gater after the security handshake (the
+// dialer sees the connection closed); one that slips past the gater in a
+// race is closed as soon as the swarm reports it. An inbound connection
+// that has not become a dnode channel within the handshake timeout is
+// closed, so idle connections cannot hold inbound slots.
+//
+// # Per-IP limits
+//
+// libp2p's resource manager stays on. Besides the scope limits derived
+// from the settings it applies its own per-address limits, which dnode
+// keeps at libp2p's defaults: at most 8 concurrent connections per IPv4
+// address (/32) and per IPv6 /56, 64 per IPv6 /48, and new inbound
+// connections limited to 0.2 per second per address after a burst of 16.
+// Loopback addresses are exempt. Tests that put many nodes on non-loopback
+// addresses of one machine must raise these limits (Config.PerIPLimit).
+//
+// A Host is safe for concurrent use. Close stops everything it started.
+package host

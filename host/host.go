@@ -1,0 +1,147 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/ipfs/go-log/v2"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/gologshim"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode/internal/logging"
+)
+
+func init() {
+	// go-libp2p logs through slog via gologshim; route it into go-log so
+	// that one GOLOG_LOG_LEVEL controls libp2p and dnode alike. It must run
+	// before libp2p creates its first logger, hence init.
+	gologshim.SetDefaultHandler(log.SlogHandler())
+}
+
+// ErrListen wraps the error of a listen address that could not be bound.
+var ErrListen = errors.New("cannot listen")
+
+// Config says how to build a Host. Zero values take the defaults noted.
+type Config struct {
+	Identity crypto.PrivKey // required
+	Listen   []ma.Multiaddr // listen addresses; empty means no inbound
+	External []ma.Multiaddr // extra addresses advertised through identify
+
+	InboundLimit     int           // hard cap on live inbound connections
+	OutboundLimit    int           // outbound plus manual slots, for resource limits
+	HandshakeTimeout time.Duration // inbound connections without a channel after this are closed; default 10s
+	PerIPLimit       int           // >0 raises libp2p's per-address limits and removes its rate limit (tests)
+	Blacklist        []string      // permanent refusals; see ParseBlacklistEntry
+
+	UserAgent       string // identify agent version, e.g. "dnode/0.1.0"
+	ProtocolVersion string // identify protocol version
+
+	Logs  logging.Factory
+	Clock clock.Clock // default real time
+}
+
+// Host is a libp2p host with dnode's gater and connection tracker.
+type Host struct {
+	host.Host
+	Gater   *Gater
+	Conns   *ConnTracker
+	ConnMgr *connmgr.BasicConnMgr
+	log     *slog.Logger
+}
+
+// New builds and starts a Host listening on cfg.Listen. It returns an
+// error wrapping ErrListen if a listen address cannot be bound.
+func New(cfg Config) (*Host, error) {
+	if cfg.Identity == nil {
+		return nil, errors.New("host: no identity key")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	logger := cfg.Logs.Logger("host")
+	tracker := newConnTracker(cfg.Clock, logger, cfg.InboundLimit, cfg.HandshakeTimeout)
+	gater, err := newGater(cfg.Clock, logger, cfg.Blacklist, tracker)
+	if err != nil {
+		return nil, err
+	}
+	rm, err := newResourceManager(cfg.InboundLimit, cfg.OutboundLimit, cfg.PerIPLimit)
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	// The connection manager is only a safety net above dnode's own slot
+	// accounting: it trims when connections exceed every slot plus slack.
+	high := cfg.InboundLimit + cfg.OutboundLimit + 2*handshakeSlack
+	cm, err := connmgr.NewConnManager(high-handshakeSlack, high, connmgr.WithGracePeriod(time.Minute), connmgr.WithClock(cfg.Clock))
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
+	// yamux keepalive is off: dnode's ping protocol keeps channels alive,
+	// and each keepalive costs a goroutine per connection.
+	mux := *yamux.DefaultTransport
+	mux.EnableKeepAlive = false
+
+	external := cfg.External
+	opts := []libp2p.Option{
+		libp2p.Identity(cfg.Identity),
+		libp2p.ListenAddrs(cfg.Listen...),
+		libp2p.NoTransports,
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Transport(ws.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Muxer(yamux.ID, &mux),
+		libp2p.ConnectionGater(gater),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.UserAgent(cfg.UserAgent),
+		libp2p.ProtocolVersion(cfg.ProtocolVersion),
+		libp2p.Ping(true),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
+			return append(addrs, external...)
+		}),
+	}
+	if len(cfg.Listen) == 0 {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		if len(cfg.Listen) > 0 {
+			return nil, fmt.Errorf("%w: %v", ErrListen, err)
+		}
+		return nil, err
+	}
+	h.Network().Notify(tracker)
+	return &Host{Host: h, Gater: gater, Conns: tracker, ConnMgr: cm, log: logger}, nil
+}
+
+// Close closes every connection and listener and waits for the goroutines
+// the Host started. It is safe to call more than once.
+func (h *Host) Close() error {
+	h.Network().StopNotify(h.Conns)
+	h.Conns.close()
+	err := h.Host.Close()
+	h.Conns.wait()
+	return err
+}

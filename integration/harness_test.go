@@ -1,0 +1,149 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/goleak"
+
+	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/settings"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleakOptions()...)
+}
+
+// goleakOptions ignores long-lived goroutines owned by the process, not by
+// any node.
+func goleakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+	}
+}
+
+// testSettings returns settings for a loopback test node: random TCP
+// port, its own datastore, localnet, no RPC, and short timers.
+func testSettings(t testing.TB) settings.Settings {
+	s := settings.Default()
+	s.Network = "test"
+	s.Datastore = t.TempDir()
+	s.RPCListen = ""
+	s.Net.Inbound = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
+	s.Net.Localnet = true
+	for name, p := range s.Net.Profiles {
+		p.OutboundConnectTimeout = 3 * time.Second
+		p.ChannelHandshakeTimeout = 3 * time.Second
+		p.ChannelHeartbeatInterval = 500 * time.Millisecond
+		s.Net.Profiles[name] = p
+	}
+	return s
+}
+
+// newNode builds a node from s; mutate may change s first. The node is
+// stopped at cleanup.
+func newNode(t testing.TB, name string, s settings.Settings) *dnode.Node {
+	t.Helper()
+	return newNodeWith(t, name, s)
+}
+
+// newNodeWith is newNode with extra options.
+func newNodeWith(t testing.TB, name string, s settings.Settings, opts ...dnode.Option) *dnode.Node {
+	t.Helper()
+	opts = append([]dnode.Option{dnode.WithLogHandler(testLogHandler(t), "node", name)}, opts...)
+	n, err := dnode.New(s, opts...)
+	if err != nil {
+		t.Fatalf("new %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	return n
+}
+
+// startNode builds and starts a node.
+func startNode(t testing.TB, name string, s settings.Settings) *dnode.Node {
+	t.Helper()
+	n := newNode(t, name, s)
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	return n
+}
+
+// addrOf returns a node's first listen multiaddr with /p2p/.
+func addrOf(t testing.TB, n *dnode.Node) ma.Multiaddr {
+	t.Helper()
+	addrs := n.Addrs()
+	if len(addrs) == 0 {
+		t.Fatal("node has no address")
+	}
+	return addrs[0]
+}
+
+// eventually polls cond every 20 ms until it returns nil or timeout
+// passes, then fails with cond's last error.
+func eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		<-tick.C
+	}
+}
+
+// sessionsOf counts a node's channels by session kind.
+func sessionsOf(n *dnode.Node) map[channel.Session]int {
+	out := map[channel.Session]int{}
+	for _, ch := range n.Channels() {
+		out[ch.Session()]++
+	}
+	return out
+}
+
+// testLogHandler writes logs to t.Log at debug level when DNODE_TEST_LOG
+// is set, and drops them otherwise.
+func testLogHandler(t testing.TB) slog.Handler {
+	if os.Getenv("DNODE_TEST_LOG") == "" {
+		return slog.DiscardHandler
+	}
+	return slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}
+
+var _ io.Writer = tWriter{}
+
+// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

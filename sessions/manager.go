@@ -1,0 +1,306 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/dnode-p2p/dnode/channel"
+	dhost "github.com/dnode-p2p/dnode/host"
+	"github.com/dnode-p2p/dnode/internal/logging"
+	"github.com/dnode-p2p/dnode/protocols"
+	"github.com/dnode-p2p/dnode/protocols/version"
+	"github.com/dnode-p2p/dnode/settings"
+)
+
+// Errors returned by the Manager.
+var (
+	// ErrStopped: the manager is stopped or stopping.
+	ErrStopped = errors.New("network stopped")
+	// ErrAlreadyConnected: a channel with the peer exists; Connect returns
+	// it along with this error.
+	ErrAlreadyConnected = errors.New("already connected to peer")
+	// ErrDuplicate: a simultaneous handshake initiated by the peer won.
+	ErrDuplicate = errors.New("duplicate channel: the peer's handshake won")
+	// ErrSelf: the address is our own.
+	ErrSelf = errors.New("cannot connect to self")
+	// ErrConnect: the peer could not be dialed.
+	ErrConnect = errors.New("dial failed")
+	// ErrHandshake: the version handshake failed.
+	ErrHandshake = errors.New("handshake failed")
+)
+
+// Config says how to build a Manager.
+type Config struct {
+	Host     *dhost.Host
+	Network  string
+	Settings settings.Settings
+	Registry *protocols.Registry
+	Logs     logging.Factory
+	Clock    clock.Clock
+}
+
+// Manager runs one network on a host. It is safe for concurrent use.
+type Manager struct {
+	cfg    Config
+	net    *settings.Net
+	host   *dhost.Host
+	log    *slog.Logger
+	clock  clock.Clock
+	nextID atomic.Uint64
+
+	ctx    context.Context // cancelled by Stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // handshakes in flight
+
+	mu        sync.Mutex
+	stopping  bool
+	channels  map[peer.ID]*channel.Channel        // started channels
+	byConn    map[network.Conn][]*channel.Channel // every channel, handshaking or started
+	pending   map[peer.ID][]*handshake
+	all       map[*channel.Channel]struct{} // every channel not yet Done
+	observers []func(*channel.Channel)
+}
+
+// handshake is one version handshake in progress.
+type handshake struct {
+	initiator peer.ID // who opened the version stream
+	cancel    context.CancelFunc
+	lost      bool // aborted because a simultaneous handshake won
+}
+
+// NewManager returns a Manager for cfg.Network on cfg.Host and installs
+// its stream handlers.
+func NewManager(cfg Config) *Manager {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{
+		cfg:      cfg,
+		net:      &cfg.Settings.Net,
+		host:     cfg.Host,
+		log:      cfg.Logs.Logger("sessions"),
+		clock:    cfg.Clock,
+		ctx:      ctx,
+		cancel:   cancel,
+		channels: make(map[peer.ID]*channel.Channel),
+		byConn:   make(map[network.Conn][]*channel.Channel),
+		pending:  make(map[peer.ID][]*handshake),
+		all:      make(map[*channel.Channel]struct{}),
+	}
+	for _, spec := range cfg.Registry.Specs() {
+		spec := spec
+		m.host.SetStreamHandler(spec.ID(cfg.Network), func(s network.Stream) { m.serveProtocol(spec, s) })
+	}
+	m.host.SetStreamHandler(version.ID(cfg.Network), m.acceptHandshake)
+	return m
+}
+
+// Network returns the network id.
+func (m *Manager) Network() string { return m.cfg.Network }
+
+// Host returns the host.
+func (m *Manager) Host() *dhost.Host { return m.host }
+
+// Settings returns the settings the manager runs with.
+func (m *Manager) Settings() *settings.Settings { return &m.cfg.Settings }
+
+// Logs returns the logger factory.
+func (m *Manager) Logs() logging.Factory { return m.cfg.Logs }
+
+// Clock returns the clock.
+func (m *Manager) Clock() clock.Clock { return m.clock }
+
+// Context returns a context cancelled when the manager stops.
+func (m *Manager) Context() context.Context { return m.ctx }
+
+// OnChannel registers f to be called (without locks held, must not block)
+// for every channel that completes its handshake, before its protocols
+// start.
+func (m *Manager) OnChannel(f func(*channel.Channel)) {
+	m.mu.Lock()
+	m.observers = append(m.observers, f)
+	m.mu.Unlock()
+}
+
+// Channels returns the started channels.
+func (m *Manager) Channels() []*channel.Channel {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*channel.Channel, 0, len(m.channels))
+	for _, ch := range m.channels {
+		out = append(out, ch)
+	}
+	return out
+}
+
+// Channel returns the channel with peer p, if any.
+func (m *Manager) Channel(p peer.ID) *channel.Channel {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.channels[p]
+}
+
+// Protocols returns the protocol IDs this network runs, for the Version
+// message.
+func (m *Manager) Protocols() []string {
+	out := []string{string(version.ID(m.cfg.Network))}
+	for _, s := range m.cfg.Registry.Specs() {
+		out = append(out, string(s.ID(m.cfg.Network)))
+	}
+	return out
+}
+
+// ExternalAddrs returns the configured external addresses with our
+// /p2p/ component.
+func (m *Manager) ExternalAddrs() []ma.Multiaddr {
+	p2p, err := ma.NewComponent("p2p", m.host.ID().String())
+	if err != nil {
+		return nil
+	}
+	out := make([]ma.Multiaddr, 0, len(m.net.ExternalAddrs))
+	for _, a := range m.net.ExternalAddrs {
+		out = append(out, a.Encapsulate(p2p.Multiaddr()))
+	}
+	return out
+}
+
+// Profile returns the transport profile of a connection's address.
+func (m *Manager) Profile(addr ma.Multiaddr) settings.Profile {
+	return m.net.Profile(TransportOf(addr))
+}
+
+// TransportOf names the transport of a multiaddr: "quic", "ws" or "tcp"
+// ("" if none of them).
+func TransportOf(addr ma.Multiaddr) string {
+	var name string
+	ma.ForEach(addr, func(c ma.Component) bool {
+		switch c.Code() {
+		case ma.P_QUIC_V1:
+			name = settings.ProfileQUIC
+			return false
+		case ma.P_WS, ma.P_WSS:
+			name = settings.ProfileWS
+			return false
+		case ma.P_TCP:
+			name = settings.ProfileTCP
+		}
+		return true
+	})
+	return name
+}
+
+// Ban refuses peer p for the configured ban duration, closes its channels
+// and connections, and logs why. An address is banned with it when it is
+// a public IP (banning a loopback or private address would refuse every
+// node on it).
+func (m *Manager) Ban(p peer.ID, addr ma.Multiaddr, reason string) {
+	var ip netip.Addr
+	if addr != nil && !manet.IsPrivateAddr(addr) && !manet.IsIPLoopback(addr) {
+		if a, err := manet.ToIP(addr); err == nil {
+			ip, _ = netip.AddrFromSlice(a)
+		}
+	}
+	m.host.Gater.Ban(p, ip, m.net.BanDuration, reason)
+	m.log.Warn("banned peer", "peer", p, "for", m.net.BanDuration, "reason", reason)
+	if ch := m.Channel(p); ch != nil {
+		ch.Stop(fmt.Errorf("banned: %s", reason))
+	}
+	_ = m.host.Network().ClosePeer(p)
+}
+
+// violation applies the ban policy to misbehaviour by ch's peer.
+func (m *Manager) violation(ch *channel.Channel, err error) {
+	if m.net.BanPolicy == settings.BanRelaxed || ch.Session() == channel.Refine {
+		return
+	}
+	if errors.Is(err, version.ErrIncompatible) && ch.Session() != channel.Outbound {
+		return // DarkFi bans only outbound peers for a version mismatch
+	}
+	m.Ban(ch.Peer(), ch.RemoteAddr(), err.Error())
+}
+
+// Stop stops every channel and handshake and removes the stream handlers.
+// It waits for all of them, at most until ctx is done. It is idempotent.
+func (m *Manager) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	first := !m.stopping
+	m.stopping = true
+	var chans []*channel.Channel
+	for ch := range m.all {
+		chans = append(chans, ch)
+	}
+	m.mu.Unlock()
+	if first {
+		m.host.RemoveStreamHandler(version.ID(m.cfg.Network))
+		for _, spec := range m.cfg.Registry.Specs() {
+			m.host.RemoveStreamHandler(spec.ID(m.cfg.Network))
+		}
+	}
+	m.cancel()
+	for _, ch := range chans {
+		ch.Stop(ErrStopped)
+	}
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		// Handshakes that were in flight may have created channels after
+		// the first snapshot; they are stopping on their own by now.
+		m.mu.Lock()
+		for ch := range m.all {
+			chans = append(chans, ch)
+		}
+		m.mu.Unlock()
+		for _, ch := range chans {
+			ch.Stop(ErrStopped)
+			<-ch.Done()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop %s: %w", m.cfg.Network, ctx.Err())
+	}
+}
+
+// Stopping reports whether Stop was called.
+func (m *Manager) Stopping() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopping
+}
+
+// serveProtocol serves the peer's stream for spec on the channel of its
+// connection.
+func (m *Manager) serveProtocol(spec *channel.Spec, s network.Stream) {
+	m.mu.Lock()
+	var ch *channel.Channel
+	for _, c := range m.byConn[s.Conn()] {
+		if c.Peer() == s.Conn().RemotePeer() {
+			ch = c
+		}
+	}
+	m.mu.Unlock()
+	if ch == nil {
+		_ = s.Reset()
+		return
+	}
+	ch.ServeStream(spec, s)
+}
+
+// waitTimeout is how long Stop-like waits in this package may take.
+const waitTimeout = 4 * time.Second

@@ -1,0 +1,214 @@
+package settings
+
+import (
+	_ "embed"
+	"os"
+	"path/filepath"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// DefaultConfigTOML is the commented default configuration file. Parsing it
+// yields Default() (except Datastore, which Default computes from the
+// environment). A daemon can write it out as a starting point for users.
+//
+//go:embed default.toml
+var DefaultConfigTOML []byte
+
+// BanPolicy selects whether misbehaving peers are banned automatically.
+type BanPolicy string
+
+const (
+	// BanStrict bans peers automatically on protocol violations.
+	BanStrict BanPolicy = "strict"
+	// BanRelaxed disables all automatic bans (DarkFi uses it for seed nodes).
+	BanRelaxed BanPolicy = "relaxed"
+)
+
+// Transport profile names accepted under [net.profiles.<name>].
+const (
+	ProfileTCP  = "tcp"
+	ProfileQUIC = "quic"
+	ProfileWS   = "ws"
+)
+
+// profileNames lists the accepted profile names in their canonical order.
+func profileNames() []string { return []string{ProfileTCP, ProfileQUIC, ProfileWS} }
+
+func isProfileName(name string) bool {
+	return name == ProfileTCP || name == ProfileQUIC || name == ProfileWS
+}
+
+// Profile holds per-transport timeouts (DarkFi NetworkProfile).
+type Profile struct {
+	// OutboundConnectTimeout bounds one dial; it is also the pong wait.
+	OutboundConnectTimeout time.Duration
+	// ChannelHandshakeTimeout bounds the version exchange.
+	ChannelHandshakeTimeout time.Duration
+	// ChannelHeartbeatInterval is the sleep between pings.
+	ChannelHeartbeatInterval time.Duration
+}
+
+// DefaultProfile returns the clearnet defaults: 15s connect, 10s handshake,
+// 30s heartbeat.
+func DefaultProfile() Profile {
+	return Profile{
+		OutboundConnectTimeout:   15 * time.Second,
+		ChannelHandshakeTimeout:  10 * time.Second,
+		ChannelHeartbeatInterval: 30 * time.Second,
+	}
+}
+
+// Net is the [net] table: the P2P layer's settings. The comment on each field
+// gives its TOML key; default.toml documents defaults and meaning.
+type Net struct {
+	Inbound                          []ma.Multiaddr     // inbound: listen addresses, without /p2p/
+	ExternalAddrs                    []ma.Multiaddr     // external_addrs: advertised addresses, without /p2p/
+	Peers                            []ma.Multiaddr     // peers: manual peers, each ending in /p2p/<peer-id>
+	Seeds                            []ma.Multiaddr     // seeds: seed nodes, each ending in /p2p/<peer-id>
+	OutboundConnections              int                // outbound_connections: 0..1024
+	InboundConnections               int                // inbound_connections: 0..65536
+	Localnet                         bool               // localnet
+	Hostlist                         string             // hostlist: "" means <datastore>/hostlist.tsv
+	HostlistSaveInterval             time.Duration      // hostlist_save_interval: > 0
+	GreylistRefineryInterval         time.Duration      // greylist_refinery_interval: > 0
+	KnownPeerPercent                 int                // known_peer_percent: 0..100
+	DisableGreys                     bool               // disable_greys
+	TimeWithNoConnections            time.Duration      // time_with_no_connections: > 0
+	OutboundPeerDiscoveryAttemptTime time.Duration      // outbound_peer_discovery_attempt_time: > 0
+	OutboundPeerDiscoveryCooloffTime time.Duration      // outbound_peer_discovery_cooloff_time: > 0
+	GetaddrsMax                      int                // getaddrs_max: 0..1000, 0 means OutboundConnections
+	BanPolicy                        BanPolicy          // ban_policy: strict or relaxed
+	BanDuration                      time.Duration      // ban_duration: > 0
+	Blacklist                        []string           // blacklist: peer IDs, IPs, CIDRs or /ip4|/ip6 multiaddrs
+	Profiles                         map[string]Profile // [net.profiles.tcp|quic|ws]
+}
+
+// Profile returns the profile for a transport name, falling back to
+// DefaultProfile() when the name has no entry.
+func (n *Net) Profile(name string) Profile {
+	if p, ok := n.Profiles[name]; ok {
+		return p
+	}
+	return DefaultProfile()
+}
+
+// EffectiveKnownPeerPercent returns 100 if DisableGreys, else
+// min(KnownPeerPercent, 80) (never below 0).
+func (n *Net) EffectiveKnownPeerPercent() int {
+	if n.DisableGreys {
+		return 100
+	}
+	return max(0, min(n.KnownPeerPercent, 80))
+}
+
+// MaxConnectTimeout returns the largest OutboundConnectTimeout over all
+// profiles, or the default profile's when there are none.
+func (n *Net) MaxConnectTimeout() time.Duration {
+	if len(n.Profiles) == 0 {
+		return DefaultProfile().OutboundConnectTimeout
+	}
+	var m time.Duration
+	for _, p := range n.Profiles {
+		m = max(m, p.OutboundConnectTimeout)
+	}
+	return m
+}
+
+// Settings is the whole dnode configuration.
+type Settings struct {
+	Network    string // network: network id (replaces DarkFi magic bytes)
+	Datastore  string // datastore: directory for the identity key and hostlist
+	RPCListen  string // rpc_listen: host:port; "" disables the RPC server
+	LogLevel   string // log_level: debug, info, warn, error, dpanic, panic or fatal
+	AppName    string // not a TOML key; set by the daemon
+	AppVersion string // not a TOML key; semver MAJOR.MINOR.PATCH[-pre][+build]
+	Net        Net
+}
+
+// Default returns the default settings. Datastore is $XDG_DATA_HOME/dnode
+// when XDG_DATA_HOME is an absolute path, else ~/.local/share/dnode, else ""
+// (no home directory; Validate then reports it).
+func Default() Settings {
+	profiles := make(map[string]Profile, 3)
+	for _, name := range profileNames() {
+		profiles[name] = DefaultProfile()
+	}
+	return Settings{
+		Network:    "dnode",
+		Datastore:  defaultDatastore(),
+		RPCListen:  "127.0.0.1:26660",
+		LogLevel:   "info",
+		AppName:    "dnode",
+		AppVersion: "0.1.0",
+		Net: Net{
+			Inbound: []ma.Multiaddr{
+				ma.StringCast("/ip4/0.0.0.0/tcp/26661"),
+				ma.StringCast("/ip4/0.0.0.0/udp/26661/quic-v1"),
+			},
+			OutboundConnections:              8,
+			InboundConnections:               8,
+			HostlistSaveInterval:             5 * time.Minute,
+			GreylistRefineryInterval:         15 * time.Second,
+			KnownPeerPercent:                 70,
+			TimeWithNoConnections:            30 * time.Second,
+			OutboundPeerDiscoveryAttemptTime: 5 * time.Second,
+			OutboundPeerDiscoveryCooloffTime: 30 * time.Second,
+			BanPolicy:                        BanStrict,
+			BanDuration:                      24 * time.Hour,
+			Profiles:                         profiles,
+		},
+	}
+}
+
+func defaultDatastore() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "dnode")
+	}
+	if h, err := os.UserHomeDir(); err == nil && h != "" {
+		return filepath.Join(h, ".local", "share", "dnode")
+	}
+	return ""
+}
+
+// HostlistPath returns Net.Hostlist, or <Datastore>/hostlist.tsv when it is
+// empty.
+func (s Settings) HostlistPath() string {
+	if s.Net.Hostlist != "" {
+		return s.Net.Hostlist
+	}
+	return filepath.Join(s.Datastore, "hostlist.tsv")
+}
+
+// Clone returns a deep copy: slices and the profile map are not shared.
+func (s Settings) Clone() Settings {
+	c := s
+	c.Net.Inbound = cloneAddrs(s.Net.Inbound)
+	c.Net.ExternalAddrs = cloneAddrs(s.Net.ExternalAddrs)
+	c.Net.Peers = cloneAddrs(s.Net.Peers)
+	c.Net.Seeds = cloneAddrs(s.Net.Seeds)
+	if s.Net.Blacklist != nil {
+		c.Net.Blacklist = append([]string(nil), s.Net.Blacklist...)
+	}
+	if s.Net.Profiles != nil {
+		c.Net.Profiles = make(map[string]Profile, len(s.Net.Profiles))
+		for k, v := range s.Net.Profiles {
+			c.Net.Profiles[k] = v
+		}
+	}
+	return c
+}
+
+func cloneAddrs(in []ma.Multiaddr) []ma.Multiaddr {
+	if in == nil {
+		return nil
+	}
+	out := make([]ma.Multiaddr, len(in))
+	for i, a := range in {
+		if a != nil {
+			out[i] = append(ma.Multiaddr(nil), a...)
+		}
+	}
+	return out
+}

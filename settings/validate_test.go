@@ -1,0 +1,146 @@
+package settings
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Bad values that decode but fail Validate, given as TOML.
+func TestValidateTOML(t *testing.T) {
+	fixedEnv(t)
+	for _, c := range []struct {
+		name, doc, key, msg string
+	}{
+		{"outbound_connections negative", "[net]\noutbound_connections = -1\n", "net.outbound_connections", "-1 is out of range 0..1024"},
+		{"outbound_connections too big", "[net]\noutbound_connections = 100000\n", "net.outbound_connections", "100000 is out of range 0..1024"},
+		{"inbound_connections too big", "[net]\ninbound_connections = 65537\n", "net.inbound_connections", "out of range 0..65536"},
+		{"known_peer_percent too big", "[net]\nknown_peer_percent = 101\n", "net.known_peer_percent", "101 is out of range 0..100"},
+		{"known_peer_percent negative", "[net]\nknown_peer_percent = -1\n", "net.known_peer_percent", "out of range"},
+		{"getaddrs_max too big", "[net]\ngetaddrs_max = 5000\n", "net.getaddrs_max", "5000 is out of range 0..1000"},
+		{"zero duration", "[net]\nhostlist_save_interval = 0\n", "net.hostlist_save_interval", "must be positive"},
+		{"negative duration", "[net]\nban_duration = \"-1h\"\n", "net.ban_duration", "must be positive"},
+		{"negative seconds", "[net]\ngreylist_refinery_interval = -5\n", "net.greylist_refinery_interval", "must be positive"},
+		{"zero time_with_no_connections", "[net]\ntime_with_no_connections = 0\n", "net.time_with_no_connections", "must be positive"},
+		{"zero attempt time", "[net]\noutbound_peer_discovery_attempt_time = \"0s\"\n", "net.outbound_peer_discovery_attempt_time", "must be positive"},
+		{"zero cooloff time", "[net]\noutbound_peer_discovery_cooloff_time = 0\n", "net.outbound_peer_discovery_cooloff_time", "must be positive"},
+		{"zero profile timeout", "[net.profiles.quic]\noutbound_connect_timeout = 0\n", "net.profiles.quic.outbound_connect_timeout", "must be positive"},
+		{"negative profile heartbeat", "[net.profiles.ws]\nchannel_heartbeat_interval = -1\n", "net.profiles.ws.channel_heartbeat_interval", "must be positive"},
+		{"bad ban_policy", "[net]\nban_policy = \"lenient\"\n", "net.ban_policy", `"lenient" is not "strict" or "relaxed"`},
+		{"peer lacks p2p", "[net]\npeers = [\"/ip4/1.2.3.4/tcp/5\"]\n", "net.peers[0]", `"/ip4/1.2.3.4/tcp/5": peer address lacks /p2p/<peer-id>`},
+		{"seed lacks p2p", "[net]\nseeds = [\"/ip4/1.2.3.4/tcp/5/p2p/" + pidA + "\", \"/ip4/1.2.3.4/tcp/5\"]\n", "net.seeds[1]", `"/ip4/1.2.3.4/tcp/5": seed address lacks /p2p/<peer-id>`},
+		{"peer p2p not last", "[net]\npeers = [\"/ip4/1.2.3.4/tcp/5/p2p/" + pidA + "/p2p-circuit\"]\n", "net.peers[0]", "must end in /p2p/<peer-id>"},
+		{"peer bare p2p", "[net]\npeers = [\"/p2p/" + pidA + "\"]\n", "net.peers[0]", "no transport address"},
+		{"inbound with p2p", "[net]\ninbound = [\"/ip4/0.0.0.0/tcp/5/p2p/" + pidA + "\"]\n", "net.inbound[0]", "must not contain /p2p/"},
+		{"external addr with p2p", "[net]\nexternal_addrs = [\"/ip4/1.2.3.4/tcp/5/p2p/" + pidA + "\"]\n", "net.external_addrs[0]", "must not contain /p2p/"},
+		{"blacklist garbage", "[net]\nblacklist = [\"10.0.0.1\", \"not-a-host\"]\n", "net.blacklist[1]", `"not-a-host": not a peer ID, IP address, CIDR prefix or multiaddr`},
+		{"blacklist empty", "[net]\nblacklist = [\"\"]\n", "net.blacklist[0]", "empty entry"},
+		{"blacklist bad cidr", "[net]\nblacklist = [\"10.0.0.0/33\"]\n", "net.blacklist[0]", "invalid CIDR prefix"},
+		{"blacklist ip zone", "[net]\nblacklist = [\"fe80::1%eth0\"]\n", "net.blacklist[0]", "zone"},
+		{"blacklist dns multiaddr", "[net]\nblacklist = [\"/dns4/example.org/tcp/5\"]\n", "net.blacklist[0]", "/ip4|/ip6"},
+		{"blacklist quic multiaddr", "[net]\nblacklist = [\"/ip4/1.2.3.4/udp/5/quic-v1\"]\n", "net.blacklist[0]", "/ip4|/ip6"},
+		{"blacklist bad multiaddr", "[net]\nblacklist = [\"/ip4/1.2.3\"]\n", "net.blacklist[0]", `"/ip4/1.2.3"`},
+		{"network uppercase", "network = \"DNode\"\n", "network", "not a valid network id"},
+		{"network empty", "network = \"\"\n", "network", "not a valid network id"},
+		{"network leading dash", "network = \"-x\"\n", "network", "not a valid network id"},
+		{"network too long", "network = \"" + strings.Repeat("a", 65) + "\"\n", "network", "not a valid network id"},
+		{"network space", "network = \"a b\"\n", "network", "not a valid network id"},
+		{"datastore empty", "datastore = \"\"\n", "datastore", "must be set"},
+		{"rpc_listen no port", "rpc_listen = \"localhost\"\n", "rpc_listen", "host:port"},
+		{"rpc_listen bad port", "rpc_listen = \"127.0.0.1:http\"\n", "rpc_listen", "not a number"},
+		{"rpc_listen port too big", "rpc_listen = \"127.0.0.1:65536\"\n", "rpc_listen", "not a number"},
+		{"log_level unknown", "log_level = \"verbose\"\n", "log_level", `"verbose" is not one of debug, info`},
+		{"log_level uppercase", "log_level = \"INFO\"\n", "log_level", "is not one of"},
+		{"stable order: top-level before net", "network = \"X\"\n[net]\noutbound_connections = -1\n", "network", "network id"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Parse([]byte(c.doc))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			before := s.Clone()
+			e := wantKey(t, s.Validate(), c.key)
+			if !strings.Contains(e.Msg, c.msg) {
+				t.Errorf("Msg = %q, want it to contain %q", e.Msg, c.msg)
+			}
+			if !reflect.DeepEqual(s, before) {
+				t.Errorf("Validate modified the settings")
+			}
+			if again := s.Validate(); again.Error() != e.Error() {
+				t.Errorf("second Validate = %v, want %v", again, e)
+			}
+		})
+	}
+}
+
+// Values that are not TOML keys, or are only reachable from Go.
+func TestValidateFields(t *testing.T) {
+	fixedEnv(t)
+	for _, c := range []struct {
+		name   string
+		mutate func(*Settings)
+		key    string
+	}{
+		{"app_version two parts", func(s *Settings) { s.AppVersion = "1.0" }, "app_version"},
+		{"app_version v prefix", func(s *Settings) { s.AppVersion = "v1.0.0" }, "app_version"},
+		{"app_version leading zero", func(s *Settings) { s.AppVersion = "1.02.0" }, "app_version"},
+		{"app_version bad pre", func(s *Settings) { s.AppVersion = "1.0.0-" }, "app_version"},
+		{"app_name empty", func(s *Settings) { s.AppName = "" }, "app_name"},
+		{"unknown profile in map", func(s *Settings) { s.Net.Profiles["tor"] = DefaultProfile() }, "net.profiles.tor"},
+		{"zero profile", func(s *Settings) { s.Net.Profiles[ProfileTCP] = Profile{} }, "net.profiles.tcp.outbound_connect_timeout"},
+		{"nil multiaddr", func(s *Settings) { s.Net.Inbound = append(s.Net.Inbound, nil) }, "net.inbound[2]"},
+		{"ban_policy empty", func(s *Settings) { s.Net.BanPolicy = "" }, "net.ban_policy"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := Default()
+			c.mutate(&s)
+			wantKey(t, s.Validate(), c.key)
+		})
+	}
+}
+
+func TestValidateAccepts(t *testing.T) {
+	fixedEnv(t)
+	for _, c := range []struct {
+		name   string
+		mutate func(*Settings)
+	}{
+		{"semver prerelease and build", func(s *Settings) { s.AppVersion = "1.2.3-rc.1+build.5" }},
+		{"rpc disabled", func(s *Settings) { s.RPCListen = "" }},
+		{"rpc any host", func(s *Settings) { s.RPCListen = ":26660" }},
+		{"rpc ipv6", func(s *Settings) { s.RPCListen = "[::1]:0" }},
+		{"network with dots", func(s *Settings) { s.Network = "0.dnode_test-net" }},
+		{"network 64 chars", func(s *Settings) { s.Network = strings.Repeat("a", 64) }},
+		{"no profiles", func(s *Settings) { s.Net.Profiles = nil }},
+		{"no inbound", func(s *Settings) { s.Net.Inbound = nil }},
+		{"relay peer", func(s *Settings) {
+			s.Net.Peers = addrs(t, "/ip4/1.2.3.4/tcp/5/p2p/"+pidB+"/p2p-circuit/p2p/"+pidA)
+		}},
+		{"blacklist forms", func(s *Settings) {
+			s.Net.Blacklist = []string{pidA, pidB, "1.2.3.4", "::1", "192.168.0.0/16", "2001:db8::/32",
+				"/ip4/1.2.3.4", "/ip6/::1/udp/5", "/ip4/1.2.3.4/tcp/5/p2p/" + pidA, "/ip6/::1/p2p/" + pidB}
+		}},
+		{"zero limits", func(s *Settings) {
+			s.Net.OutboundConnections, s.Net.InboundConnections, s.Net.KnownPeerPercent = 0, 0, 0
+		}},
+		{"short durations", func(s *Settings) { s.Net.BanDuration = time.Nanosecond }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := Default()
+			c.mutate(&s)
+			if err := s.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+	for _, lvl := range logLevels() {
+		t.Run("log_level "+lvl, func(t *testing.T) {
+			s := Default()
+			s.LogLevel = lvl
+			if err := s.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
