@@ -64,7 +64,7 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 			}
 			return err
 		}
-		_ = s.SetReadDeadline(c.clock.Now().Add(c.cfg.FrameTimeout))
+		_ = s.SetReadDeadline(time.Now().Add(c.cfg.FrameTimeout)) // real time: see writeBatch
 		buf, err := readFrameRest(first, r, ps.spec.maxBytes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ps.spec.name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	msmux "github.com/multiformats/go-multistream"
@@ -180,7 +181,9 @@ func (c *Channel) writeBatch(batch []outFrame) error {
 		b = binary.AppendUvarint(b, uint64(len(f.data)))
 		bufs[f.ps] = append(b, f.data...)
 	}
-	deadline := c.clock.Now().Add(c.cfg.WriteTimeout)
+	// Deadlines are compared with the OS clock by the transport, so they
+	// use real time, not the injected clock.
+	deadline := time.Now().Add(c.cfg.WriteTimeout)
 	for _, ps := range order {
 		out, err := c.outStream(ps)
 		if err != nil {

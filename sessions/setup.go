@@ -176,7 +176,7 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		lost := m.end(p, hs)
 		ch.Stop(err)
 		if lost {
-			return nil, fmt.Errorf("%w (%v)", ErrDuplicate, err)
+			return nil, fmt.Errorf("%w (%w)", ErrDuplicate, err)
 		}
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		if (errors.Is(err, version.ErrIncompatible) || errors.Is(err, channel.ErrViolation)) && !hs.lost {
 			m.violation(ch, err)
 		}
-		return fail(fmt.Errorf("%w: %v", ErrHandshake, err))
+		return fail(fmt.Errorf("%w: %w", ErrHandshake, err))
 	}
 	_ = s.Close()
 	ch.SetVersion(theirs)

@@ -83,9 +83,9 @@ func ValidSemver(v string) bool {
 // may be a lazily negotiated view of s) under timeout and ctx. observed is
 // the peer's address as we see it. It returns the peer's Version once
 // both sides exchanged Version and Verack and the peer is compatible.
-// On any error the caller resets s.
+// now is the timestamp to announce. On any error the caller resets s.
 func Exchange(ctx context.Context, s network.Stream, rw io.ReadWriter, local Local, observed ma.Multiaddr, timeout time.Duration, now time.Time) (*pb.Version, error) {
-	_ = s.SetDeadline(now.Add(timeout))
+	_ = s.SetDeadline(time.Now().Add(timeout)) // transports use the OS clock
 	stop := context.AfterFunc(ctx, func() { s.Reset() })
 	defer stop()
 
@@ -132,10 +132,14 @@ func Exchange(ctx context.Context, s network.Stream, rw io.ReadWriter, local Loc
 // classify turns a stream error into one of the package's errors.
 func classify(ctx context.Context, step string, err error) error {
 	var ne interface{ Timeout() bool }
+	var se *network.StreamError
 	switch {
 	case errors.Is(err, channel.ErrViolation):
 		return fmt.Errorf("%s: %w", step, err)
-	case errors.As(err, new(msmux.ErrNotSupported[protocol.ID])) || errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}):
+	case errors.As(err, new(msmux.ErrNotSupported[protocol.ID])) || errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}),
+		errors.As(err, &se) && se.Remote && se.ErrorCode == network.StreamProtocolNegotiationFailed:
+		// go-libp2p answers an unsupported protocol by resetting the
+		// stream with this code rather than with multistream's "na".
 		return fmt.Errorf("%s: %w", step, ErrOtherNetwork)
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: %w", step, ctx.Err())
