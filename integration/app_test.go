@@ -1,0 +1,110 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/protocols"
+	"github.com/dnode-p2p/dnode/protocols/pb"
+)
+
+// appProto is an application protocol registered the way a library user
+// registers theirs; it reuses the Ping message as its payload type.
+var appProto = channel.NewProtocol[*pb.Ping]("app", "1.0.0", 64, channel.Metering{})
+
+// registerApp registers appProto on n and returns a channel of received
+// nonces.
+func registerApp(t testing.TB, n *dnode.Node) <-chan uint64 {
+	got := make(chan uint64, 16)
+	err := n.Registry().Register(protocols.Registration{
+		Name:     "app",
+		Sessions: channel.Default,
+		Specs:    []*channel.Spec{appProto.Spec()},
+		New: func(ch *channel.Channel) (protocols.Protocol, error) {
+			sub := appProto.Subscribe(ch, 8)
+			return startFunc(func(context.Context) error {
+				ch.Go(func(ctx context.Context) {
+					for {
+						m, err := sub.Receive(ctx)
+						if err != nil {
+							return
+						}
+						got <- m.GetNonce()
+					}
+				})
+				return nil
+			}), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+type startFunc func(context.Context) error
+
+func (f startFunc) Start(ctx context.Context) error { return f(ctx) }
+
+// An application protocol registered through the registry receives what a
+// node broadcasts, on every channel; a stopped node rejects broadcasts.
+func TestAppProtocolBroadcast(t *testing.T) {
+	hub := newNode(t, "hub", testSettings(t))
+	hubGot := registerApp(t, hub)
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var leaves []<-chan uint64
+	for _, name := range []string{"l1", "l2"} {
+		s := testSettings(t)
+		s.Net.Peers = []ma.Multiaddr{addrOf(t, hub)}
+		n := newNode(t, name, s)
+		leaves = append(leaves, registerApp(t, n))
+		if err := n.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		if len(hub.Channels()) != 2 {
+			return errorf("hub has %d channels", len(hub.Channels()))
+		}
+		return nil
+	})
+	sent, err := hub.Broadcast(appProto.Spec(), &pb.Ping{Nonce: 42})
+	if err != nil || sent != 2 {
+		t.Fatalf("broadcast: sent=%d err=%v", sent, err)
+	}
+	for i, got := range leaves {
+		select {
+		case n := <-got:
+			if n != 42 {
+				t.Errorf("leaf %d got %d", i, n)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("leaf %d did not receive the broadcast", i)
+		}
+	}
+	select {
+	case n := <-hubGot:
+		t.Errorf("the sender received its own broadcast (%d)", n)
+	default:
+	}
+	if _, err := hub.Broadcast(appProto.Spec(), &pb.PingMessage{}); !errors.Is(err, channel.ErrWrongType) {
+		t.Errorf("wrong message type: %v", err)
+	}
+	if err := hub.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.Broadcast(appProto.Spec(), &pb.Ping{}); !errors.Is(err, dnode.ErrNotRunning) {
+		t.Errorf("broadcast after stop: %v", err)
+	}
+	if hub.RejectedBroadcasts() != 1 {
+		t.Errorf("rejected broadcasts = %d, want 1", hub.RejectedBroadcasts())
+	}
+}
