@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/events"
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/internal/logging"
 	"github.com/dnode-p2p/dnode/protocols"
+	"github.com/dnode-p2p/dnode/protocols/addr"
 	"github.com/dnode-p2p/dnode/protocols/pb"
 	"github.com/dnode-p2p/dnode/protocols/ping"
 	"github.com/dnode-p2p/dnode/sessions"
@@ -42,14 +46,31 @@ type Node struct {
 	clock    clock.Clock
 	registry *protocols.Registry
 	ping     *channel.Protocol[*pb.PingMessage]
+	addr     *addr.Service
+	events   *events.Bus
 	bcast    broadcaster
 
-	mu      sync.Mutex // serialises Start and Stop; guards the fields below
-	running bool
-	host    *dhost.Host
-	mgr     *sessions.Manager
-	manual  *sessions.Manual
-	done    chan struct{} // closed by Stop
+	hostlistSaveFailures atomic.Uint64
+
+	life     sync.Mutex                    // serialises Start and Stop
+	cur      atomic.Pointer[run]           // the running instance, nil when stopped
+	lastBook atomic.Pointer[addrbook.Book] // the last run's book, kept for reading
+	stopped  chan struct{}                 // closed; Done's answer when not running
+}
+
+// run is everything one Start creates; Stop tears it down. Readers load it
+// without locks, so that nothing a channel calls can block on Stop.
+type run struct {
+	host     *dhost.Host
+	book     *addrbook.Book
+	mgr      *sessions.Manager
+	manual   *sessions.Manual
+	seedsync *sessions.SeedSync
+	outbound *sessions.Outbound
+	refine   *sessions.Refine
+	direct   *sessions.Direct
+	saver    *saver
+	done     chan struct{} // closed by Stop
 }
 
 // New validates s and returns a Node that is not started. The built-in
@@ -76,18 +97,46 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 		clock:    o.clock,
 		registry: protocols.NewRegistry(),
 		ping:     ping.NewSpec(s.Net.Profile(settings.ProfileTCP).ChannelHeartbeatInterval),
-		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
 	}
-	close(n.done) // not running
+	close(n.stopped)
 	n.bcast.init()
-	err := n.registry.Register(ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{
-		Timing: n.pingTiming,
-		Clock:  o.clock,
-	}))
-	if err != nil {
-		return nil, err
+	n.events = events.NewBus(o.clock.Now)
+	n.addr = addr.New(addr.Config{
+		Book:        n.Book,
+		GetAddrsMax: n.getAddrsMax,
+		Transports:  func() []string { return dialableTransports },
+		External:    n.externalAddrs,
+		Clock:       o.clock,
+	})
+	for _, reg := range []protocols.Registration{
+		ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{Timing: n.pingTiming, Clock: o.clock}),
+		n.addr.Registration(channel.Default | channel.Seed),
+	} {
+		if err := n.registry.Register(reg); err != nil {
+			return nil, err
+		}
 	}
 	return n, nil
+}
+
+// dialableTransports are the transports every dnode host dials.
+var dialableTransports = []string{settings.ProfileTCP, settings.ProfileQUIC, settings.ProfileWS}
+
+func (n *Node) getAddrsMax() int {
+	if m := n.settings.Net.GetaddrsMax; m > 0 {
+		return m
+	}
+	return max(n.settings.Net.OutboundConnections, 1)
+}
+
+// externalAddrs returns the configured external addresses with /p2p/.
+func (n *Node) externalAddrs() []ma.Multiaddr {
+	mgr := n.Manager()
+	if mgr == nil {
+		return nil
+	}
+	return mgr.ExternalAddrs()
 }
 
 // pingTiming returns the heartbeat and pong timeout of a channel's
@@ -107,19 +156,71 @@ func (n *Node) Registry() *protocols.Registry { return n.registry }
 // listener cannot bind (the error wraps host.ErrListen) or the identity
 // key cannot be loaded; then nothing is left running.
 func (n *Node) Start(ctx context.Context) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.running {
+	n.life.Lock()
+	defer n.life.Unlock()
+	if n.cur.Load() != nil {
 		return ErrRunning
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	n.log.Info("Starting P2P network", "network", n.settings.Network)
+	h := n.opts.host
+	if h == nil {
+		var err error
+		if h, err = n.newHost(); err != nil {
+			return err
+		}
+	}
+	net := &n.settings.Net
+	n.registry.Freeze()
+	r := &run{host: h, done: make(chan struct{})}
+	r.book = n.newBook(h, r)
+	n.lastBook.Store(r.book)
+	if res, err := r.book.Load(n.settings.HostlistPath()); err != nil {
+		n.log.Warn("hostlist not loaded, starting from seeds", "path", n.settings.HostlistPath(), "err", err)
+	} else if res.MovedAside != "" {
+		n.log.Warn("hostlist was corrupt; moved aside, starting from seeds", "path", n.settings.HostlistPath(), "moved_to", res.MovedAside)
+	} else {
+		n.log.Info("hostlist loaded", "path", n.settings.HostlistPath(), "hosts", res.Loaded, "created", res.Created)
+	}
+	r.mgr = sessions.NewManager(sessions.Config{
+		Host:     h,
+		Network:  n.settings.Network,
+		Settings: n.settings,
+		Registry: n.registry,
+		Book:     r.book,
+		Events:   n.events,
+		Logs:     n.logs,
+		Clock:    n.clock,
+	})
+	r.manual = sessions.NewManual(r.mgr)
+	r.seedsync = sessions.NewSeedSync(r.mgr, n.addr)
+	r.outbound = sessions.NewOutbound(r.mgr, n.addr, r.seedsync)
+	r.refine = sessions.NewRefine(r.mgr, n.opts.whitelistRecheck)
+	r.direct = sessions.NewDirect(r.mgr)
+	n.cur.Store(r) // protocols reach the book and manager from here on
+	for _, p := range net.Peers {
+		if err := r.manual.Add(p); err != nil {
+			n.log.Error("manual peer not used", "peer", p, "err", err)
+		}
+	}
+	// The hostlist is loaded above, before any outbound slot runs.
+	r.outbound.Start()
+	r.refine.Start()
+	r.saver = startSaver(n.clock, net.HostlistSaveInterval, func() { n.saveHostlist(r.book) })
+	n.bcast.open()
+	n.log.Info("P2P network started", "peer_id", h.ID(), "addrs", n.Addrs())
+	return nil
+}
+
+// newHost loads the identity and builds the node's own host.
+func (n *Node) newHost() (*dhost.Host, error) {
 	key := n.opts.identity
 	if key == nil {
 		k, created, err := dhost.LoadOrCreateIdentity(n.settings.Datastore)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if created {
 			n.log.Info("created identity", "datastore", n.settings.Datastore)
@@ -127,8 +228,7 @@ func (n *Node) Start(ctx context.Context) error {
 		key = k
 	}
 	net := &n.settings.Net
-	n.log.Info("Starting P2P network", "network", n.settings.Network)
-	h, err := dhost.New(dhost.Config{
+	return dhost.New(dhost.Config{
 		Identity:         key,
 		Listen:           net.Inbound,
 		External:         net.ExternalAddrs,
@@ -142,55 +242,76 @@ func (n *Node) Start(ctx context.Context) error {
 		Logs:             n.logs,
 		Clock:            n.clock,
 	})
-	if err != nil {
-		return err
-	}
-	n.registry.Freeze()
-	mgr := sessions.NewManager(sessions.Config{
-		Host:     h,
-		Network:  n.settings.Network,
-		Settings: n.settings,
-		Registry: n.registry,
-		Logs:     n.logs,
-		Clock:    n.clock,
-	})
-	manual := sessions.NewManual(mgr)
-	for _, p := range net.Peers {
-		if err := manual.Add(p); err != nil {
-			n.log.Error("manual peer not used", "peer", p, "err", err)
+}
+
+// newBook builds the address book of run r on host h.
+func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
+	var seeds []peer.ID
+	for _, a := range n.settings.Net.Seeds {
+		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
+			seeds = append(seeds, ai.ID)
 		}
 	}
-	n.host, n.mgr, n.manual = h, mgr, manual
-	n.done = make(chan struct{})
-	n.running = true
-	n.bcast.open()
-	n.log.Info("P2P network started", "peer_id", h.ID(), "addrs", n.addrsLocked())
-	return nil
+	return addrbook.New(addrbook.Config{
+		Localnet: n.settings.Net.Localnet,
+		Self:     h.ID(),
+		OwnAddrs: func() []ma.Multiaddr { return append(h.Addrs(), n.settings.Net.ExternalAddrs...) },
+		Seeds:    seeds,
+		Manual: func() []peer.ID {
+			var out []peer.ID
+			if r.manual != nil {
+				for p := range r.manual.Peers() {
+					out = append(out, p)
+				}
+			}
+			return out
+		},
+		Refused: h.Gater.Refused,
+		Clock:   n.clock,
+		Logger:  n.logs.Logger("addrbook"),
+	})
+}
+
+// saveHostlist writes book to the hostlist; failures are logged and
+// counted.
+func (n *Node) saveHostlist(book *addrbook.Book) {
+	if err := book.Save(n.settings.HostlistPath()); err != nil {
+		n.hostlistSaveFailures.Add(1)
+		n.log.Warn("hostlist not saved", "path", n.settings.HostlistPath(), "err", err)
+	}
 }
 
 // Stop stops the sessions, drains every channel and closes the host. It
 // returns within about StopTimeout, is idempotent, and the node can be
 // started again afterwards.
 func (n *Node) Stop() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if !n.running {
+	n.life.Lock()
+	defer n.life.Unlock()
+	r := n.cur.Load()
+	if r == nil {
 		return nil
 	}
 	n.log.Info("Stopping P2P network")
 	n.bcast.close()
 	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
 	defer cancel()
-	n.manual.Stop()
-	err := n.mgr.Stop(ctx)
+	r.saver.stop()
+	// Save while channels are still up, so that gold peers stay gold.
+	n.saveHostlist(r.book)
+	r.manual.Stop()
+	r.outbound.Stop()
+	r.refine.Stop()
+	err := r.mgr.Stop(ctx)
+	r.direct.Stop()
 	n.bcast.drain(ctx)
-	if cerr := n.host.Close(); err == nil {
-		err = cerr
+	if n.opts.host == nil {
+		if cerr := r.host.Close(); err == nil {
+			err = cerr
+		}
 	}
 	n.registry.Unfreeze()
-	n.running = false
-	n.host, n.mgr, n.manual = nil, nil, nil
-	close(n.done)
+	n.cur.Store(nil)
+	close(r.done)
 	if err != nil {
 		n.log.Warn("P2P network stopped with errors", "err", err)
 	}
@@ -200,41 +321,31 @@ func (n *Node) Stop() error {
 // Done is closed when the node stops (and is closed while it is not
 // running).
 func (n *Node) Done() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.done
+	if r := n.cur.Load(); r != nil {
+		return r.done
+	}
+	return n.stopped
 }
 
 // Running reports whether the node is started.
-func (n *Node) Running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.running
-}
+func (n *Node) Running() bool { return n.cur.Load() != nil }
 
-// ID returns the node's peer ID ("" before the first Start).
+// ID returns the node's peer ID ("" when not running).
 func (n *Node) ID() peer.ID {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.host == nil {
-		return ""
+	if r := n.cur.Load(); r != nil {
+		return r.host.ID()
 	}
-	return n.host.ID()
+	return ""
 }
 
 // Addrs returns the node's listen addresses with /p2p/<id> (nil when not
 // running).
 func (n *Node) Addrs() []ma.Multiaddr {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.addrsLocked()
-}
-
-func (n *Node) addrsLocked() []ma.Multiaddr {
-	if n.host == nil {
+	r := n.cur.Load()
+	if r == nil {
 		return nil
 	}
-	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()})
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: r.host.ID(), Addrs: r.host.Addrs()})
 	if err != nil {
 		return nil
 	}
@@ -243,24 +354,27 @@ func (n *Node) addrsLocked() []ma.Multiaddr {
 
 // Host returns the running node's host (nil when not running).
 func (n *Node) Host() *dhost.Host {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.host
+	if r := n.cur.Load(); r != nil {
+		return r.host
+	}
+	return nil
 }
 
 // Manager returns the running node's session manager (nil when not
 // running).
 func (n *Node) Manager() *sessions.Manager {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.mgr
+	if r := n.cur.Load(); r != nil {
+		return r.mgr
+	}
+	return nil
 }
 
 // Manual returns the running node's manual session (nil when not running).
 func (n *Node) Manual() *sessions.Manual {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.manual
+	if r := n.cur.Load(); r != nil {
+		return r.manual
+	}
+	return nil
 }
 
 // Channels returns the node's started channels.

@@ -2,9 +2,12 @@ package dnode
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	dhost "github.com/dnode-p2p/dnode/host"
 )
 
 // Option changes how New builds a Node.
@@ -16,6 +19,9 @@ type options struct {
 	clock      clock.Clock
 	identity   crypto.PrivKey
 	perIPLimit int
+
+	whitelistRecheck time.Duration
+	host             *dhost.Host
 }
 
 // WithLogHandler sends the node's logs to h (default: go-log) with attrs
@@ -42,3 +48,15 @@ func WithIdentity(key crypto.PrivKey) Option { return func(o *options) { o.ident
 // removes its per-address rate limit, for nodes that expect many peers
 // behind one address (tests on network namespaces, seeds behind NAT).
 func WithPerIPLimit(n int) Option { return func(o *options) { o.perIPLimit = n } }
+
+// WithWhitelistRecheck makes the refinery also re-probe the oldest
+// whitelist host every d (DarkFi's Lilith seed daemon does it every 120 s).
+func WithWhitelistRecheck(d time.Duration) Option {
+	return func(o *options) { o.whitelistRecheck = d }
+}
+
+// WithHost runs the node on an existing host instead of building one; the
+// node then neither binds listeners nor closes the host on Stop. Several
+// nodes of different networks can share one host (a seed node serving
+// many networks on one port).
+func WithHost(h *dhost.Host) Option { return func(o *options) { o.host = h } }

@@ -90,7 +90,8 @@ func (t *ConnTracker) Release(c network.Conn) {
 	}
 	delete(t.users, c)
 	t.mu.Unlock()
-	_ = c.Close()
+	err := c.Close()
+	t.log.Debug("connection closed: last user released it", "conn", c.ID(), "peer", c.RemotePeer(), "err", err)
 }
 
 // Users returns the number of users of c.

@@ -9,11 +9,16 @@
 //
 // # One channel per peer
 //
-// When both peers start a handshake with each other at the same time, the
-// handshake initiated by the peer with the smaller peer ID wins on both
-// sides; the other is aborted and its initiator gets ErrDuplicate, which
-// sessions treat as "already connected", not as a failure of the peer.
-// A handshake from a peer that already has a channel is refused.
+// A node does not dial a peer it has a channel with, and refuses a second
+// handshake in the same direction while one runs. Handshakes are never
+// aborted because of another one: when a handshake completes for a peer
+// that already has a channel, both peers apply the same rule to the pair
+// and keep the same channel. The new channel replaces the old one if the
+// same side opened both (it considers the old one gone), or if the old one
+// is older than a handshake can take (it is stale on the other side);
+// otherwise the two were simultaneous and the one opened by the smaller
+// peer ID wins. The loser is closed with ErrDuplicate, which sessions
+// treat as "already connected", not as a failure of the peer.
 //
 // # Sessions in this package
 //

@@ -16,7 +16,9 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
+	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/events"
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/internal/logging"
 	"github.com/dnode-p2p/dnode/protocols"
@@ -47,6 +49,8 @@ type Config struct {
 	Network  string
 	Settings settings.Settings
 	Registry *protocols.Registry
+	Book     *addrbook.Book // may be nil for a network without discovery
+	Events   *events.Bus    // may be nil
 	Logs     logging.Factory
 	Clock    clock.Clock
 }
@@ -64,6 +68,8 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handshakes in flight
 
+	notifiee *network.NotifyBundle
+
 	mu        sync.Mutex
 	stopping  bool
 	channels  map[peer.ID]*channel.Channel        // started channels
@@ -76,8 +82,6 @@ type Manager struct {
 // handshake is one version handshake in progress.
 type handshake struct {
 	initiator peer.ID // who opened the version stream
-	cancel    context.CancelFunc
-	lost      bool // aborted because a simultaneous handshake won
 }
 
 // NewManager returns a Manager for cfg.Network on cfg.Host and installs
@@ -85,6 +89,9 @@ type handshake struct {
 func NewManager(cfg Config) *Manager {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
+	}
+	if cfg.Events == nil {
+		cfg.Events = events.NewBus(cfg.Clock.Now)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
@@ -105,8 +112,31 @@ func NewManager(cfg Config) *Manager {
 		m.host.SetStreamHandler(spec.ID(cfg.Network), func(s network.Stream) { m.serveProtocol(spec, s) })
 	}
 	m.host.SetStreamHandler(version.ID(cfg.Network), m.acceptHandshake)
+	m.notifiee = &network.NotifyBundle{DisconnectedF: m.disconnected}
+	m.host.Network().Notify(m.notifiee)
 	return m
 }
+
+// ErrConnClosed is the stop reason of a channel whose connection closed.
+var ErrConnClosed = errors.New("connection closed")
+
+// disconnected stops the channels of a connection that closed, at once
+// rather than at their next read or write. It runs in the swarm's
+// notification and must not block; Channel.Stop does not.
+func (m *Manager) disconnected(_ network.Network, c network.Conn) {
+	m.mu.Lock()
+	chans := append([]*channel.Channel(nil), m.byConn[c]...)
+	m.mu.Unlock()
+	for _, ch := range chans {
+		ch.Stop(ErrConnClosed)
+	}
+}
+
+// Book returns the address book (nil if the network has none).
+func (m *Manager) Book() *addrbook.Book { return m.cfg.Book }
+
+// Events returns the event bus.
+func (m *Manager) Events() *events.Bus { return m.cfg.Events }
 
 // Network returns the network id.
 func (m *Manager) Network() string { return m.cfg.Network }
@@ -163,16 +193,25 @@ func (m *Manager) Protocols() []string {
 	return out
 }
 
-// ExternalAddrs returns the configured external addresses with our
-// /p2p/ component.
+// ExternalAddrs returns the addresses we advertise, with our /p2p/
+// component: the configured external addresses, or, when none are
+// configured, the host's listen addresses (unspecified IPs resolved to the
+// interfaces' addresses; receivers drop non-global ones unless localnet).
 func (m *Manager) ExternalAddrs() []ma.Multiaddr {
 	p2p, err := ma.NewComponent("p2p", m.host.ID().String())
 	if err != nil {
 		return nil
 	}
-	out := make([]ma.Multiaddr, 0, len(m.net.ExternalAddrs))
-	for _, a := range m.net.ExternalAddrs {
+	addrs := m.net.ExternalAddrs
+	if len(addrs) == 0 {
+		addrs = m.host.Addrs()
+	}
+	out := make([]ma.Multiaddr, 0, len(addrs))
+	for _, a := range addrs {
 		out = append(out, a.Encapsulate(p2p.Multiaddr()))
+	}
+	if len(out) > version.MaxExternalAddrs {
+		out = out[:version.MaxExternalAddrs]
 	}
 	return out
 }
@@ -214,6 +253,9 @@ func (m *Manager) Ban(p peer.ID, addr ma.Multiaddr, reason string) {
 		}
 	}
 	m.host.Gater.Ban(p, ip, m.net.BanDuration, reason)
+	if m.cfg.Book != nil {
+		m.cfg.Book.Ban(p, addr)
+	}
 	m.log.Warn("banned peer", "peer", p, "for", m.net.BanDuration, "reason", reason)
 	if ch := m.Channel(p); ch != nil {
 		ch.Stop(fmt.Errorf("banned: %s", reason))
@@ -244,6 +286,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	if first {
+		m.host.Network().StopNotify(m.notifiee)
 		m.host.RemoveStreamHandler(version.ID(m.cfg.Network))
 		for _, spec := range m.cfg.Registry.Specs() {
 			m.host.RemoveStreamHandler(spec.ID(m.cfg.Network))

@@ -131,7 +131,7 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 	for ctx.Err() == nil {
 		ch, err := s.m.Connect(ctx, slot.ai, channel.Manual)
 		switch {
-		case err == nil, errors.Is(err, ErrAlreadyConnected) && ch != nil:
+		case err == nil, (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil:
 			// Ours, or one the peer opened: either way the peer is
 			// connected; wait until that channel ends.
 			s.setChannel(slot, ch)

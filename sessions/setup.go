@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -12,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/events"
 	"github.com/dnode-p2p/dnode/protocols/version"
 )
 
@@ -42,7 +44,6 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 	defer cancel()
 	stop := context.AfterFunc(m.ctx, cancel)
 	defer stop()
-	hs.cancel = cancel
 
 	m.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 	// Slots keep their own backoff; libp2p's per-peer dial backoff would
@@ -53,7 +54,9 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 	conn, err := m.host.Network().DialPeer(ctx, ai.ID)
 	if err != nil {
 		m.end(ai.ID, hs)
-		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+		err = fmt.Errorf("%w: %v", ErrConnect, err)
+		m.cfg.Events.Publish(events.Event{Kind: events.ChannelFailed, Addr: addrString(ai), Session: kind.String(), Err: err.Error()})
+		return nil, err
 	}
 	if !m.host.Conns.Acquire(conn) {
 		m.end(ai.ID, hs)
@@ -87,36 +90,30 @@ func (m *Manager) acceptHandshake(s network.Stream) {
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	defer cancel()
-	hs.cancel = cancel
 	if _, err := m.setup(ctx, conn, s, s, channel.Inbound, hs); err != nil {
 		m.log.Debug("inbound handshake failed", "peer", p, "err", err)
 	}
 }
 
-// begin admits a handshake with peer p initiated by initiator, applying
-// the one-channel-per-peer rule. On success the caller must call
-// m.wg.Done when the handshake is over, and m.end unless setup ran.
+// begin admits a handshake with peer p initiated by initiator. As
+// initiator we do not dial a peer we have a channel with; either side
+// refuses a second handshake in the same direction while one runs. A
+// handshake in the other direction does not stop this one: both run to
+// completion and register resolves the pair (see the package doc). On
+// success the caller must call m.wg.Done when the handshake is over, and
+// m.end unless setup ran.
 func (m *Manager) begin(p, initiator peer.ID) (*handshake, *channel.Channel, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopping {
 		return nil, nil, ErrStopped
 	}
-	if ch := m.channels[p]; ch != nil {
+	if ch := m.channels[p]; ch != nil && initiator == m.host.ID() {
 		return nil, ch, ErrAlreadyConnected
 	}
 	for _, o := range m.pending[p] {
-		switch {
-		case o.initiator == initiator:
+		if o.initiator == initiator {
 			return nil, nil, ErrInProgress
-		case initiator < o.initiator:
-			// Ours wins over the other direction's handshake.
-			o.lost = true
-			if o.cancel != nil {
-				o.cancel()
-			}
-		default:
-			return nil, nil, ErrDuplicate
 		}
 	}
 	hs := &handshake{initiator: initiator}
@@ -125,14 +122,40 @@ func (m *Manager) begin(p, initiator peer.ID) (*handshake, *channel.Channel, err
 	return hs, nil, nil
 }
 
-// end forgets a handshake and reports whether it lost to another one.
-func (m *Manager) end(p peer.ID, hs *handshake) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.endLocked(p, hs)
+// initiator returns who opened ch's version stream.
+func (m *Manager) initiator(ch *channel.Channel) peer.ID {
+	if ch.Session() == channel.Inbound {
+		return ch.Peer()
+	}
+	return m.host.ID()
 }
 
-func (m *Manager) endLocked(p peer.ID, hs *handshake) bool {
+// keepNew decides, for a peer that already has channel old, whether the
+// newly handshaken channel (opened by initiator) replaces it. Both peers
+// apply the same rule to the same pair, so they keep the same channel:
+//   - same initiator: it replaced the channel it considers gone;
+//   - old is older than a handshake could take: it is stale on the other
+//     side (that side would not have started a handshake otherwise);
+//   - otherwise the two were simultaneous: the smaller initiator wins.
+func (m *Manager) keepNew(old *channel.Channel, initiator peer.ID, timeout time.Duration) bool {
+	switch oldInit := m.initiator(old); {
+	case oldInit == initiator:
+		return true
+	case m.clock.Since(old.StartTime()) > timeout:
+		return true
+	default:
+		return initiator < oldInit
+	}
+}
+
+// end forgets a handshake.
+func (m *Manager) end(p peer.ID, hs *handshake) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.endLocked(p, hs)
+}
+
+func (m *Manager) endLocked(p peer.ID, hs *handshake) {
 	list := m.pending[p]
 	for i, o := range list {
 		if o == hs {
@@ -145,7 +168,6 @@ func (m *Manager) endLocked(p peer.ID, hs *handshake) bool {
 	} else {
 		m.pending[p] = list
 	}
-	return hs.lost
 }
 
 // setup creates the channel on conn (already acquired; the channel takes
@@ -173,11 +195,8 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 
 	fail := func(err error) (*channel.Channel, error) {
 		_ = s.Reset()
-		lost := m.end(p, hs)
+		m.end(p, hs)
 		ch.Stop(err)
-		if lost {
-			return nil, fmt.Errorf("%w (%w)", ErrDuplicate, err)
-		}
 		return nil, err
 	}
 	attached, err := m.cfg.Registry.Attach(ch)
@@ -198,36 +217,46 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		if errors.Is(err, version.ErrOtherNetwork) {
 			m.log.Info("peer is on another network, disconnecting", "peer", p, "network", m.cfg.Network)
 		}
-		if (errors.Is(err, version.ErrIncompatible) || errors.Is(err, channel.ErrViolation)) && !hs.lost {
+		if errors.Is(err, version.ErrIncompatible) || errors.Is(err, channel.ErrViolation) {
 			m.violation(ch, err)
 		}
+		m.cfg.Events.Publish(events.Event{Kind: events.ChannelFailed, Addr: conn.RemoteMultiaddr().String(),
+			Session: kind.String(), Err: err.Error()})
 		return fail(fmt.Errorf("%w: %w", ErrHandshake, err))
 	}
 	_ = s.Close()
 	ch.SetVersion(theirs)
 
+	ch.Start() // before it enters the table, so its start time is set
 	m.mu.Lock()
-	lost := m.endLocked(p, hs)
+	m.endLocked(p, hs)
+	stopping := m.stopping
 	existing := m.channels[p]
-	if !lost && existing == nil && !m.stopping {
+	keep := existing == nil || m.keepNew(existing, hs.initiator, profile.ChannelHandshakeTimeout)
+	if keep && !stopping {
 		m.channels[p] = ch
 	}
 	observers := m.observers
 	m.mu.Unlock()
 	switch {
-	case m.Stopping():
+	case stopping:
 		ch.Stop(ErrStopped)
 		return nil, ErrStopped
-	case lost:
+	case !keep:
+		m.log.Debug("duplicate channel closed", "peer", p, "session", kind)
 		ch.Stop(ErrDuplicate)
-		return nil, ErrDuplicate
+		return existing, ErrDuplicate
 	case existing != nil:
-		ch.Stop(ErrAlreadyConnected)
-		return existing, ErrAlreadyConnected
+		m.log.Debug("channel replaced by a newer one", "peer", p, "old", existing.Session(), "new", kind)
+		existing.Stop(ErrDuplicate)
 	}
-	ch.Start()
-	m.log.Info("channel established", "peer", p, "session", kind, "addr", conn.RemoteMultiaddr(),
+	m.log.Info("channel established", "peer", p, "session", kind, "addr", conn.RemoteMultiaddr(), "conn", conn.ID(),
 		"app", theirs.GetAppName()+"/"+theirs.GetAppVersion())
+	m.cfg.Events.Publish(events.Event{Kind: events.ChannelCreated, ChannelID: ch.ID(),
+		Addr: conn.RemoteMultiaddr().String(), Session: kind.String()})
+	if kind == channel.Inbound {
+		m.cfg.Events.Publish(events.Event{Kind: events.InboundConnected, ChannelID: ch.ID(), Addr: conn.RemoteMultiaddr().String()})
+	}
 	for _, f := range observers {
 		f(ch)
 	}
@@ -259,9 +288,33 @@ func (m *Manager) stopped(ch *channel.Channel) {
 		m.byConn[conn] = list
 	}
 	delete(m.all, ch)
+	left := len(m.channels)
 	m.mu.Unlock()
 	if !ch.StartTime().IsZero() {
-		m.log.Info("channel closed", "peer", ch.Peer(), "session", ch.Session(), "reason", ch.Err())
+		m.log.Info("channel closed", "peer", ch.Peer(), "session", ch.Session(), "conn", conn.ID(), "reason", ch.Err())
+		addr := ch.RemoteAddr().String()
+		m.cfg.Events.Publish(events.Event{Kind: events.ChannelStopped, ChannelID: ch.ID(), Addr: addr,
+			Session: ch.Session().String(), Err: errString(ch.Err())})
+		if ch.Session() == channel.Inbound {
+			m.cfg.Events.Publish(events.Event{Kind: events.InboundDisconnected, ChannelID: ch.ID(), Addr: addr})
+		}
+		if left == 0 && !m.Stopping() {
+			m.cfg.Events.Publish(events.Event{Kind: events.NoPeers})
+		}
 	}
 	m.host.Conns.Release(conn)
+}
+
+func addrString(ai peer.AddrInfo) string {
+	if len(ai.Addrs) == 0 {
+		return ai.ID.String()
+	}
+	return ai.Addrs[0].String() + "/p2p/" + ai.ID.String()
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

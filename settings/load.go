@@ -111,9 +111,11 @@ func (s *Settings) applyTOML(root map[string]any, k toml.Key) error {
 }
 
 // isTable reports whether a key path names one of the known tables: net,
-// net.profiles, or net.profiles.<tcp|quic|ws>.
+// net.profiles, net.profiles.<tcp|quic|ws>, or seed.
 func isTable(k toml.Key) bool {
 	switch {
+	case len(k) == 1 && k[0] == "seed":
+		return true
 	case len(k) == 0 || k[0] != "net":
 		return false
 	case len(k) == 1:

@@ -104,6 +104,9 @@ func roundTrips(t *testing.T) []roundTrip {
 			pidA + ",10.0.0.1, fd00::/8 ,/ip4/1.2.3.4/tcp/5/p2p/" + pidB, func(s *Settings) {
 				s.Net.Blacklist = []string{pidA, "10.0.0.1", "fd00::/8", "/ip4/1.2.3.4/tcp/5/p2p/" + pidB}
 			}},
+		{"seed.networks", `["dchat", "darkirc"]`, "dchat,darkirc", func(s *Settings) { s.Seed.Networks = []string{"dchat", "darkirc"} }},
+		{"seed.whitelist_refinery_interval", `"2m"`, "2m", func(s *Settings) { s.Seed.WhitelistRefineryInterval = 2 * time.Minute }},
+		{"seed.inbound_connections", "1000", "1000", func(s *Settings) { s.Seed.InboundConnections = 1000 }},
 	}, cases...)
 }
 

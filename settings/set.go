@@ -63,6 +63,7 @@ func (s *Settings) entries() []entry {
 		{"net.ban_duration", durationSlot(&n.BanDuration)},
 		{"net.blacklist", stringsSlot(&n.Blacklist)},
 	}
+
 	for _, name := range profileNames() {
 		prefix := "net.profiles." + name + "."
 		e = append(e,
@@ -71,7 +72,11 @@ func (s *Settings) entries() []entry {
 			entry{prefix + "channel_heartbeat_interval", n.profileSlot(name, func(p *Profile) *time.Duration { return &p.ChannelHeartbeatInterval })},
 		)
 	}
-	return e
+	return append(e,
+		entry{"seed.networks", stringsSlot(&s.Seed.Networks)},
+		entry{"seed.whitelist_refinery_interval", durationSlot(&s.Seed.WhitelistRefineryInterval)},
+		entry{"seed.inbound_connections", intSlot(&s.Seed.InboundConnections)},
+	)
 }
 
 // Keys returns every key accepted by Set (and in the TOML file), as dotted

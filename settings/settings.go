@@ -125,6 +125,20 @@ type Settings struct {
 	AppName    string // not a TOML key; set by the daemon
 	AppVersion string // not a TOML key; semver MAJOR.MINOR.PATCH[-pre][+build]
 	Net        Net
+	Seed       Seed // [seed]: used by `dnode seed` only
+}
+
+// Seed holds the [seed] table: how a seed node (DarkFi's Lilith) runs.
+type Seed struct {
+	// Networks served on the same listen addresses, each with its own
+	// address book and hostlist; empty means the top-level network only.
+	Networks []string
+	// WhitelistRefineryInterval is how often the oldest whitelist host is
+	// re-probed (default 120s).
+	WhitelistRefineryInterval time.Duration
+	// InboundConnections replaces net.inbound_connections for a seed
+	// (default 512, DarkFi's Lilith).
+	InboundConnections int
 }
 
 // Default returns the default settings. Datastore is $XDG_DATA_HOME/dnode
@@ -142,6 +156,7 @@ func Default() Settings {
 		LogLevel:   "info",
 		AppName:    "dnode",
 		AppVersion: "0.1.0",
+		Seed:       Seed{WhitelistRefineryInterval: 120 * time.Second, InboundConnections: 512},
 		Net: Net{
 			Inbound: []ma.Multiaddr{
 				ma.StringCast("/ip4/0.0.0.0/tcp/26661"),
@@ -190,6 +205,9 @@ func (s Settings) Clone() Settings {
 	c.Net.Seeds = cloneAddrs(s.Net.Seeds)
 	if s.Net.Blacklist != nil {
 		c.Net.Blacklist = append([]string(nil), s.Net.Blacklist...)
+	}
+	if s.Seed.Networks != nil {
+		c.Seed.Networks = append([]string(nil), s.Seed.Networks...)
 	}
 	if s.Net.Profiles != nil {
 		c.Net.Profiles = make(map[string]Profile, len(s.Net.Profiles))

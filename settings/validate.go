@@ -32,6 +32,27 @@ func logLevels() []string {
 // then profiles (tcp, quic, ws, then any other names, sorted). It does not
 // modify s.
 func (s *Settings) Validate() error {
+	if err := s.validateMain(); err != nil {
+		return err
+	}
+	for i, nw := range s.Seed.Networks {
+		if !networkRE.MatchString(nw) {
+			return errf(fmt.Sprintf("seed.networks[%d]", i), "%s is not a valid network id (want ^[a-z0-9][a-z0-9._-]{0,63}$)", quote(nw))
+		}
+		if slices.Contains(s.Seed.Networks[:i], nw) {
+			return errf(fmt.Sprintf("seed.networks[%d]", i), "%s is listed twice", quote(nw))
+		}
+	}
+	if s.Seed.WhitelistRefineryInterval <= 0 {
+		return errf("seed.whitelist_refinery_interval", "must be positive")
+	}
+	if s.Seed.InboundConnections < 0 || s.Seed.InboundConnections > 65536 {
+		return errf("seed.inbound_connections", "%d is out of range 0..65536", s.Seed.InboundConnections)
+	}
+	return nil
+}
+
+func (s *Settings) validateMain() error {
 	if !networkRE.MatchString(s.Network) {
 		return errf("network", "%s is not a valid network id (want ^[a-z0-9][a-z0-9._-]{0,63}$)", quote(s.Network))
 	}

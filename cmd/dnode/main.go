@@ -93,7 +93,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newInitCmd(), newRunCmd(), newIDCmd())
+	root.AddCommand(newInitCmd(), newRunCmd(), newIDCmd(), newSeedCmd())
 	return root
 }
 

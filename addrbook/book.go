@@ -1,0 +1,264 @@
+package addrbook
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Color names a host list. The values are DarkFi's list indices.
+type Color int
+
+// Host lists.
+const (
+	Grey  Color = iota // unverified
+	White              // passed a refinery handshake
+	Gold               // completed an outbound or direct handshake
+	Black              // banned
+	Dark               // not dialable by us; only propagated
+)
+
+const numColors = 5
+
+var colorNames = [numColors]string{"grey", "white", "gold", "black", "dark"}
+
+// String returns the colour's lower-case name.
+func (c Color) String() string {
+	if c >= 0 && c < numColors {
+		return colorNames[c]
+	}
+	return fmt.Sprintf("color(%d)", int(c))
+}
+
+// ParseColor parses a colour name as String returns it.
+func ParseColor(s string) (Color, error) {
+	for i, n := range colorNames {
+		if s == n {
+			return Color(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown host list colour %q", s)
+}
+
+// List caps (DarkFi's; DarkFi's gold list is unbounded, ours is capped so
+// that a hostlist file cannot grow it without limit).
+const (
+	GreyMax    = 2000
+	WhiteMax   = 5000
+	GoldMax    = 1000
+	BlackMax   = 10000
+	DarkMax    = 1000
+	DarkMaxAge = 24 * time.Hour // dark entries older than this are dropped
+)
+
+var listCaps = [numColors]int{GreyMax, WhiteMax, GoldMax, BlackMax, DarkMax}
+
+// Entry is one address in the book.
+type Entry struct {
+	Addr     ma.Multiaddr // full, ends in /p2p/<id>
+	Peer     peer.ID
+	LastSeen time.Time // second precision
+}
+
+// Config configures a Book. Every field is optional. OwnAddrs, Manual and
+// Refused are called by Insert without the book's lock held; Dialable is
+// also called with it held (by BeginRefine) and must not call the Book.
+type Config struct {
+	Localnet    bool                                 // accept local and non-global addresses
+	Self        peer.ID                              // our peer ID, never stored
+	OwnAddrs    func() []ma.Multiaddr                // our listen and external addrs (may be nil)
+	Seeds       []peer.ID                            // never stored in any list
+	Manual      func() []peer.ID                     // manual peers, never stored (may be nil)
+	Refused     func(p peer.ID, a ma.Multiaddr) bool // blacklist/ban check from the gater (may be nil)
+	Dialable    func(a ma.Multiaddr) bool            // nil: tcp, quic-v1 and ws over ip4/ip6/dns
+	SourceQuota int                                  // max Grey entries from one source; 0: GreyMax/10
+	Clock       clock.Clock                          // nil: real time
+	Logger      *slog.Logger                         // nil: discard
+}
+
+// Book is the address book. It is safe for concurrent use; one mutex
+// guards the lists and the registry.
+type Book struct {
+	cfg   Config
+	clk   clock.Clock
+	log   *slog.Logger
+	seeds map[peer.ID]struct{}
+
+	mu       sync.Mutex
+	lists    [numColors]*hostList
+	reg      map[peer.ID]*regRecord
+	srcCount map[peer.ID]int // Grey entries attributed to each source
+	stats    InsertStats
+	rng      *rand.Rand
+
+	hookMu sync.Mutex
+	hooks  []func(n int)
+
+	saveMu sync.Mutex // serialises Save and Load's file writes
+}
+
+// New returns an empty Book.
+func New(cfg Config) *Book {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Dialable == nil {
+		cfg.Dialable = defaultDialable
+	}
+	if cfg.SourceQuota <= 0 {
+		cfg.SourceQuota = GreyMax / 10
+	}
+	b := &Book{
+		cfg:      cfg,
+		clk:      cfg.Clock,
+		log:      cfg.Logger,
+		seeds:    make(map[peer.ID]struct{}, len(cfg.Seeds)),
+		reg:      make(map[peer.ID]*regRecord),
+		srcCount: make(map[peer.ID]int),
+		stats:    InsertStats{Filtered: make(map[string]uint64)},
+		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+	for _, s := range cfg.Seeds {
+		b.seeds[s] = struct{}{}
+	}
+	for c := range b.lists {
+		b.lists[c] = newHostList(listCaps[c])
+	}
+	return b
+}
+
+// Len returns the number of entries in list c.
+func (b *Book) Len(c Color) int {
+	if c < 0 || c >= numColors {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lists[c].len()
+}
+
+// Entries returns a copy of list c, sorted by LastSeen descending.
+func (b *Book) Entries(c Color) []Entry {
+	if c < 0 || c >= numColors {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lists[c].entries()
+}
+
+// Contains reports whether p has an entry, and in which list: Black,
+// Gold, White, Grey or Dark, checked in that order.
+func (b *Book) Contains(p peer.ID) (Color, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range [...]Color{Black, Gold, White, Grey, Dark} {
+		if b.lists[c].hasPeer(p) {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// nowUnix is the current time in whole seconds.
+func (b *Book) nowUnix() int64 { return b.clk.Now().Unix() }
+
+// addLocked stores it in list c, keeping the Grey source counts.
+func (b *Book) addLocked(c Color, it *item) {
+	if c != Grey {
+		it.src = ""
+	} else if it.src != "" {
+		b.srcCount[it.src]++
+	}
+	for _, ev := range b.lists[c].add(it) {
+		b.droppedLocked(c, ev)
+	}
+}
+
+// removeLocked deletes key from list c and returns the item, or nil.
+func (b *Book) removeLocked(c Color, key string) *item {
+	it := b.lists[c].remove(key)
+	if it != nil {
+		b.droppedLocked(c, it)
+	}
+	return it
+}
+
+// removePeerLocked deletes every entry of p from list c.
+func (b *Book) removePeerLocked(c Color, p peer.ID) []*item {
+	its := b.lists[c].removePeer(p)
+	for _, it := range its {
+		b.droppedLocked(c, it)
+	}
+	return its
+}
+
+// droppedLocked keeps the accounting for an item that left list c.
+func (b *Book) droppedLocked(c Color, it *item) {
+	if c == Grey && it.src != "" {
+		if n := b.srcCount[it.src] - 1; n > 0 {
+			b.srcCount[it.src] = n
+		} else {
+			delete(b.srcCount, it.src)
+		}
+	}
+}
+
+// refreshDarkLocked drops dark entries older than DarkMaxAge.
+func (b *Book) refreshDarkLocked(now int64) {
+	for _, it := range b.lists[Dark].trimOlder(now - int64(DarkMaxAge/time.Second)) {
+		b.droppedLocked(Dark, it)
+	}
+}
+
+// rankOf returns the list among Grey, White and Gold holding p.
+func (b *Book) rankOf(p peer.ID) (Color, bool) {
+	for _, c := range [...]Color{Gold, White, Grey} {
+		if b.lists[c].hasPeer(p) {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// moveLocked moves every entry of peer e.Peer found in the lists from
+// into list to, and stores e itself there if it is missing. If setTS, e's
+// entry gets LastSeen ts; otherwise it keeps its stored LastSeen (or ts
+// when it was not stored).
+func (b *Book) moveLocked(e *item, from []Color, to Color, ts int64, setTS bool) {
+	var moved []*item
+	for _, c := range from {
+		moved = append(moved, b.removePeerLocked(c, e.peer)...)
+	}
+	if old := b.removeLocked(to, e.key); old != nil {
+		moved = append(moved, old)
+	}
+	found := false
+	for _, it := range moved {
+		if it.key == e.key {
+			found = true
+			if setTS {
+				it.ts = ts
+			}
+		}
+		if b.lists[to].get(it.key) == nil {
+			it.src = ""
+			b.addLocked(to, it)
+		}
+	}
+	if !found {
+		b.addLocked(to, &item{addr: e.addr, peer: e.peer, key: e.key, ts: ts})
+	}
+}
+
+// randN returns a random int in [0, n); b.mu must be held.
+func (b *Book) randN(n int) int { return b.rng.IntN(n) }

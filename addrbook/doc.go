@@ -1,0 +1,61 @@
+// Package addrbook is dnode's address book: DarkFi's hosts.rs on libp2p
+// multiaddrs. It keeps the five coloured host lists, the host registry
+// (the per-peer state machine that stops two tasks from using one host at
+// once), the insert filter, outbound selection, Addrs-reply selection and
+// the hostlist file.
+//
+// # Entries and lists
+//
+// An Entry is a full multiaddr ending in /p2p/<peer-id>, its peer and the
+// time it was last seen (whole seconds). Lists are keyed by the multiaddr's
+// string form, so a peer may have several entries (one per transport).
+//
+//	Grey  (cap 2000)   unverified: received from peers and seeds, demoted hosts
+//	White (cap 5000)   passed a refinery handshake
+//	Gold  (cap 1000)   we completed an outbound or direct handshake with it
+//	Black (cap 10000)  banned for the process lifetime; never saved or shared
+//	Dark  (cap 1000)   valid but not dialable by us; kept 24 h to propagate
+//
+// Every list is sorted by LastSeen, newest first, and truncated to its cap
+// on every store or move, so the oldest entries are evicted. A peer is in
+// at most one of Grey, White and Gold (a move carries all its entries), and
+// a peer in Black is in no other list.
+//
+// # Insert filter
+//
+// Insert drops: addresses without a trailing /p2p/ component, our own peer
+// ID, addresses equal (host, port and transport) to one of our own, seeds,
+// manual peers, banned and refused peers, non-global IP ranges and the
+// localhost names (unless Localnet), addresses already in Grey, White or
+// Gold (without updating them), other addresses of a peer in White or Gold,
+// and entries beyond the per-source quota of Grey. A last_seen in the
+// future is clamped to now (DarkFi trusts it, letting an attacker pin
+// entries). Undialable addresses go to Dark instead of Grey.
+//
+// # Registry
+//
+// Every peer has a State; a peer without a record is Free. Transitions
+// follow DarkFi's table (see Transition). Pick, BeginRefine and
+// RecheckWhite take a host atomically, and the outcome methods (Connected,
+// Failed, Disconnected, Refined, Rechecked) apply the transition and the
+// list move together. Unlike DarkFi since 436e5fe13, the refinery holds a
+// real Refine state, so a Suspended host that passes refinement becomes
+// White and can be dialled again.
+//
+// # Hostlist file
+//
+// Save writes "# dnode hostlist v1" and then one "colour\tmultiaddr\tunix"
+// line per entry (dark, grey, white, gold; never black) atomically: a
+// temporary file, fsync, rename, fsync of the directory. Load is strict:
+// a file with any invalid line, or cut short, is moved aside and the node
+// starts from its seeds.
+//
+// # Concurrency
+//
+// A Book is safe for concurrent use. One mutex guards the lists and the
+// registry together (as DarkFi does since 436e5fe13), so every operation is
+// atomic. Callbacks from Config other than Dialable are called without the
+// lock held; Dialable and the skip function given to Pick are called with
+// it held and must not call back into the Book. OnStore hooks run after
+// Insert releases the lock. The package has no package-level mutable state.
+package addrbook

@@ -1,0 +1,154 @@
+package addrbook
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// epoch is the mock clock's start: a realistic time, so that last_seen
+// values below it are in the past.
+var epoch = time.Unix(1_700_000_000, 0)
+
+// testPeer returns a deterministic, valid peer ID (a sha2-256 multihash).
+func testPeer(i int) peer.ID {
+	var seed [8]byte
+	binary.BigEndian.PutUint64(seed[:], uint64(i))
+	sum := sha256.Sum256(seed[:])
+	return peer.ID(append([]byte{0x12, 0x20}, sum[:]...))
+}
+
+// globalIP4 returns a distinct global IPv4 address for i < 2^24, in
+// 11.0.0.0/8 (global). Entries with i in one 65536-block share a /16.
+func globalIP4(i int) string {
+	return fmt.Sprintf("11.%d.%d.%d", (i>>16)&0xff, (i>>8)&0xff, i&0xff)
+}
+
+func mustMA(t testing.TB, s string) ma.Multiaddr {
+	t.Helper()
+	m, err := ma.NewMultiaddr(s)
+	if err != nil {
+		t.Fatalf("multiaddr %q: %v", s, err)
+	}
+	return m
+}
+
+// tcpEntry is a dialable TCP entry of peer p at ip.
+func tcpEntry(t testing.TB, ip string, p peer.ID, ts time.Time) Entry {
+	t.Helper()
+	proto := "ip4"
+	if strings.Contains(ip, ":") {
+		proto = "ip6"
+	}
+	return Entry{Addr: mustMA(t, fmt.Sprintf("/%s/%s/tcp/4000/p2p/%s", proto, ip, p)), Peer: p, LastSeen: ts}
+}
+
+// entryN is the i-th distinct global TCP entry, with its own peer.
+func entryN(t testing.TB, i int, ts time.Time) Entry {
+	return tcpEntry(t, globalIP4(i), testPeer(i), ts)
+}
+
+// newTestBook returns a book on a mock clock set to epoch.
+func newTestBook(t testing.TB, cfg Config) (*Book, *clock.Mock) {
+	t.Helper()
+	mock := clock.NewMock()
+	mock.Set(epoch)
+	cfg.Clock = mock
+	return New(cfg), mock
+}
+
+// checkInvariants verifies the book's structural invariants.
+func checkInvariants(b *Book) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clk.Now().Unix()
+	for c, l := range b.lists {
+		if l.max > 0 && len(l.items) > l.max {
+			return fmt.Errorf("%s holds %d > cap %d", Color(c), len(l.items), l.max)
+		}
+		if len(l.byKey) != len(l.items) {
+			return fmt.Errorf("%s: %d keys for %d items", Color(c), len(l.byKey), len(l.items))
+		}
+		n := 0
+		for p, its := range l.byPeer {
+			n += len(its)
+			for _, it := range its {
+				if it.peer != p || l.byKey[it.key] != it {
+					return fmt.Errorf("%s: bad peer index for %s", Color(c), it.key)
+				}
+			}
+		}
+		if n != len(l.items) {
+			return fmt.Errorf("%s: peer index holds %d of %d", Color(c), n, len(l.items))
+		}
+		for i, it := range l.items {
+			if i > 0 && !before(l.items[i-1], it) {
+				return fmt.Errorf("%s: not sorted at %d", Color(c), i)
+			}
+			if it.ts > now {
+				return fmt.Errorf("%s: %s last seen %d after now %d", Color(c), it.key, it.ts, now)
+			}
+			if it.ts < 0 {
+				return fmt.Errorf("%s: %s negative last seen", Color(c), it.key)
+			}
+		}
+	}
+	for _, c := range [...]Color{Grey, White, Gold} {
+		for p := range b.lists[c].byPeer {
+			for _, o := range [...]Color{Grey, White, Gold} {
+				if o != c && b.lists[o].hasPeer(p) {
+					return fmt.Errorf("peer %s in %s and %s", p, c, o)
+				}
+			}
+		}
+	}
+	for p := range b.lists[Black].byPeer {
+		for _, o := range [...]Color{Grey, White, Gold, Dark} {
+			if b.lists[o].hasPeer(p) {
+				return fmt.Errorf("banned peer %s in %s", p, o)
+			}
+		}
+	}
+	counts := make(map[peer.ID]int)
+	for _, it := range b.lists[Grey].items {
+		if it.src != "" {
+			counts[it.src]++
+		}
+	}
+	if len(counts) != len(b.srcCount) {
+		return fmt.Errorf("source counts: %d sources, recount %d", len(b.srcCount), len(counts))
+	}
+	for s, n := range counts {
+		if b.srcCount[s] != n {
+			return fmt.Errorf("source %s counted %d, holds %d", s, b.srcCount[s], n)
+		}
+		if n > b.cfg.SourceQuota {
+			return fmt.Errorf("source %s holds %d > quota %d", s, n, b.cfg.SourceQuota)
+		}
+	}
+	for _, c := range [...]Color{White, Gold, Black, Dark} {
+		for _, it := range b.lists[c].items {
+			if it.src != "" {
+				return fmt.Errorf("%s item %s has a source", c, it.key)
+			}
+		}
+	}
+	if len(b.reg) > RegistryMax {
+		return fmt.Errorf("registry holds %d > %d", len(b.reg), RegistryMax)
+	}
+	return nil
+}
+
+func mustInvariants(t testing.TB, b *Book) {
+	t.Helper()
+	if err := checkInvariants(b); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,170 @@
+package addrbook
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// hostKind is what the first component of a transport address names.
+type hostKind int
+
+const (
+	hostNone hostKind = iota // no IP or DNS host (onion, circuit-only, ...)
+	hostIP
+	hostZone // an /ip6zone-scoped IPv6 address: always link-local
+	hostDNS
+)
+
+// hostInfo is the host and port of a transport address.
+type hostInfo struct {
+	kind hostKind
+	ip   netip.Addr // hostIP, hostZone (unmapped)
+	name string     // hostDNS, lower case without a trailing dot
+	port int        // the tcp or udp port, or -1
+	hops int        // components used by the host (1, or 2 with ip6zone)
+}
+
+// hostOf returns the host of the transport address tr (without /p2p).
+func hostOf(tr ma.Multiaddr) hostInfo {
+	h := hostInfo{port: -1}
+	if len(tr) == 0 {
+		return h
+	}
+	c := tr[0]
+	switch c.Code() {
+	case ma.P_IP4, ma.P_IP6:
+		ip, ok := netip.AddrFromSlice(c.RawValue())
+		if !ok {
+			return h
+		}
+		h.kind, h.ip, h.hops = hostIP, ip.Unmap(), 1
+	case ma.P_IP6ZONE:
+		if len(tr) < 2 || tr[1].Code() != ma.P_IP6 {
+			return h
+		}
+		ip, ok := netip.AddrFromSlice(tr[1].RawValue())
+		if !ok {
+			return h
+		}
+		h.kind, h.ip, h.hops = hostZone, ip.Unmap(), 2
+	case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
+		h.kind, h.hops = hostDNS, 1
+		h.name = strings.TrimSuffix(strings.ToLower(c.Value()), ".")
+	default:
+		return h
+	}
+	if len(tr) > h.hops {
+		if p := tr[h.hops]; p.Code() == ma.P_TCP || p.Code() == ma.P_UDP {
+			if n, err := strconv.Atoi(p.Value()); err == nil {
+				h.port = n
+			}
+		}
+	}
+	return h
+}
+
+// splitP2P splits a full address into its transport part and peer. ok is
+// false unless a ends in /p2p/<id> after a non-empty transport part.
+func splitP2P(a ma.Multiaddr) (tr ma.Multiaddr, id peer.ID, ok bool) {
+	if len(a) == 0 {
+		return nil, "", false
+	}
+	tr, id = peer.SplitAddr(a)
+	if id == "" || len(tr) == 0 {
+		return nil, "", false
+	}
+	return tr, id, true
+}
+
+// stripP2P removes a trailing /p2p component, if any.
+func stripP2P(a ma.Multiaddr) ma.Multiaddr {
+	if n := len(a); n > 0 && a[n-1].Code() == ma.P_P2P {
+		return a[:n-1]
+	}
+	return a
+}
+
+// Transport returns the transport of a: "tcp" (plain TCP), "quic"
+// (QUIC v1), "ws" (WebSocket, secure or not) over an IP or DNS host, or ""
+// for anything else (WebTransport, WebRTC, circuit relay, onion, ...). A
+// trailing /p2p component is ignored.
+func Transport(a ma.Multiaddr) string {
+	tr := stripP2P(a)
+	h := hostOf(tr)
+	if h.kind == hostNone {
+		return ""
+	}
+	rest := tr[h.hops:]
+	codes := make([]int, len(rest))
+	for i := range rest {
+		codes[i] = rest[i].Code()
+	}
+	switch {
+	case eqCodes(codes, ma.P_TCP):
+		return "tcp"
+	case eqCodes(codes, ma.P_UDP, ma.P_QUIC_V1):
+		return "quic"
+	case eqCodes(codes, ma.P_TCP, ma.P_WS), eqCodes(codes, ma.P_TCP, ma.P_WSS),
+		eqCodes(codes, ma.P_TCP, ma.P_TLS, ma.P_WS), eqCodes(codes, ma.P_TCP, ma.P_TLS, ma.P_SNI, ma.P_WS):
+		return "ws"
+	}
+	return ""
+}
+
+func eqCodes(got []int, want ...int) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Netgroup returns the diversity group of a: "ip4:a.b" (the IPv4 /16,
+// also for IPv4-mapped IPv6), "ip6:xxxx:xxxx" (the IPv6 /32), "dns:<name>"
+// for a DNS host, or "" when a has no IP or DNS host. Outbound slots use
+// it to keep at most one peer per group (DarkFi has no such rule).
+func Netgroup(a ma.Multiaddr) string {
+	h := hostOf(stripP2P(a))
+	switch h.kind {
+	case hostIP, hostZone:
+		if h.ip.Is4() {
+			b := h.ip.As4()
+			return fmt.Sprintf("ip4:%d.%d", b[0], b[1])
+		}
+		b := h.ip.As16()
+		return fmt.Sprintf("ip6:%02x%02x:%02x%02x", b[0], b[1], b[2], b[3])
+	case hostDNS:
+		return "dns:" + h.name
+	}
+	return ""
+}
+
+// endpointKey identifies an address by host, port and transport, for the
+// own-address filter. Addresses without a known host or transport fall
+// back to their full transport string.
+func endpointKey(tr ma.Multiaddr) string {
+	h := hostOf(tr)
+	t := Transport(tr)
+	if h.kind == hostNone || t == "" {
+		return "raw:" + tr.String()
+	}
+	host := h.name
+	if h.kind != hostDNS {
+		host = h.ip.String()
+	}
+	return host + "|" + strconv.Itoa(h.port) + "|" + t
+}
+
+// defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns.
+func defaultDialable(a ma.Multiaddr) bool {
+	return Transport(a) != ""
+}

@@ -1,0 +1,90 @@
+package addrbook
+
+import (
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Reply bounds.
+const (
+	// MaxReply clamps Select's max, so a reply holds at most 2*MaxReply
+	// entries (DarkFi does not clamp GetAddrs.max; reliability G8).
+	MaxReply = 500
+	// MaxReplyBytes bounds the encoded size of a reply: DarkFi's
+	// ADDRS_MAX_BYTES. 2*MaxReply entries of 120 bytes would not fit,
+	// so Select also stops adding entries at this budget.
+	MaxReplyBytes = 65281
+	// replyEnvelope is the worst-case framing around the repeated
+	// entries (the AddrMessage oneof tag and length).
+	replyEnvelope = 1 + 3
+)
+
+// EncodedSize is an upper bound on the protobuf size of e as one element
+// of a repeated AddrEntry{bytes addr = 1; uint64 last_seen = 2} field: its
+// tag and length plus the address bytes, the address tag and length and
+// a last_seen of the largest varint size.
+func EncodedSize(e Entry) int {
+	n := len(e.Addr.Bytes())
+	inner := protowire.SizeTag(1) + protowire.SizeBytes(n) +
+		protowire.SizeTag(2) + protowire.SizeVarint(math.MaxUint64)
+	return protowire.SizeTag(1) + protowire.SizeBytes(inner)
+}
+
+// Select chooses addresses for an Addrs reply (DarkFi's select_addrs):
+// up to max random Gold entries with one of the requested transports
+// ("tcp", "quic", "ws", see Transport), up to max random White ones with
+// them, then, up to 2*max in all, Gold entries of other transports, White
+// entries of other transports and random Dark entries. Grey and Black are
+// never shared. max is clamped to [0, MaxReply], and entries stop once
+// their summed EncodedSize would exceed MaxReplyBytes minus the message
+// envelope, so a reply always fits the receiver's limit.
+func (b *Book) Select(max int, transports []string) []Entry {
+	max = min(max, MaxReply)
+	if max <= 0 {
+		return nil
+	}
+	want := make(map[string]bool, len(transports))
+	for _, t := range transports {
+		if t != "" {
+			want[t] = true
+		}
+	}
+	match := func(it *item) bool { return want[Transport(it.addr)] }
+	other := func(it *item) bool { return !want[Transport(it.addr)] }
+	all := func(*item) bool { return true }
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Entry, 0, 2*max)
+	seen := make(map[string]bool)
+	budget := MaxReplyBytes - replyEnvelope
+	take := func(c Color, ok func(*item) bool, limit int) {
+		items := b.lists[c].items
+		taken := 0
+		for _, i := range b.rng.Perm(len(items)) {
+			if taken >= limit || len(out) >= 2*max {
+				return
+			}
+			it := items[i]
+			if seen[it.key] || !ok(it) {
+				continue
+			}
+			e := it.entry()
+			size := EncodedSize(e)
+			if size > budget {
+				continue
+			}
+			budget -= size
+			seen[it.key] = true
+			out = append(out, e)
+			taken++
+		}
+	}
+	take(Gold, match, max)
+	take(White, match, max)
+	take(Gold, other, 2*max)
+	take(White, other, 2*max)
+	take(Dark, all, 2*max)
+	return out
+}

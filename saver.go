@@ -1,0 +1,39 @@
+package dnode
+
+import (
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// saver calls save every interval until stopped.
+type saver struct {
+	stopc chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+func startSaver(clk clock.Clock, interval time.Duration, save func()) *saver {
+	s := &saver{stopc: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := clk.Ticker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				save()
+			case <-s.stopc:
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *saver) stop() {
+	s.once.Do(func() { close(s.stopc) })
+	s.wg.Wait()
+}

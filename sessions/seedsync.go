@@ -1,0 +1,212 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/protocols/addr"
+)
+
+// Seed dial pacing: a seed is dialed at most once per seedMinInterval;
+// after a failure the pause doubles up to seedMaxBackoff. With the
+// minimum at 5 s no seed is dialed more than 12 times a minute.
+const (
+	seedMinInterval = 5 * time.Second
+	seedMaxBackoff  = 60 * time.Second
+)
+
+// SeedSync is the seed-sync session: on Sync it connects to each seed,
+// runs the handshake and the seed exchange (our addresses out, GetAddrs,
+// one Addrs back into the greylist) and disconnects. Seeds never enter any
+// host list. It is safe for concurrent use; concurrent Syncs share one
+// round.
+type SeedSync struct {
+	m     *Manager
+	addr  *addr.Service
+	seeds []peer.AddrInfo
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	state   map[peer.ID]*seedState
+	running *syncRound
+}
+
+type seedState struct {
+	next    time.Time     // not dialed before this
+	backoff time.Duration // pause after the next failure
+	lastErr error
+}
+
+type syncRound struct {
+	done   chan struct{}
+	result SyncResult
+}
+
+// SyncResult reports one seed-sync round.
+type SyncResult struct {
+	Seeds    int   // configured seeds
+	Tried    int   // seeds dialed this round (others were pacing)
+	Answered int   // seeds that sent addresses
+	Stored   int   // addresses that entered the greylist
+	LastErr  error // the last failure, if any
+}
+
+// NewSeedSync returns the seed-sync session of m.
+func NewSeedSync(m *Manager, svc *addr.Service) *SeedSync {
+	s := &SeedSync{m: m, addr: svc, log: m.cfg.Logs.Logger("seedsync"), state: make(map[peer.ID]*seedState)}
+	for _, a := range m.net.Seeds {
+		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil && ai.ID != m.host.ID() {
+			s.seeds = append(s.seeds, *ai)
+		}
+	}
+	return s
+}
+
+// Seeds returns the configured seeds' peer IDs.
+func (s *SeedSync) Seeds() []peer.ID {
+	out := make([]peer.ID, len(s.seeds))
+	for i, ai := range s.seeds {
+		out[i] = ai.ID
+	}
+	return out
+}
+
+// Sync asks every seed that is not pacing for addresses, concurrently,
+// and returns when all have answered, failed or ctx is done. A Sync while
+// another runs waits for that one and returns its result.
+func (s *SeedSync) Sync(ctx context.Context) SyncResult {
+	s.mu.Lock()
+	if r := s.running; r != nil {
+		s.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.result
+		case <-ctx.Done():
+			return SyncResult{Seeds: len(s.seeds), LastErr: ctx.Err()}
+		}
+	}
+	r := &syncRound{done: make(chan struct{})}
+	s.running = r
+	now := s.m.clock.Now()
+	var due []peer.AddrInfo
+	for _, ai := range s.seeds {
+		st := s.stateLocked(ai.ID)
+		if !now.Before(st.next) {
+			due = append(due, ai)
+			st.next = now.Add(seedMinInterval)
+		}
+	}
+	s.mu.Unlock()
+
+	res := SyncResult{Seeds: len(s.seeds), Tried: len(due)}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, ai := range due {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := s.syncOne(ctx, ai)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				res.LastErr = err
+				return
+			}
+			res.Answered++
+			res.Stored += n
+		}()
+	}
+	wg.Wait()
+	s.mu.Lock()
+	r.result = res
+	s.running = nil
+	s.mu.Unlock()
+	close(r.done)
+	return res
+}
+
+func (s *SeedSync) stateLocked(p peer.ID) *seedState {
+	st := s.state[p]
+	if st == nil {
+		st = &seedState{backoff: seedMinInterval}
+		s.state[p] = st
+	}
+	return st
+}
+
+// syncOne runs the exchange with one seed and updates its pacing.
+func (s *SeedSync) syncOne(ctx context.Context, ai peer.AddrInfo) (int, error) {
+	n, err := s.exchange(ctx, ai)
+	s.mu.Lock()
+	st := s.stateLocked(ai.ID)
+	if err != nil {
+		st.next = s.m.clock.Now().Add(st.backoff)
+		st.backoff = min(2*st.backoff, seedMaxBackoff)
+		st.lastErr = err
+	} else {
+		st.backoff = seedMinInterval
+		st.lastErr = nil
+	}
+	s.mu.Unlock()
+	ev := events.Event{Kind: events.SeedSync, Addr: addrString(ai), Count: n}
+	if err != nil {
+		ev.Err = err.Error()
+		s.log.Info("seed did not answer", "seed", ai.ID, "err", err)
+	} else {
+		s.log.Info("seed answered", "seed", ai.ID, "stored", n)
+	}
+	s.m.cfg.Events.Publish(ev)
+	return n, err
+}
+
+func (s *SeedSync) exchange(ctx context.Context, ai peer.AddrInfo) (int, error) {
+	profile := s.m.net.Profile("")
+	if len(ai.Addrs) > 0 {
+		profile = s.m.Profile(ai.Addrs[0])
+	}
+	s.m.host.ConnMgr.Protect(ai.ID, "seed")
+	defer s.m.host.ConnMgr.Unprotect(ai.ID, "seed")
+	ch, err := s.m.Connect(ctx, ai, channel.Seed)
+	own := err == nil
+	if errors.Is(err, ErrAlreadyConnected) && ch != nil {
+		err = nil // reuse the channel we have with the seed
+	}
+	if err != nil {
+		return 0, fmt.Errorf("connect seed: %w", err)
+	}
+	if own {
+		defer ch.Stop(nil)
+	}
+	ctx, cancel := context.WithTimeout(ctx, profile.ChannelHandshakeTimeout)
+	defer cancel()
+	return s.addr.SeedExchange(ctx, ch)
+}
+
+// Status describes why seeds are failing, for the "no peers" log line.
+func (s *SeedSync) Status() string {
+	if len(s.seeds) == 0 {
+		return "no seeds are configured"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	failing := 0
+	var last error
+	for _, ai := range s.seeds {
+		if st := s.state[ai.ID]; st != nil && st.lastErr != nil {
+			failing++
+			last = st.lastErr
+		}
+	}
+	if failing == 0 {
+		return fmt.Sprintf("%d seeds answered but gave no reachable host", len(s.seeds))
+	}
+	return fmt.Sprintf("%d of %d seeds unreachable (last error: %v)", failing, len(s.seeds), last)
+}
