@@ -107,7 +107,12 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 		GetAddrsMax: n.getAddrsMax,
 		Transports:  func() []string { return dialableTransports },
 		External:    n.externalAddrs,
-		Clock:       o.clock,
+		SelfAdvertised: func(e addrbook.Entry) {
+			if r := n.cur.Load(); r != nil {
+				r.refine.Prompt(e)
+			}
+		},
+		Clock: o.clock,
 	})
 	for _, reg := range []protocols.Registration{
 		ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{Timing: n.pingTiming, Clock: o.clock}),
@@ -176,6 +181,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.registry.Freeze()
 	r := &run{host: h, done: make(chan struct{})}
 	r.book = n.newBook(h, r)
+	r.book.OnStore(func(count int) { n.events.Publish(events.Event{Kind: events.HostsStored, Count: count}) })
 	n.lastBook.Store(r.book)
 	if res, err := r.book.Load(n.settings.HostlistPath()); err != nil {
 		n.log.Warn("hostlist not loaded, starting from seeds", "path", n.settings.HostlistPath(), "err", err)

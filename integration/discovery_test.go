@@ -16,7 +16,6 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
-	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
 	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
@@ -67,10 +66,8 @@ func peersIn(b *addrbook.Book, c addrbook.Color) map[peer.ID]bool {
 
 // DarkFi's seed phase: a seed and five nodes with two outbound slots each.
 // The seed's greylist learns all five, its refinery whitelists them, and
-// every node ends with an outbound channel and non-empty, duplicate-free
-// host lists. (Five nodes cannot all fill two slots with one channel per
-// peer: that needs all ten pairs, each outbound on exactly one side; DarkFi
-// keeps a connection per direction and so does not have that limit.)
+// every node fills its slots and ends with non-empty, duplicate-free host
+// lists.
 func TestSeedPhase(t *testing.T) {
 	sd, seedAddr := startSeed(t)
 	var nodes []*dnode.Node
@@ -103,8 +100,8 @@ func TestSeedPhase(t *testing.T) {
 	})
 	eventually(t, 20*time.Second, func() error {
 		for i, n := range nodes {
-			if got := sessionsOf(n)[channel.Outbound]; got < 1 {
-				return errorf("n%d has no outbound channel", i)
+			if f := filled(n); f != 2 {
+				return errorf("n%d has %d of 2 outbound slots filled", i, f)
 			}
 			b := n.Book()
 			seen := map[string]bool{}
@@ -120,6 +117,26 @@ func TestSeedPhase(t *testing.T) {
 			}
 			if total == 0 {
 				return errorf("n%d has empty host lists", i)
+			}
+		}
+		return nil
+	})
+}
+
+// Ten nodes with the default eight slots, and thirty, that know only one
+// seed all fill min(8, n-1) slots (a slot may hold a channel its peer
+// opened: one channel per peer).
+func TestTenNodesFillSlots(t *testing.T) {
+	_, seedAddr := startSeed(t)
+	const n = 10
+	nodes := make([]*dnode.Node, n)
+	for i := range n {
+		nodes[i] = startNode(t, fmt.Sprintf("n%d", i), discoverySettings(t, seedAddr))
+	}
+	eventually(t, 30*time.Second, func() error {
+		for i, nd := range nodes {
+			if f := filled(nd); f != 8 {
+				return errorf("n%d has %d of 8 outbound slots filled", i, f)
 			}
 		}
 		return nil
@@ -161,20 +178,17 @@ func filled(n *dnode.Node) int {
 	return c
 }
 
-// Killing a gold peer: its slot refills from the host lists, and the dead
-// peer is no longer gold.
+// Killing the peer of an outbound slot: the slot refills from the host
+// lists, and the dead peer is no longer gold.
 func TestKilledPeerSlotRefills(t *testing.T) {
 	_, seedAddr := startSeed(t)
 	var nodes []*dnode.Node
 	for i := range 10 {
 		s := discoverySettings(t, seedAddr)
 		s.Net.OutboundConnections = 2
-		// In a network this small one popular node could otherwise be
-		// connected to every other node and have nobody left to dial.
-		s.Net.InboundConnections = 4
 		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), s))
 	}
-	victim := nodes[0]
+	watcher := nodes[0]
 	eventually(t, 20*time.Second, func() error {
 		for i, nd := range nodes {
 			if filled(nd) != 2 {
@@ -183,20 +197,20 @@ func TestKilledPeerSlotRefills(t *testing.T) {
 		}
 		return nil
 	})
-	// Find a node whose gold list holds one of its outbound peers, and
-	// kill that peer.
-	watcher := victim
+	byID := map[uint64]peer.ID{}
+	for _, ch := range watcher.Channels() {
+		byID[ch.ID()] = ch.Peer()
+	}
+	deadID := byID[watcher.OutboundSlots()[0]]
 	var dead *dnode.Node
 	for _, nd := range nodes[1:] {
-		if gold := peersIn(victim.Book(), addrbook.Gold); gold[nd.ID()] {
+		if nd.ID() == deadID {
 			dead = nd
-			break
 		}
 	}
 	if dead == nil {
-		t.Fatal("victim has no gold peer among the nodes")
+		t.Fatal("slot 0's peer is not one of the nodes")
 	}
-	deadID := dead.ID()
 	if err := dead.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -222,10 +236,9 @@ func TestRestartFromHostlistWithSeedsDown(t *testing.T) {
 	sd, seedAddr := startSeed(t)
 	var nodes []*dnode.Node
 	var settingsOf []settings.Settings
-	for i := range 8 {
+	for i := range 5 {
 		s := discoverySettings(t, seedAddr)
-		s.Net.OutboundConnections = 2
-		s.Net.InboundConnections = 4
+		s.Net.OutboundConnections = 3
 		// Fixed ports, so that the addresses in the hostlist stay valid.
 		s.Net.Inbound = []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)))}
 		settingsOf = append(settingsOf, s)
@@ -233,7 +246,7 @@ func TestRestartFromHostlistWithSeedsDown(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, func() error {
 		for i, nd := range nodes {
-			if filled(nd) != 2 {
+			if filled(nd) != 3 {
 				return errorf("n%d: %d slots", i, filled(nd))
 			}
 		}
@@ -329,17 +342,17 @@ func TestSeedServesTwoNetworks(t *testing.T) {
 	sd, seedAddr := startSeed(t, "alpha", "beta")
 	members := map[string][]*dnode.Node{}
 	for _, nw := range []string{"alpha", "beta"} {
-		for i := range 5 {
+		for i := range 3 {
 			s := discoverySettings(t, seedAddr)
 			s.Network = nw
-			s.Net.OutboundConnections = 1
+			s.Net.OutboundConnections = 2
 			members[nw] = append(members[nw], startNode(t, fmt.Sprintf("%s%d", nw, i), s))
 		}
 	}
 	eventually(t, 20*time.Second, func() error {
 		for nw, ns := range members {
 			for i, nd := range ns {
-				if filled(nd) != 1 {
+				if filled(nd) != 2 {
 					return errorf("%s%d: %d slots", nw, i, filled(nd))
 				}
 			}

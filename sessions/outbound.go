@@ -20,7 +20,10 @@ import (
 // Outbound is the outbound session: outbound_connections slots, each
 // keeping one channel to a host picked from the address book, and the
 // peer-discovery task that refills the book (DarkFi's OutboundSession and
-// PeerDiscovery).
+// PeerDiscovery). Since a node keeps one channel per peer, a slot whose
+// picked peer is already connected (it dialed us first) holds that
+// channel instead of opening a second one; the choice of peer is still
+// the slot's own.
 //
 // Slot i prefers known hosts (gold, then white) when i is below
 // known_peer_percent (at most 80 %) of the slots, and greylist hosts
@@ -133,12 +136,12 @@ func (o *Outbound) Filled() int {
 	return n
 }
 
-// skip filters candidates for slot s: ourselves, peers we already have a
-// channel with or another slot holds, and (unless localnet) hosts in a
-// netgroup another slot uses.
+// skip filters candidates for slot s: ourselves, peers another slot
+// holds, and (unless localnet) hosts in a netgroup another slot uses. It
+// runs under the book's lock and must not call into the book.
 func (o *Outbound) skip(s *outSlot) func(addrbook.Entry) bool {
 	return func(e addrbook.Entry) bool {
-		if e.Peer == o.m.host.ID() || o.m.Channel(e.Peer) != nil {
+		if e.Peer == o.m.host.ID() {
 			return true
 		}
 		group := ""
@@ -184,8 +187,16 @@ func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool) {
 			continue
 		}
 		o.setSlot(s, e, nil)
+		if ch := o.m.Channel(e.Peer); ch != nil {
+			o.hold(ctx, s, e, ch)
+			continue
+		}
 		bus.Publish(events.Event{Kind: events.OutboundSlotConnecting, Slot: s.id, Addr: e.Addr.String()})
 		ch, err := o.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{stripPeer(e.Addr)}}, channel.Outbound)
+		if (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil {
+			o.hold(ctx, s, e, ch)
+			continue
+		}
 		if err != nil {
 			o.setSlot(s, addrbook.Entry{}, nil)
 			bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: err.Error()})
@@ -194,7 +205,7 @@ func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool) {
 				o.book.Release(e.Peer)
 				return
 			case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress), errors.Is(err, ErrSelf):
-				// Connected some other way meanwhile: not the host's fault.
+				// Being connected some other way right now: not the host's fault.
 				o.book.Release(e.Peer)
 				if !sleep(ctx, o.m.clock, jitter(time.Second)) {
 					return
@@ -222,6 +233,24 @@ func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool) {
 		o.book.Disconnected(e)
 		bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: errString(ch.Err())})
 	}
+}
+
+// hold fills slot s with a channel that already exists with the picked
+// peer (one channel per peer: the peer dialed us first, or another
+// session connected it) until that channel ends. The host is not moved to
+// gold, since we did not dial its address.
+func (o *Outbound) hold(ctx context.Context, s *outSlot, e addrbook.Entry, ch *channel.Channel) {
+	bus := o.m.cfg.Events
+	_ = o.book.Transition(e.Peer, addrbook.Connected)
+	o.setSlot(s, e, ch)
+	bus.Publish(events.Event{Kind: events.OutboundSlotConnected, Slot: s.id, Addr: e.Addr.String(), ChannelID: ch.ID()})
+	select {
+	case <-ch.Done():
+	case <-ctx.Done():
+	}
+	o.setSlot(s, addrbook.Entry{}, nil)
+	o.book.Release(e.Peer)
+	bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: errString(ch.Err())})
 }
 
 // requestDiscovery wakes the discovery task (without blocking).

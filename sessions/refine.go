@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode/addrbook"
@@ -37,14 +38,19 @@ type Refine struct {
 	recheck time.Duration
 
 	lastConn atomic.Int64 // unix nanos of the last time a channel existed
+	prompt   chan addrbook.Entry
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
 
+// promptQueue bounds the self-advertised hosts waiting for a probe.
+const promptQueue = 64
+
 // NewRefine returns the refine session of m; recheck > 0 enables the
 // whitelist recheck.
 func NewRefine(m *Manager, recheck time.Duration) *Refine {
-	r := &Refine{m: m, book: m.cfg.Book, log: m.cfg.Logs.Logger("refine"), recheck: recheck}
+	r := &Refine{m: m, book: m.cfg.Book, log: m.cfg.Logs.Logger("refine"), recheck: recheck,
+		prompt: make(chan addrbook.Entry, promptQueue)}
 	r.lastConn.Store(m.clock.Now().UnixNano())
 	m.OnChannel(func(*channel.Channel) { r.lastConn.Store(m.clock.Now().UnixNano()) })
 	return r
@@ -76,8 +82,30 @@ func (r *Refine) Stop() {
 	r.wg.Wait()
 }
 
+// Prompt asks the refinery to probe e soon, ahead of its interval: a peer
+// that advertised its own address is verified at once, so that a seed can
+// share it without waiting for the periodic probe to pick it. It never
+// blocks; when the queue is full the host waits for the periodic probe.
+func (r *Refine) Prompt(e addrbook.Entry) {
+	select {
+	case r.prompt <- e:
+	default:
+	}
+}
+
 func (r *Refine) run(ctx context.Context) {
-	for sleep(ctx, r.m.clock, r.m.net.GreylistRefineryInterval) {
+	timer := r.m.clock.Timer(r.m.net.GreylistRefineryInterval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-r.prompt:
+			r.refineNow(ctx, e)
+			continue
+		case <-timer.C:
+			timer.Reset(r.m.net.GreylistRefineryInterval)
+		}
 		r.book.Prune()
 		now := r.m.clock.Now()
 		if len(r.m.Channels()) > 0 {
@@ -100,6 +128,23 @@ func (r *Refine) run(ctx context.Context) {
 		r.book.Refined(e, ok)
 		r.publish(e, ok)
 	}
+}
+
+// refineNow probes a self-advertised greylist host out of turn.
+func (r *Refine) refineNow(ctx context.Context, e addrbook.Entry) {
+	if c, ok := r.book.Contains(e.Peer); !ok || c != addrbook.Grey {
+		return // already verified, or filtered out
+	}
+	if err := r.book.Transition(e.Peer, addrbook.Refine); err != nil {
+		return // being dialed or probed already
+	}
+	ok := r.probe(ctx, e)
+	if ctx.Err() != nil {
+		r.book.Release(e.Peer)
+		return
+	}
+	r.book.Refined(e, ok)
+	r.publish(e, ok)
 }
 
 func (r *Refine) runRecheck(ctx context.Context) {
@@ -127,17 +172,44 @@ func (r *Refine) publish(e addrbook.Entry, ok bool) {
 	r.m.cfg.Events.Publish(events.Event{Kind: events.RefineProbe, Addr: e.Addr.String(), State: state})
 }
 
-// probe reports whether e's host completes a handshake within the cap.
+// probe reports whether e's host answers at e's address within the cap:
+// with a version-only handshake, or, when we already have a channel with
+// the peer (which proves it compatible), with a transport-level dial of
+// the exact address, since libp2p would otherwise reuse the connection
+// and prove nothing about the address.
 func (r *Refine) probe(ctx context.Context, e addrbook.Entry) bool {
 	ctx, cancel := context.WithTimeout(ctx, refineTimeout)
 	defer cancel()
-	ch, err := r.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{stripPeer(e.Addr)}}, channel.Refine)
+	addr := stripPeer(e.Addr)
+	if r.m.Channel(e.Peer) != nil {
+		return r.dialAddr(ctx, e.Peer, addr)
+	}
+	ch, err := r.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{addr}}, channel.Refine)
 	switch {
 	case err == nil:
 		ch.Stop(nil)
 		return true
 	case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress):
-		return true // we are talking to it right now
+		return r.dialAddr(ctx, e.Peer, addr)
 	}
 	return false
+}
+
+// dialAddr dials addr with its transport alone (security handshake
+// included, which proves the peer ID) and closes the connection.
+func (r *Refine) dialAddr(ctx context.Context, p peer.ID, addr ma.Multiaddr) bool {
+	sw, ok := r.m.host.Network().(*swarm.Swarm)
+	if !ok {
+		return false
+	}
+	tpt := sw.TransportForDialing(addr)
+	if tpt == nil {
+		return false
+	}
+	c, err := tpt.Dial(ctx, addr, p)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }

@@ -49,7 +49,11 @@ type Config struct {
 	GetAddrsMax func() int            // how many addresses to ask for
 	Transports  func() []string       // transports we can dial ("tcp", "quic", "ws")
 	External    func() []ma.Multiaddr // our external addresses with /p2p/
-	Clock       clock.Clock
+	// SelfAdvertised, if set, is called with every received address of the
+	// sender itself once it went through the book (the refinery verifies
+	// such addresses promptly). It must not block.
+	SelfAdvertised func(addrbook.Entry)
+	Clock          clock.Clock
 }
 
 // Service is the protocol for one node: it keeps one instance per channel.
@@ -250,6 +254,13 @@ func (in *instance) receive(a *pb.Addrs) error {
 	}
 	in.svc.processed.Add(uint64(len(entries)))
 	stored := in.svc.cfg.Book().Insert(in.ch.Peer(), entries)
+	if f := in.svc.cfg.SelfAdvertised; f != nil {
+		for _, e := range entries {
+			if e.Peer == in.ch.Peer() {
+				f(e)
+			}
+		}
+	}
 	in.mu.Lock()
 	awaiting := in.awaiting
 	in.awaiting = false
