@@ -197,6 +197,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Registry: n.registry,
 		Book:     r.book,
 		Events:   n.events,
+		Observer: &observer{bus: n.events, next: n.opts.observer},
 		Logs:     n.logs,
 		Clock:    n.clock,
 	})
@@ -394,17 +395,51 @@ func (n *Node) Channels() []*channel.Channel {
 
 // Ban bans peer p for the configured ban duration and closes its
 // channels.
-func (n *Node) Ban(p peer.ID, reason string) error {
+func (n *Node) Ban(p peer.ID, reason string) error { return n.BanFor(p, nil, 0, reason) }
+
+// BanFor bans peer p (and addr's IP if it is public; addr may be nil, then
+// the address of p's channel is used) for d, or for the configured
+// ban_duration when d is 0, and closes p's channels.
+func (n *Node) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason string) error {
 	mgr := n.Manager()
 	if mgr == nil {
 		return ErrNotRunning
 	}
-	var addr ma.Multiaddr
-	if ch := mgr.Channel(p); ch != nil {
-		addr = ch.RemoteAddr()
+	if addr == nil {
+		if ch := mgr.Channel(p); ch != nil {
+			addr = ch.RemoteAddr()
+		}
 	}
-	mgr.Ban(p, addr, reason)
+	if d <= 0 {
+		d = n.settings.Net.BanDuration
+	}
+	mgr.BanFor(p, addr, d, reason)
 	return nil
+}
+
+// AddPeer adds a manual peer (a multiaddr ending in /p2p/<id>) at run
+// time; the node keeps a channel to it until RemovePeer or Stop.
+func (n *Node) AddPeer(addr ma.Multiaddr) error {
+	m := n.Manual()
+	if m == nil {
+		return ErrNotRunning
+	}
+	return m.Add(addr)
+}
+
+// RemovePeer removes the manual peer named by addr (its /p2p/ part
+// counts) and closes the channel its slot opened. It reports whether the
+// peer was a manual peer.
+func (n *Node) RemovePeer(addr ma.Multiaddr) (bool, error) {
+	m := n.Manual()
+	if m == nil {
+		return false, ErrNotRunning
+	}
+	ai, err := peer.AddrInfoFromP2pAddr(addr)
+	if err != nil {
+		return false, err
+	}
+	return m.Remove(ai.ID), nil
 }
 
 // Connect opens a channel to addr (a multiaddr with /p2p/<id>) in session

@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	dhost "github.com/dnode-p2p/dnode/host"
+	"github.com/dnode-p2p/dnode/sessions"
 )
 
 // Option changes how New builds a Node.
@@ -22,6 +23,7 @@ type options struct {
 
 	whitelistRecheck time.Duration
 	host             *dhost.Host
+	observer         sessions.Observer
 }
 
 // WithLogHandler sends the node's logs to h (default: go-log) with attrs
@@ -60,3 +62,7 @@ func WithWhitelistRecheck(d time.Duration) Option {
 // nodes of different networks can share one host (a seed node serving
 // many networks on one port).
 func WithHost(h *dhost.Host) Option { return func(o *options) { o.host = h } }
+
+// WithObserver hands the node's measurements (messages and bytes per
+// protocol, drops, handshake durations, bans) to o, for metrics.
+func WithObserver(o sessions.Observer) Option { return func(opt *options) { opt.observer = o } }

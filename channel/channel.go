@@ -40,6 +40,8 @@ type Config struct {
 	// Stopped is called once after the channel stopped and every goroutine
 	// of it returned, just before Done is closed.
 	Stopped func(ch *Channel)
+	// Observer, if set, sees every message sent, received and dropped.
+	Observer Observer
 
 	Logger *slog.Logger
 	Clock  clock.Clock
@@ -86,6 +88,18 @@ type protoState struct {
 	subs     []*subscriber // copy-on-write under Channel.mu
 	handlers []Handler     // copy-on-write under Channel.mu
 	meter    meterQueue
+}
+
+// Observer sees a channel's traffic, for debug events and metrics. Its
+// methods are called from the channel's reader and writer goroutines and
+// must not block.
+type Observer interface {
+	// Message reports one message of protocol spec sent (out) or received,
+	// of size encoded bytes.
+	Message(ch *Channel, spec *Spec, out bool, size int)
+	// Dropped reports one message of spec dropped: reason is "send_queue"
+	// (the send queue was full) or "subscriber" (a subscription was full).
+	Dropped(ch *Channel, spec *Spec, reason string)
 }
 
 // Handler handles one received message in the stream's reader goroutine.

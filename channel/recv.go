@@ -76,6 +76,9 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 			return fmt.Errorf("%w: %s: undecodable message: %v", ErrViolation, ps.spec.name, err)
 		}
 		c.received.Add(1)
+		if o := c.cfg.Observer; o != nil {
+			o.Message(c, ps.spec, false, len(buf))
+		}
 		if err := c.dispatch(ps, msg); err != nil {
 			return err
 		}

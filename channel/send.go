@@ -130,6 +130,9 @@ func (c *Channel) SendEncoded(spec *Spec, data []byte) error {
 	if len(c.queue) >= c.cfg.SendQueue {
 		c.mu.Unlock()
 		c.dropped.Add(1)
+		if o := c.cfg.Observer; o != nil {
+			o.Dropped(c, spec, "send_queue")
+		}
 		return ErrQueueFull
 	}
 	ps := c.attachLocked(spec)
@@ -197,6 +200,11 @@ func (c *Channel) writeBatch(batch []outFrame) error {
 		}
 	}
 	c.sent.Add(uint64(len(batch)))
+	if o := c.cfg.Observer; o != nil {
+		for _, f := range batch {
+			o.Message(c, f.ps.spec, true, len(f.data))
+		}
+	}
 	return nil
 }
 

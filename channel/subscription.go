@@ -46,6 +46,9 @@ func (s *subscriber) push(m proto.Message) {
 		s.n--
 		s.dropped.Add(1)
 		s.ch.dropped.Add(1)
+		if o := s.ch.cfg.Observer; o != nil {
+			o.Dropped(s.ch, s.spec, "subscriber")
+		}
 	}
 	s.queue[(s.head+s.n)%len(s.queue)] = m
 	s.n++

@@ -51,8 +51,20 @@ type Config struct {
 	Registry *protocols.Registry
 	Book     *addrbook.Book // may be nil for a network without discovery
 	Events   *events.Bus    // may be nil
+	Observer Observer       // may be nil
 	Logs     logging.Factory
 	Clock    clock.Clock
+}
+
+// Observer sees what the sessions do, for metrics. Its methods must not
+// block. It also sees every channel's traffic.
+type Observer interface {
+	channel.Observer
+	// Handshake reports a version handshake of session kind that took d
+	// and ended with err (nil on success).
+	Handshake(kind channel.Session, d time.Duration, err error)
+	// Banned reports a ban and its reason.
+	Banned(reason string)
 }
 
 // Manager runs one network on a host. It is safe for concurrent use.
@@ -246,17 +258,25 @@ func TransportOf(addr ma.Multiaddr) string {
 // a public IP (banning a loopback or private address would refuse every
 // node on it).
 func (m *Manager) Ban(p peer.ID, addr ma.Multiaddr, reason string) {
+	m.BanFor(p, addr, m.net.BanDuration, reason)
+}
+
+// BanFor is Ban for duration d.
+func (m *Manager) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason string) {
 	var ip netip.Addr
 	if addr != nil && !manet.IsPrivateAddr(addr) && !manet.IsIPLoopback(addr) {
 		if a, err := manet.ToIP(addr); err == nil {
 			ip, _ = netip.AddrFromSlice(a)
 		}
 	}
-	m.host.Gater.Ban(p, ip, m.net.BanDuration, reason)
+	m.host.Gater.Ban(p, ip, d, reason)
+	if o := m.cfg.Observer; o != nil {
+		o.Banned(reason)
+	}
 	if m.cfg.Book != nil {
 		m.cfg.Book.Ban(p, addr)
 	}
-	m.log.Warn("banned peer", "peer", p, "for", m.net.BanDuration, "reason", reason)
+	m.log.Warn("banned peer", "peer", p, "for", d, "reason", reason)
 	if ch := m.Channel(p); ch != nil {
 		ch.Stop(fmt.Errorf("banned: %s", reason))
 	}

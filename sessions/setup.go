@@ -185,6 +185,7 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		WriteTimeout: profile.OutboundConnectTimeout,
 		Violation:    m.violation,
 		Stopped:      m.stopped,
+		Observer:     m.cfg.Observer,
 		Logger:       m.cfg.Logs.Logger("channel"),
 		Clock:        m.clock,
 	})
@@ -209,7 +210,11 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		External:   m.ExternalAddrs(),
 		Protocols:  m.Protocols(),
 	}
+	began := time.Now()
 	theirs, err := version.Exchange(ctx, s, rw, local, conn.RemoteMultiaddr(), profile.ChannelHandshakeTimeout, m.clock.Now())
+	if o := m.cfg.Observer; o != nil {
+		o.Handshake(kind, time.Since(began), err)
+	}
 	if err != nil {
 		if errors.Is(err, version.ErrIncompatible) {
 			m.log.Warn("version mismatch, closing channel", "peer", p, "session", kind, "err", err)
