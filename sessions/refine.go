@@ -107,6 +107,7 @@ func (r *Refine) run(ctx context.Context) {
 			timer.Reset(r.m.net.GreylistRefineryInterval)
 		}
 		r.book.Prune()
+		r.expireBans()
 		now := r.m.clock.Now()
 		if len(r.m.Channels()) > 0 {
 			r.lastConn.Store(now.UnixNano())
@@ -127,6 +128,17 @@ func (r *Refine) run(ctx context.Context) {
 		}
 		r.book.Refined(e, ok)
 		r.publish(e, ok)
+	}
+}
+
+// expireBans forgets blacklist entries of peers whose ban has expired, so
+// that their addresses can be learned again (bans expire; the config
+// blacklist, enforced by the gater, does not).
+func (r *Refine) expireBans() {
+	for _, e := range r.book.Entries(addrbook.Black) {
+		if !r.m.host.Gater.Refused(e.Peer, e.Addr) {
+			r.book.Remove(e.Peer)
+		}
 	}
 }
 

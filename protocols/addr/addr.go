@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
@@ -35,9 +34,6 @@ const (
 	// one channel, so that discovery never trips the peer's metering
 	// (12 addr messages per 10 s).
 	MinRequestInterval = 2 * time.Second
-	// Token bucket for received addresses (Bitcoin's).
-	tokenRate  = 0.1 // per second
-	tokenBurst = 1000
 )
 
 // ErrNoReply is returned by SeedExchange when the seed did not answer.
@@ -110,15 +106,14 @@ type instance struct {
 	ch  *channel.Channel
 
 	mu       sync.Mutex
-	tokens   float64
-	last     time.Time
+	bucket   bucket
 	asked    time.Time // when we last sent GetAddrs
 	awaiting bool      // a SeedExchange waits for the next Addrs
 	reply    chan int  // count stored from that Addrs
 }
 
 func (s *Service) newInstance(ch *channel.Channel) (protocols.Protocol, error) {
-	in := &instance{svc: s, ch: ch, tokens: 1, last: s.cfg.Clock.Now(), reply: make(chan int, 1)}
+	in := &instance{svc: s, ch: ch, bucket: newBucket(s.cfg.Clock.Now()), reply: make(chan int, 1)}
 	s.proto.Handle(ch, in.handle)
 	s.mu.Lock()
 	s.insts[ch] = in
@@ -170,8 +165,7 @@ func (in *instance) request(paced bool) bool {
 		return false
 	}
 	in.asked = now
-	in.refill()
-	in.tokens += float64(2 * max)
+	in.bucket.credit(now, 2*max)
 	in.mu.Unlock()
 	in.send(&pb.AddrMessage{Body: &pb.AddrMessage_GetAddrs{GetAddrs: &pb.GetAddrs{
 		Max: uint32(max), Transports: in.svc.cfg.Transports(),
@@ -183,15 +177,6 @@ func (in *instance) send(m *pb.AddrMessage) {
 	if err := in.svc.proto.Send(in.ch, m); err != nil && !errors.Is(err, channel.ErrStopped) {
 		in.ch.Logger().Debug("addr message not sent", "err", err)
 	}
-}
-
-// refill accrues tokens since the last refill; in.mu must be held.
-func (in *instance) refill() {
-	now := in.svc.cfg.Clock.Now()
-	if dt := now.Sub(in.last).Seconds(); dt > 0 {
-		in.tokens = min(in.tokens+dt*tokenRate, max(in.tokens, tokenBurst))
-	}
-	in.last = now
 }
 
 func (in *instance) handle(m *pb.AddrMessage) error {
@@ -207,8 +192,8 @@ func (in *instance) handle(m *pb.AddrMessage) error {
 
 // answer replies to GetAddrs from the book.
 func (in *instance) answer(g *pb.GetAddrs) error {
-	if len(g.Transports) > MaxTransports || proto.Size(g) > MaxGetAddrsBytes {
-		return fmt.Errorf("%w: GetAddrs of %d bytes with %d transports", channel.ErrViolation, proto.Size(g), len(g.Transports))
+	if err := CheckGetAddrs(g); err != nil {
+		return err
 	}
 	entries := in.svc.cfg.Book().Select(int(min(g.Max, uint32(MaxEntries/2))), g.Transports)
 	reply := &pb.Addrs{}
@@ -233,25 +218,12 @@ func (in *instance) receive(a *pb.Addrs) error {
 		return fmt.Errorf("%w: Addrs with %d entries, cap %d", channel.ErrViolation, len(a.Addrs), MaxEntries)
 	}
 	in.mu.Lock()
-	in.refill()
-	allowed := min(len(a.Addrs), int(in.tokens))
-	in.tokens -= float64(allowed)
+	allowed := in.bucket.take(in.svc.cfg.Clock.Now(), len(a.Addrs))
 	in.mu.Unlock()
 	if limited := len(a.Addrs) - allowed; limited > 0 {
 		in.svc.rateLimited.Add(uint64(limited))
 	}
-	entries := make([]addrbook.Entry, 0, allowed)
-	for _, pe := range a.Addrs[:allowed] {
-		m, err := ma.NewMultiaddrBytes(pe.Addr)
-		if err != nil {
-			continue
-		}
-		info, err := peer.AddrInfoFromP2pAddr(m)
-		if err != nil {
-			continue
-		}
-		entries = append(entries, addrbook.Entry{Addr: m, Peer: info.ID, LastSeen: time.Unix(int64(min(pe.LastSeen, 1<<62)), 0)})
-	}
+	entries := DecodeEntries(a.Addrs[:allowed])
 	in.svc.processed.Add(uint64(len(entries)))
 	stored := in.svc.cfg.Book().Insert(in.ch.Peer(), entries)
 	if f := in.svc.cfg.SelfAdvertised; f != nil {
