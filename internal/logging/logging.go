@@ -47,7 +47,7 @@ func (f Factory) Logger(sub string) *slog.Logger {
 	// The subsystem attribute must come first: go-log's bridge fixes the
 	// subsystem (and its level) on the first WithAttrs that carries it.
 	h = h.WithAttrs([]slog.Attr{slog.String("logger", Prefix+sub)})
-	return slog.New(h).With(f.attrs...)
+	return slog.New(stringify{h}).With(f.attrs...)
 }
 
 // Discard returns a Factory whose loggers drop everything.
