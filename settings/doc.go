@@ -46,6 +46,11 @@
 //	channel_handshake_timeout = 10
 //	channel_heartbeat_interval = 30
 //
+//	[seed]                             # dnode seed only
+//	networks = []                      # empty: the top-level network
+//	whitelist_refinery_interval = 120
+//	inbound_connections = 512
+//
 // DefaultConfigTOML (default.toml) documents every key with its default.
 // In datastore and net.hostlist a leading "~/" stands for the home directory.
 // A profile table given partially keeps the defaults of the keys it omits;
