@@ -65,6 +65,7 @@ type Channel struct {
 	wg       sync.WaitGroup // readers, writer and jobs
 
 	version atomic.Pointer[pb.Version]
+	peerIDs atomic.Pointer[map[string]bool] // protocol IDs the peer runs, from its Version
 	rtt     atomic.Int64 // last ping RTT in ns, 0 if none
 
 	sent, received    atomic.Uint64 // messages
@@ -176,7 +177,26 @@ func (c *Channel) StartTime() time.Time {
 func (c *Channel) Version() *pb.Version { return c.version.Load() }
 
 // SetVersion records the peer's version message; the handshake calls it.
-func (c *Channel) SetVersion(v *pb.Version) { c.version.Store(v) }
+// From then on Send refuses protocols the peer did not list (a peer that
+// lists none is assumed to run every protocol).
+func (c *Channel) SetVersion(v *pb.Version) {
+	c.version.Store(v)
+	if len(v.GetProtocols()) == 0 {
+		return
+	}
+	ids := make(map[string]bool, len(v.GetProtocols()))
+	for _, p := range v.GetProtocols() {
+		ids[p] = true
+	}
+	c.peerIDs.Store(&ids)
+}
+
+// PeerRuns reports whether the peer announced protocol spec in its
+// Version (true before the handshake, or if it announced nothing).
+func (c *Channel) PeerRuns(spec *Spec) bool {
+	ids := c.peerIDs.Load()
+	return ids == nil || (*ids)[string(spec.ID(c.cfg.Network))]
+}
 
 // RTT returns the last measured ping round trip (0 if none yet).
 func (c *Channel) RTT() time.Duration { return time.Duration(c.rtt.Load()) }

@@ -17,6 +17,9 @@ var (
 	// ErrViolation wraps every protocol violation by the peer (oversized,
 	// truncated or undecodable frame, metering exceeded).
 	ErrViolation = errors.New("protocol violation")
+	// ErrUnsupported is returned by Send for a protocol the peer did not
+	// announce in its Version; the channel stays up.
+	ErrUnsupported = errors.New("peer does not run the protocol")
 	// ErrUnsubscribed is returned by Receive on a closed Subscription.
 	ErrUnsubscribed = errors.New("subscription closed")
 )

@@ -117,10 +117,15 @@ func (c *Channel) Send(spec *Spec, msg proto.Message) error {
 }
 
 // SendEncoded queues an already encoded message of spec; it lets a
-// broadcast encode once. data must not be modified afterwards.
+// broadcast encode once. data must not be modified afterwards. It returns
+// ErrUnsupported, and sends nothing, when the peer did not announce spec's
+// protocol in its Version.
 func (c *Channel) SendEncoded(spec *Spec, data []byte) error {
 	if len(data) > spec.maxBytes {
 		return fmt.Errorf("%w: %s message of %d bytes, cap %d", ErrTooLarge, spec.name, len(data), spec.maxBytes)
+	}
+	if !c.PeerRuns(spec) {
+		return fmt.Errorf("%w: %s", ErrUnsupported, spec.ID(c.cfg.Network))
 	}
 	c.mu.Lock()
 	if c.stopErr != nil {

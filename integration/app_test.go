@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/protocols"
 	"github.com/dnode-p2p/dnode/protocols/pb"
+	"github.com/dnode-p2p/dnode/protocols/version"
 )
 
 // appProto is an application protocol registered the way a library user
@@ -106,5 +108,52 @@ func TestAppProtocolBroadcast(t *testing.T) {
 	}
 	if hub.RejectedBroadcasts() != 1 {
 		t.Errorf("rejected broadcasts = %d, want 1", hub.RejectedBroadcasts())
+	}
+}
+
+// A peer that does not announce an application protocol in its Version is
+// not sent that protocol's messages, and its channel stays up.
+func TestBroadcastSkipsPeersWithoutTheProtocol(t *testing.T) {
+	hub := newNode(t, "hub", testSettings(t))
+	registerApp(t, hub)
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := newPlainHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ai, err := peer.AddrInfoFromP2pAddr(addrOf(t, hub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Connect(ctx, *ai); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.NewStream(ctx, ai.ID, version.ID("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := version.Local{AppName: "dnode", AppVersion: dnode.Version,
+		Protocols: []string{string(version.ID("test")), "/dnode/test/ping/1.0.0"}}
+	if _, err := version.Exchange(ctx, s, s, local, nil, 5*time.Second, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	eventually(t, 5*time.Second, func() error {
+		if len(hub.Channels()) != 1 {
+			return errorf("no channel")
+		}
+		return nil
+	})
+	sent, err := hub.Broadcast(appProto.Spec(), &pb.Ping{Nonce: 1})
+	if err != nil || sent != 0 {
+		t.Fatalf("broadcast to a peer without the protocol: sent=%d err=%v", sent, err)
+	}
+	ch := hub.Channels()[0]
+	if err := appProto.Send(ch, &pb.Ping{}); !errors.Is(err, channel.ErrUnsupported) {
+		t.Errorf("send: %v, want ErrUnsupported", err)
+	}
+	if ch.Err() != nil {
+		t.Errorf("channel stopped: %v", ch.Err())
 	}
 }
