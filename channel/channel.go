@@ -66,7 +66,7 @@ type Channel struct {
 
 	version atomic.Pointer[pb.Version]
 	peerIDs atomic.Pointer[map[string]bool] // protocol IDs the peer runs, from its Version
-	rtt     atomic.Int64 // last ping RTT in ns, 0 if none
+	rtt     atomic.Int64                    // last ping RTT in ns, 0 if none
 
 	sent, received    atomic.Uint64 // messages
 	dropped           atomic.Uint64 // messages dropped (send queue or subscriber full)
