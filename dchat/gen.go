@@ -1,0 +1,3 @@
+package dchat
+
+//go:generate protoc --go_out=. --go_opt=paths=source_relative dchat.proto
