@@ -74,6 +74,9 @@ func New(cfg Config) (*Host, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
+	if err := checkListen(cfg.Listen); err != nil {
+		return nil, err
+	}
 	logger := cfg.Logs.Logger("host")
 	tracker := newConnTracker(cfg.Clock, logger, cfg.InboundLimit, cfg.HandshakeTimeout)
 	gater, err := newGater(cfg.Clock, logger, cfg.Blacklist, tracker)

@@ -5,11 +5,30 @@
 //	dnode init [--config F] [--datastore D] [--force]
 //	dnode run  [--config F] [flags]      (also: dnode [flags])
 //	dnode id   [--config F] [flags]
+//	dnode seed [--config F] [flags]
+//	dnode info|peers|hosts [--rpc URL] [--json]
+//	dnode events [--rpc URL] [--json] [--messages]
+//	dnode chat   [--rpc URL] [--json]
 //
 // init writes the commented default configuration file and creates the
 // node's identity; run starts the node and stops it cleanly on SIGINT or
 // SIGTERM; id prints the peer ID and the node's full multiaddrs without
 // starting it.
+//
+// run also serves the node's JSON-RPC (package rpc) at rpc_listen
+// (default 127.0.0.1:26660; "" disables it), with Prometheus metrics at
+// GET /metrics on the same port. A non-loopback rpc_listen needs a token:
+// the node reads it from DNODE_RPC_TOKEN, and then every request must
+// carry "Authorization: Bearer <token>".
+//
+// info, peers, hosts, events and chat are clients of a running node's RPC
+// (--rpc, default http://127.0.0.1:26660, also host:port; the token from
+// DNODE_RPC_TOKEN): info shows its identity and slots, peers its channels,
+// hosts its address book, events follows its network events live, chat
+// sends the lines of standard input with dchat and prints incoming
+// messages. They print tables, or with --json the raw JSON results (one
+// object per line for events and chat). When the node cannot be reached
+// they exit with status 1 and "cannot reach dnode RPC at ...".
 //
 // Without --config, the configuration file is $XDG_CONFIG_HOME/dnode/dnode.toml
 // (or ~/.config/dnode/dnode.toml); run and id fall back to the built-in
@@ -55,7 +74,13 @@ func main() {
 // the exit status. The run subcommand stops its node when ctx is cancelled
 // or on SIGINT/SIGTERM.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with standard input stdin (read by chat).
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
+	root.SetIn(stdin)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -93,7 +118,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newInitCmd(), newRunCmd(), newIDCmd(), newSeedCmd())
+	root.AddCommand(newInitCmd(), newRunCmd(), newIDCmd(), newSeedCmd(), newDevnetCmd(),
+		newInfoCmd(), newPeersCmd(), newHostsCmd(), newEventsCmd(), newChatCmd())
 	return root
 }
 

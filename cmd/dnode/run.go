@@ -11,6 +11,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/dchat"
+	"github.com/dnode-p2p/dnode/internal/chatrpc"
+	"github.com/dnode-p2p/dnode/internal/logging"
+	"github.com/dnode-p2p/dnode/metrics"
+	"github.com/dnode-p2p/dnode/rpc"
 )
 
 // logger is the command's own go-log logger.
@@ -36,8 +41,21 @@ func newRunCmd() *cobra.Command {
 	return cmd
 }
 
+// chatFor returns the chat that the RPC's dchat.* methods drive for node
+// n. It is called after the node is built and before it starts, so it may
+// register the chat's protocol on n.Registry(). A nil chat (the default)
+// leaves dchat.* out of the RPC.
+var chatFor = func(n *dnode.Node) (rpc.Chat, error) {
+	c, err := dchat.New(n, dchat.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return chatrpc.Adapt(c), nil
+}
+
 // runNode runs a node until cmd's context is cancelled or the process gets
-// SIGINT or SIGTERM.
+// SIGINT or SIGTERM. Its RPC server (unless rpc_listen is "") starts after
+// the node and closes before it.
 func runNode(cmd *cobra.Command, cf *configFlags) error {
 	s, source, err := cf.load()
 	if err != nil {
@@ -52,9 +70,32 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 		logger.Info("No configuration file, using the built-in defaults")
 	}
 
-	node, err := dnode.New(s)
+	reg := metrics.NewRegistry()
+	m := metrics.New(reg, nil)
+	node, err := dnode.New(s, dnode.WithObserver(m))
 	if err != nil {
 		return configError(err)
+	}
+	m.SetNode(node)
+	var chat rpc.Chat
+	if chatFor != nil {
+		if chat, err = chatFor(node); err != nil {
+			return configError(fmt.Errorf("chat: %w", err))
+		}
+	}
+	var srv *rpc.Server
+	if s.RPCListen != "" {
+		srv, err = rpc.New(rpc.Config{
+			Node:      node,
+			Chat:      chat,
+			Listen:    s.RPCListen,
+			AuthToken: os.Getenv(tokenEnv),
+			Metrics:   metrics.Handler(reg),
+			Logger:    logging.New(nil).Logger("rpc"),
+		})
+		if err != nil {
+			return configError(fmt.Errorf("config: rpc_listen: %w", err))
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -67,18 +108,40 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 		}
 		return failure(fmt.Errorf("start: %w", err))
 	}
+	if srv != nil {
+		if err := srv.Start(ctx); err != nil {
+			_ = node.Stop()
+			if ctx.Err() != nil {
+				logger.Info(termLine)
+				return nil
+			}
+			return failure(fmt.Errorf("start: %w", err))
+		}
+	}
 
 	select {
 	case <-ctx.Done():
 	case <-node.Done():
+		closeRPC(srv)
 		return failure(errors.New("node stopped unexpectedly"))
 	}
 	// Restore the default signal behaviour: a second SIGINT while the node
 	// is draining kills the process.
 	stop()
 	logger.Info(termLine)
+	closeRPC(srv)
 	_ = node.Stop() // the node logs an unclean stop itself
 	return nil
+}
+
+// closeRPC closes the RPC server, if any.
+func closeRPC(srv *rpc.Server) {
+	if srv == nil {
+		return
+	}
+	if err := srv.Close(); err != nil {
+		logger.Warnw("RPC server closed with errors", "err", err)
+	}
 }
 
 // setLogLevel sets every go-log logger, and the default level of loggers

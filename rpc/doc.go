@@ -1,0 +1,99 @@
+// Package rpc is dnode's operator interface: JSON-RPC 2.0 over HTTP, and
+// over a WebSocket on the same port for subscriptions, after DarkFi's
+// p2p.get_info, dnet.switch and dnet.subscribe_events.
+//
+// # Endpoints
+//
+//	POST /         one JSON-RPC message (a request, a notification or a batch)
+//	GET  /ws       WebSocket upgrade: every text message is a JSON-RPC message,
+//	               answered on the socket; subscriptions push notifications there
+//	GET  /metrics  Config.Metrics (Prometheus), when set
+//
+// A server is built with New, bound with Start and stopped with Close:
+//
+//	srv, err := rpc.New(rpc.Config{Node: n, Listen: "127.0.0.1:26660"})
+//	if err := srv.Start(ctx); err != nil { ... } // the bind error
+//	defer srv.Close()
+//
+// Client is the matching client: Call over HTTP, Dial for a WebSocket
+// connection with Call and Subscribe.
+//
+// # Methods
+//
+// Params are positional (a JSON array; absent or null for none).
+//
+//	ping                                  → "pong"
+//	p2p.get_info                          → Info {peer_id, network, app_version, addrs,
+//	                                        channels: [{id, peer_id, addr, session, direction,
+//	                                        start_time, rtt_ms}], outbound_slots}
+//	p2p.get_hosts                         → Hosts {grey, white, gold, dark, black}:
+//	                                        lists of {addr, last_seen}
+//	p2p.add_peer [multiaddr]              → true: a manual peer (multiaddr with /p2p/)
+//	p2p.remove_peer [multiaddr]           → whether it was a manual peer
+//	p2p.ban [peer_id | multiaddr, secs]   → true; secs optional, 0 or absent means the
+//	                                        configured ban_duration; a multiaddr with
+//	                                        /p2p/ names the peer and its address
+//	dnet.switch [bool]                    → true: per-message events (send, recv) on/off
+//	dnet.subscribe_events                 → subscription id (WebSocket only); then
+//	                                        notifications {"jsonrpc":"2.0",
+//	                                        "method":"dnet.subscribe_events","params":[Event]}
+//	dchat.send [text]                     → the ChatMessage sent
+//	dchat.recv [limit]                    → [ChatMessage] oldest first (limit optional)
+//	dchat.subscribe                       → subscription id (WebSocket only); then
+//	                                        notifications "dchat.subscribe" with [ChatMessage]
+//
+// Lists are never null. start_time and last_seen are unix seconds, rtt_ms
+// the last ping round trip in milliseconds (0 before the first pong).
+// Event is DarkFi's {"event": kind, "info": {...}}; see EventFrom. The
+// dchat.* methods exist only when Config.Chat is set.
+//
+// A subscription's response is sent before its first notification. A
+// connection holds one subscription per method (subscribing again returns
+// the same id); subscriptions end when the connection closes. Over plain
+// HTTP the subscription methods fail with -32000 and a message naming
+// the /ws endpoint. A subscriber that reads too slowly loses the oldest
+// events (the node's event bus keeps 1024 per subscriber); a socket that
+// cannot take a write for 10 s is closed.
+//
+// # Errors
+//
+//	-32700  the message is not valid JSON (id null)
+//	-32600  not a valid request: not an object, "jsonrpc" not "2.0", no method,
+//	        bad id or params, an empty batch or one over MaxBatch requests
+//	-32601  unknown method (and dchat.* without a chat)
+//	-32602  wrong params; the message names the method, its params and what is wrong,
+//	        e.g. "p2p.add_peer [multiaddr]: params[0] "x" is not a multiaddr: ..."
+//	-32603  internal error (a method panicked; the server keeps running)
+//	-32000  the node refused or failed: not running, peer already added,
+//	        cannot ban ourselves, a chat error, a subscription over HTTP
+//
+// A request body over Config.MaxBody (default 1 MiB) is answered with HTTP
+// 413 and a -32600 error object (id null) in the body; the client may
+// instead see the connection closed if it is still writing the body. A
+// WebSocket message over MaxBody closes that socket with close code 1009.
+// The server keeps serving in both cases.
+//
+// # Access
+//
+// Listen must be a loopback address (127.0.0.0/8, ::1, localhost) unless
+// AuthToken is set; New refuses anything else. With a token, every HTTP
+// request, /metrics and the WebSocket upgrade included, must carry
+// "Authorization: Bearer <token>" (401 otherwise). Without a token,
+// requests that carry an Origin header are refused with 403: browsers
+// send it, so a web page cannot drive a token-less node through its
+// visitor's browser (cross-site requests, DNS rebinding). At most
+// MaxConns WebSocket connections are open at once.
+//
+// # Why no library
+//
+// The server is a small implementation over net/http and
+// github.com/gorilla/websocket (already a dependency of go-libp2p). The
+// candidate, github.com/creachadair/jrpc2 with its jhttp bridge, did not
+// fit cleanly: the bridge answers malformed JSON with HTTP 500 and plain
+// text rather than -32700, cannot push notifications to HTTP or
+// WebSocket clients (its docs say so), and gives no way to send a
+// subscription's response before its first notification; wrapping it
+// for each of these would have been more code than the protocol itself,
+// and it would have raised golang.org/x/mod, x/sync and x/tools for the
+// whole module.
+package rpc

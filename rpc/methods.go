@@ -1,0 +1,339 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/addrbook"
+	"github.com/dnode-p2p/dnode/channel"
+)
+
+// Info is the result of p2p.get_info.
+type Info struct {
+	PeerID     string   `json:"peer_id"`     // "" while the node is stopped
+	Network    string   `json:"network"`     // network id
+	AppVersion string   `json:"app_version"` // application version
+	Addrs      []string `json:"addrs"`       // listen multiaddrs with /p2p/
+	// Channels are the started channels, by id.
+	Channels []ChannelInfo `json:"channels"`
+	// OutboundSlots holds each outbound slot's channel id, 0 when empty.
+	OutboundSlots []uint64 `json:"outbound_slots"`
+}
+
+// ChannelInfo describes one channel in Info.
+type ChannelInfo struct {
+	ID        uint64  `json:"id"`
+	PeerID    string  `json:"peer_id"`
+	Addr      string  `json:"addr"`       // remote multiaddr, without /p2p/
+	Session   string  `json:"session"`    // inbound, outbound, manual, seed, refine or direct
+	Direction string  `json:"direction"`  // inbound or outbound: who dialed
+	StartTime int64   `json:"start_time"` // handshake completion, unix seconds
+	RTTMillis float64 `json:"rtt_ms"`     // last ping round trip, 0 before the first pong
+}
+
+// Hosts is the result of p2p.get_hosts: the address book's lists.
+type Hosts struct {
+	Grey  []HostEntry `json:"grey"`
+	White []HostEntry `json:"white"`
+	Gold  []HostEntry `json:"gold"`
+	Dark  []HostEntry `json:"dark"`
+	Black []HostEntry `json:"black"`
+}
+
+// HostEntry is one address of a host list.
+type HostEntry struct {
+	Addr     string `json:"addr"`      // full multiaddr with /p2p/
+	LastSeen int64  `json:"last_seen"` // unix seconds
+}
+
+// ChatMessage is one chat message, as dchat.send, dchat.recv and
+// dchat.subscribe return it.
+type ChatMessage struct {
+	ID     string `json:"id"`
+	Sender string `json:"sender"`
+	Text   string `json:"text"`
+	Time   int64  `json:"time"`
+	Hops   int    `json:"hops"`
+}
+
+// Chat is the chat application the dchat.* methods drive. rpc does not
+// import the chat package; its owner adapts it.
+type Chat interface {
+	// Send broadcasts text and returns the message as sent.
+	Send(text string) (ChatMessage, error)
+	// Recv returns the latest limit messages, oldest first (all it keeps
+	// when limit <= 0).
+	Recv(limit int) []ChatMessage
+	// Subscribe returns a feed of messages as they arrive and a function
+	// that ends the subscription; the feed may be closed after cancel.
+	Subscribe() (feed <-chan ChatMessage, cancel func())
+}
+
+// maxBanSeconds bounds p2p.ban's duration (100 years).
+const maxBanSeconds = 100 * 365 * 24 * 3600
+
+// banReason is the reason of bans made over RPC; metrics count it as
+// "manual".
+const banReason = "manual: banned over RPC"
+
+// methodTable builds the methods of a server for node n and chat c (may
+// be nil: then dchat.* do not exist).
+func methodTable(n *dnode.Node, c Chat) map[string]*method {
+	m := map[string]*method{
+		"ping": {params: "[]", call: func(context.Context, params) (any, error) { return "pong", nil }},
+		"p2p.get_info": {params: "[]", call: func(context.Context, params) (any, error) {
+			return getInfo(n), nil
+		}},
+		"p2p.get_hosts": {params: "[]", call: func(context.Context, params) (any, error) {
+			return getHosts(n.Book()), nil
+		}},
+		"p2p.add_peer": {params: "[multiaddr]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {
+			addr, _, err := p2pAddr(p, 0)
+			if err != nil {
+				return nil, err
+			}
+			if err := n.AddPeer(addr); err != nil {
+				return nil, nodeError(err)
+			}
+			return true, nil
+		}},
+		"p2p.remove_peer": {params: "[multiaddr]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {
+			addr, _, err := p2pAddr(p, 0)
+			if err != nil {
+				return nil, err
+			}
+			removed, err := n.RemovePeer(addr)
+			if err != nil {
+				return nil, nodeError(err)
+			}
+			return removed, nil
+		}},
+		"p2p.ban": {params: "[peer_id or multiaddr, seconds]", minParams: 1, maxParams: 2, call: func(_ context.Context, p params) (any, error) {
+			return ban(n, p)
+		}},
+		"dnet.switch": {params: "[bool]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {
+			on, err := p.bool(0, "on")
+			if err != nil {
+				return nil, err
+			}
+			n.Events().SetMessages(on)
+			return true, nil
+		}},
+		"dnet.subscribe_events": {params: "[]", sub: func(params) (pump, func(), error) {
+			sub := n.Events().Subscribe(0)
+			return func(ctx context.Context, send func(any) bool) {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case e, ok := <-sub.C():
+						if !ok || !send(EventFrom(e)) {
+							return
+						}
+					}
+				}
+			}, sub.Close, nil
+		}},
+	}
+	if c != nil {
+		m["dchat.send"] = &method{params: "[text]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {
+			text, err := p.string(0, "text")
+			if err != nil {
+				return nil, err
+			}
+			msg, err := c.Send(text)
+			if err != nil {
+				return nil, nodeError(err)
+			}
+			return msg, nil
+		}}
+		m["dchat.recv"] = &method{params: "[limit]", maxParams: 1, call: func(_ context.Context, p params) (any, error) {
+			var limit int64
+			if p.has(0) {
+				var err error
+				if limit, err = p.int(0, "limit"); err != nil {
+					return nil, err
+				}
+			}
+			msgs := c.Recv(int(min(limit, math.MaxInt32)))
+			if msgs == nil {
+				msgs = []ChatMessage{}
+			}
+			return msgs, nil
+		}}
+		m["dchat.subscribe"] = &method{params: "[]", sub: func(params) (pump, func(), error) {
+			feed, cancel := c.Subscribe()
+			return func(ctx context.Context, send func(any) bool) {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case msg, ok := <-feed:
+						if !ok || !send(msg) {
+							return
+						}
+					}
+				}
+			}, cancel, nil
+		}}
+	}
+	return m
+}
+
+// nodeError reports an error of the node as a server error.
+func nodeError(err error) *Error {
+	if errors.Is(err, dnode.ErrNotRunning) {
+		return errorf(CodeServerError, "node not running")
+	}
+	return errorf(CodeServerError, "%v", err)
+}
+
+// p2pAddr reads params[i] as a multiaddr ending in /p2p/<peer-id>.
+func p2pAddr(p params, i int) (ma.Multiaddr, *peer.AddrInfo, error) {
+	s, err := p.string(i, "multiaddr")
+	if err != nil {
+		return nil, nil, err
+	}
+	addr, err := ma.NewMultiaddr(s)
+	if err != nil {
+		return nil, nil, p.invalid("params[%d] %q is not a multiaddr: %v", i, s, err)
+	}
+	ai, err := peer.AddrInfoFromP2pAddr(addr)
+	if err != nil {
+		return nil, nil, p.invalid("params[%d] %q must end in /p2p/<peer-id>", i, s)
+	}
+	return addr, ai, nil
+}
+
+func ban(n *dnode.Node, p params) (any, error) {
+	s, err := p.string(0, "peer_id or multiaddr")
+	if err != nil {
+		return nil, err
+	}
+	var (
+		id   peer.ID
+		addr ma.Multiaddr
+	)
+	if strings.HasPrefix(s, "/") {
+		_, ai, err := p2pAddr(p, 0)
+		if err != nil {
+			return nil, err
+		}
+		id = ai.ID
+		if len(ai.Addrs) > 0 {
+			addr = ai.Addrs[0]
+		}
+	} else if id, err = peer.Decode(s); err != nil {
+		return nil, p.invalid("params[0] %q is neither a peer ID nor a multiaddr: %v", s, err)
+	}
+	var secs int64
+	if p.has(1) {
+		if secs, err = p.int(1, "seconds"); err != nil {
+			return nil, err
+		}
+		if secs > maxBanSeconds {
+			return nil, p.invalid("params[1] (seconds) must be at most %d", maxBanSeconds)
+		}
+	}
+	if id == n.ID() {
+		return nil, errorf(CodeServerError, "cannot ban ourselves")
+	}
+	if err := n.BanFor(id, addr, time.Duration(secs)*time.Second, banReason); err != nil {
+		return nil, nodeError(err)
+	}
+	return true, nil
+}
+
+// getInfo builds p2p.get_info's result.
+func getInfo(n *dnode.Node) Info {
+	s := n.Settings()
+	info := Info{
+		PeerID:        n.ID().String(),
+		Network:       s.Network,
+		AppVersion:    s.AppVersion,
+		Addrs:         []string{},
+		Channels:      []ChannelInfo{},
+		OutboundSlots: n.OutboundSlots(),
+	}
+	if !n.Running() {
+		info.PeerID = ""
+	}
+	if info.AppVersion == "" {
+		info.AppVersion = dnode.Version
+	}
+	for _, a := range n.Addrs() {
+		info.Addrs = append(info.Addrs, a.String())
+	}
+	if info.OutboundSlots == nil {
+		info.OutboundSlots = []uint64{}
+	}
+	chans := n.Channels()
+	slices.SortFunc(chans, func(a, b *channel.Channel) int {
+		switch {
+		case a.ID() < b.ID():
+			return -1
+		case a.ID() > b.ID():
+			return 1
+		}
+		return 0
+	})
+	for _, ch := range chans {
+		info.Channels = append(info.Channels, channelInfo(ch))
+	}
+	return info
+}
+
+func channelInfo(ch *channel.Channel) ChannelInfo {
+	ci := ChannelInfo{
+		ID:        ch.ID(),
+		PeerID:    ch.Peer().String(),
+		Addr:      ch.RemoteAddr().String(),
+		Session:   ch.Session().String(),
+		Direction: direction(ch.Direction()),
+		RTTMillis: float64(ch.RTT()) / float64(time.Millisecond),
+	}
+	if t := ch.StartTime(); !t.IsZero() {
+		ci.StartTime = t.Unix()
+	}
+	return ci
+}
+
+func direction(d network.Direction) string {
+	switch d {
+	case network.DirInbound:
+		return "inbound"
+	case network.DirOutbound:
+		return "outbound"
+	}
+	return "unknown"
+}
+
+// getHosts builds p2p.get_hosts's result; b may be nil (never started).
+func getHosts(b *addrbook.Book) Hosts {
+	list := func(c addrbook.Color) []HostEntry {
+		out := []HostEntry{}
+		if b == nil {
+			return out
+		}
+		for _, e := range b.Entries(c) {
+			out = append(out, HostEntry{Addr: e.Addr.String(), LastSeen: e.LastSeen.Unix()})
+		}
+		return out
+	}
+	return Hosts{
+		Grey:  list(addrbook.Grey),
+		White: list(addrbook.White),
+		Gold:  list(addrbook.Gold),
+		Dark:  list(addrbook.Dark),
+		Black: list(addrbook.Black),
+	}
+}
