@@ -163,5 +163,11 @@ func setLogLevel(level string) error {
 	cfg := golog.GetConfig()
 	cfg.Level = lvl
 	golog.SetupLogging(cfg)
+	if lvl > golog.LevelDebug {
+		// Refinery probes close their connection right after the version
+		// handshake, which makes libp2p's identify warn on the other side;
+		// that is expected, not worth an operator's attention.
+		_ = golog.SetLogLevel("net/identify", "error")
+	}
 	return nil
 }
