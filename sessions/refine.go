@@ -117,18 +117,27 @@ func (r *Refine) run(ctx context.Context) {
 			}
 			continue
 		}
-		e, err := r.book.BeginRefine()
-		if err != nil {
-			continue
+		if e, err := r.book.BeginRefine(); err == nil {
+			r.settle(ctx, e, r.book.Refined)
 		}
-		ok := r.probe(ctx, e)
-		if ctx.Err() != nil {
-			r.book.Release(e.Peer)
-			return
-		}
-		r.book.Refined(e, ok)
-		r.publish(e, ok)
 	}
+}
+
+// settle probes e, which the caller moved to the Refine state, and hands
+// the outcome to done (Refined or Rechecked); on shutdown it frees e.
+func (r *Refine) settle(ctx context.Context, e addrbook.Entry, done func(addrbook.Entry, bool)) {
+	ok := r.probe(ctx, e)
+	if ctx.Err() != nil {
+		r.book.Release(e.Peer)
+		return
+	}
+	done(e, ok)
+	state := "fail"
+	if ok {
+		state = "pass"
+	}
+	r.log.Debug("refinery probe", "addr", e.Addr, "result", state)
+	r.m.cfg.Events.Publish(events.Event{Kind: events.RefineProbe, Addr: e.Addr.String(), State: state})
 }
 
 // expireBans forgets blacklist entries of peers whose ban has expired, so
@@ -150,38 +159,15 @@ func (r *Refine) refineNow(ctx context.Context, e addrbook.Entry) {
 	if err := r.book.Transition(e.Peer, addrbook.Refine); err != nil {
 		return // being dialed or probed already
 	}
-	ok := r.probe(ctx, e)
-	if ctx.Err() != nil {
-		r.book.Release(e.Peer)
-		return
-	}
-	r.book.Refined(e, ok)
-	r.publish(e, ok)
+	r.settle(ctx, e, r.book.Refined)
 }
 
 func (r *Refine) runRecheck(ctx context.Context) {
 	for sleep(ctx, r.m.clock, r.recheck) {
-		e, err := r.book.RecheckWhite()
-		if err != nil {
-			continue
+		if e, err := r.book.RecheckWhite(); err == nil {
+			r.settle(ctx, e, r.book.Rechecked)
 		}
-		ok := r.probe(ctx, e)
-		if ctx.Err() != nil {
-			r.book.Release(e.Peer)
-			return
-		}
-		r.book.Rechecked(e, ok)
-		r.publish(e, ok)
 	}
-}
-
-func (r *Refine) publish(e addrbook.Entry, ok bool) {
-	state := "fail"
-	if ok {
-		state = "pass"
-	}
-	r.log.Debug("refinery probe", "addr", e.Addr, "result", state)
-	r.m.cfg.Events.Publish(events.Event{Kind: events.RefineProbe, Addr: e.Addr.String(), State: state})
 }
 
 // probe reports whether e's host answers at e's address within the cap:
