@@ -149,7 +149,13 @@ func (p *pinger) pong(nonce uint64) error {
 		return fmt.Errorf("%w: got %d, want %d", ErrWrongNonce, nonce, p.nonce)
 	}
 	p.waiting = false
-	p.ch.SetRTT(p.clock.Since(p.sentAt))
+	rtt := p.clock.Since(p.sentAt)
+	if p.ch.RTT() == 0 {
+		p.ch.Logger().Info("ping-pong ok", "rtt", rtt, "next_in", p.interval)
+	} else {
+		p.ch.Logger().Debug("ping-pong ok", "rtt", rtt)
+	}
+	p.ch.SetRTT(max(rtt, time.Nanosecond))
 	p.timer.Stop()
 	p.timer = p.clock.AfterFunc(p.interval, p.ping)
 	return nil
