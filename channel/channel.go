@@ -138,7 +138,7 @@ func New(cfg Config) *Channel {
 		done:     make(chan struct{}),
 		protos:   make(map[*Spec]*protoState),
 	}
-	c.log = cfg.Logger.With("channel", cfg.ID, "peer", c.peer.ShortString(), "session", cfg.Session.String())
+	c.log = cfg.Logger.With("channel", cfg.ID, "peer", c.peer.String(), "session", cfg.Session.String())
 	return c
 }
 
