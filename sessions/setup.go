@@ -238,11 +238,22 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 	stopping := m.stopping
 	existing := m.channels[p]
 	keep := existing == nil || m.keepNew(existing, hs.initiator, profile.ChannelHandshakeTimeout)
-	if keep && !stopping {
+	dead := false
+	select {
+	case <-ch.Stopping():
+		// Its connection closed between the handshake and here: its
+		// Stopped hook may already have run and found nothing to remove.
+		dead = true
+	default:
+	}
+	if keep && !stopping && !dead {
 		m.channels[p] = ch
 	}
 	observers := m.observers
 	m.mu.Unlock()
+	if dead {
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, ch.Err())
+	}
 	switch {
 	case stopping:
 		ch.Stop(ErrStopped)
