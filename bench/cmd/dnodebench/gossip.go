@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
+)
+
+// gossip is the gossipsub baseline (go-libp2p-pubsub v0.17.0, default
+// parameters, StrictNoSign with a content id: the unsigned variant) over
+// the given topology: one bare libp2p host per node, connected along the
+// edges only, after every host started gossipsub.
+type gossip struct {
+	trRef
+	hosts  []host.Host
+	topics []*pubsub.Topic
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newGossip(n int, edges [][2]int) *gossip {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gossip{cancel: cancel}
+	for range n {
+		g.hosts = append(g.hosts, newBareHost())
+	}
+	// Every host runs gossipsub before any connection exists: a host
+	// that opens its pubsub stream to a peer not yet running pubsub gives
+	// up on that peer, which leaves meshes broken at random.
+	for _, h := range g.hosts {
+		ps, err := pubsub.NewGossipSub(ctx, h,
+			pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+			pubsub.WithMessageIdFn(func(m *pb.Message) string { return string(m.GetData()[:16]) }),
+		)
+		must(err)
+		t, err := ps.Join("bench")
+		must(err)
+		sub, err := t.Subscribe()
+		must(err)
+		g.topics = append(g.topics, t)
+		self := h.ID()
+		g.wg.Go(func() {
+			for {
+				m, err := sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				if m.ReceivedFrom == self {
+					continue
+				}
+				g.get().got(hex.EncodeToString(m.Data[:16]), time.Now())
+			}
+		})
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, e := range edges {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			must(g.hosts[e[0]].Connect(ctx, addrInfo(g.hosts[e[1]])))
+		})
+	}
+	wg.Wait()
+	time.Sleep(3 * time.Second) // let the meshes form (heartbeat 1 s)
+	return g
+}
+
+// publish sends a new 1 KiB message from node i and returns its id.
+func (g *gossip) publish(i int) string {
+	data := make([]byte, 16+1024)
+	_, _ = rand.Read(data[:16])
+	must(g.topics[i].Publish(context.Background(), data))
+	return hex.EncodeToString(data[:16])
+}
+
+func (g *gossip) close() {
+	g.cancel()
+	g.wg.Wait()
+	for _, h := range g.hosts {
+		h.Close()
+	}
+}
+
+// peers returns the mean number of topic peers a node knows and the mean
+// number of connections per host.
+func (g *gossip) peers() (float64, float64) {
+	t, c := 0, 0
+	for i, tp := range g.topics {
+		t += len(tp.ListPeers())
+		c += len(g.hosts[i].Network().Conns())
+	}
+	return float64(t) / float64(len(g.topics)), float64(c) / float64(len(g.hosts))
+}
