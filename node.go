@@ -246,6 +246,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		Blacklist:        net.Blacklist,
 		UserAgent:        UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
+		Metrics:          n.opts.metricsReg,
 		Logs:             n.logs,
 		Clock:            n.clock,
 	})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/sessions"
@@ -24,6 +25,7 @@ type options struct {
 	whitelistRecheck time.Duration
 	host             *dhost.Host
 	observer         sessions.Observer
+	metricsReg       prometheus.Registerer
 }
 
 // WithLogHandler sends the node's logs to h (default: go-log) with attrs
@@ -66,3 +68,9 @@ func WithHost(h *dhost.Host) Option { return func(o *options) { o.host = h } }
 // WithObserver hands the node's measurements (messages and bytes per
 // protocol, drops, handshake durations, bans) to o, for metrics.
 func WithObserver(o sessions.Observer) Option { return func(opt *options) { opt.observer = o } }
+
+// WithLibp2pMetrics registers go-libp2p's own metrics (swarm, identify,
+// resource manager) with reg; without it libp2p's metrics are off.
+func WithLibp2pMetrics(reg prometheus.Registerer) Option {
+	return func(o *options) { o.metricsReg = reg }
+}

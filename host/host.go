@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnode-p2p/dnode/internal/logging"
 )
@@ -48,6 +49,10 @@ type Config struct {
 
 	UserAgent       string // identify agent version, e.g. "dnode/0.1.0"
 	ProtocolVersion string // identify protocol version
+
+	// Metrics, if set, receives go-libp2p's own metrics (swarm, identify,
+	// holepunch, resource manager); otherwise libp2p's metrics are off.
+	Metrics prometheus.Registerer
 
 	Logs  logging.Factory
 	Clock clock.Clock // default real time
@@ -118,13 +123,17 @@ func New(cfg Config) (*Host, error) {
 		libp2p.ProtocolVersion(cfg.ProtocolVersion),
 		libp2p.Ping(true),
 		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
 		libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
 			return append(addrs, external...)
 		}),
 	}
 	if len(cfg.Listen) == 0 {
 		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	if cfg.Metrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	} else {
+		opts = append(opts, libp2p.DisableMetrics())
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {

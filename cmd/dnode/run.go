@@ -72,7 +72,7 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 
 	reg := metrics.NewRegistry()
 	m := metrics.New(reg, nil)
-	node, err := dnode.New(s, dnode.WithObserver(m))
+	node, err := dnode.New(s, dnode.WithObserver(m), dnode.WithLibp2pMetrics(reg))
 	if err != nil {
 		return configError(err)
 	}
