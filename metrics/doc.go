@@ -47,12 +47,12 @@
 // reports into package-level collectors, so with several nodes in one
 // process these series add them all up.
 //
+// go-libp2p's other metrics (swarm dials and connections, identify, event
+// bus, ...) are registered on the same registry when the node is built
+// with dnode.WithLibp2pMetrics(reg), as `dnode run` does.
+//
 // # What is not there
 //
-// go-libp2p's other metrics (swarm dials and connections, identify,
-// event bus, ...) are not exported: the node builds its host with
-// libp2p.DisableMetrics, and libp2p registers them only through
-// libp2p.PrometheusRegisterer, which the host package does not take yet.
 // Per-channel series (traffic or RTT per peer) are left out on purpose:
 // peers come and go, and their labels would grow without bound; use the
 // RPC's p2p.get_info for them.
