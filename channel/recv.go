@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,7 +54,9 @@ func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
 
 // readLoop reads frames until EOF (nil), a read error, or a violation.
 func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
-	r := &byteReader{r: s}
+	// A small buffer turns the length prefix and payload of a message (and
+	// of back-to-back messages) into one read of the stream.
+	r := &byteReader{r: bufio.NewReaderSize(s, readBuffer)}
 	for {
 		// Wait for a frame without a deadline: idle time is bounded by the
 		// channel's liveness (ping), not by the stream.
@@ -116,14 +119,20 @@ func (c *Channel) dispatch(ps *protoState, msg proto.Message) error {
 	return nil
 }
 
-// byteReader reads single bytes from a stream without buffering ahead, so
-// that frame payloads can be read straight from the stream.
+// readBuffer is the read buffer of each incoming stream.
+const readBuffer = 2048
+
+// byteReader reads single bytes from a reader; over an unbuffered stream
+// it reads nothing ahead, so payloads can follow from the same reader.
 type byteReader struct {
 	r   io.Reader
 	one [1]byte
 }
 
 func (b *byteReader) ReadByte() (byte, error) {
+	if br, ok := b.r.(io.ByteReader); ok {
+		return br.ReadByte()
+	}
 	if _, err := io.ReadFull(b.r, b.one[:]); err != nil {
 		return 0, err
 	}

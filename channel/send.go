@@ -21,8 +21,9 @@ type outFrame struct {
 // protocol negotiation: the multistream header leaves with the first
 // frames, so opening a stream costs no round trip.
 type outStream struct {
-	s  network.Stream
-	rw msmux.LazyConn
+	s        network.Stream
+	rw       msmux.LazyConn
+	deadline time.Time // the write deadline set on s; only the writer touches it
 }
 
 // OpenStream opens a stream for protocol id on conn with lazy
@@ -179,29 +180,41 @@ func (c *Channel) writeLoop() {
 // writeBatch writes a batch with one write per stream, keeping the order
 // of frames within each protocol.
 func (c *Channel) writeBatch(batch []outFrame) error {
-	var order []*protoState
-	bufs := make(map[*protoState][]byte, 2)
+	// Batches hold few protocols: a slice beats a map here.
+	type group struct {
+		ps  *protoState
+		buf []byte
+	}
+	var groups []group
 	for _, f := range batch {
-		b, seen := bufs[f.ps]
-		if !seen {
-			order = append(order, f.ps)
+		i := 0
+		for i < len(groups) && groups[i].ps != f.ps {
+			i++
 		}
-		b = binary.AppendUvarint(b, uint64(len(f.data)))
-		bufs[f.ps] = append(b, f.data...)
+		if i == len(groups) {
+			groups = append(groups, group{ps: f.ps})
+		}
+		groups[i].buf = binary.AppendUvarint(groups[i].buf, uint64(len(f.data)))
+		groups[i].buf = append(groups[i].buf, f.data...)
 	}
 	// Deadlines are compared with the OS clock by the transport, so they
-	// use real time, not the injected clock.
-	deadline := time.Now().Add(c.cfg.WriteTimeout)
-	for _, ps := range order {
-		out, err := c.outStream(ps)
+	// use real time, not the injected clock. A stream's deadline is moved
+	// only when less than half of WriteTimeout is left, which saves a timer
+	// reset per batch while keeping every write bounded.
+	now := time.Now()
+	for _, g := range groups {
+		out, err := c.outStream(g.ps)
 		if err != nil {
 			return err
 		}
-		_ = out.s.SetWriteDeadline(deadline)
-		n, err := out.rw.Write(bufs[ps])
+		if out.deadline.Sub(now) < c.cfg.WriteTimeout/2 {
+			out.deadline = now.Add(c.cfg.WriteTimeout)
+			_ = out.s.SetWriteDeadline(out.deadline)
+		}
+		n, err := out.rw.Write(g.buf)
 		c.bytesOut.Add(uint64(n))
 		if err != nil {
-			return fmt.Errorf("%s: %w", ps.spec.name, err)
+			return fmt.Errorf("%s: %w", g.ps.spec.name, err)
 		}
 	}
 	c.sent.Add(uint64(len(batch)))
