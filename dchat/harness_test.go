@@ -17,11 +17,12 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/leaktest"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleakOptions()...)
+	leaktest.Main(m, goleakOptions()...)
 }
 
 // goleakOptions ignores long-lived goroutines owned by the process, not by

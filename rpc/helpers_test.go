@@ -17,11 +17,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/internal/leaktest"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	leaktest.Main(m,
 		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
 		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
 		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
