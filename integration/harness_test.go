@@ -16,6 +16,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/internal/leaktest"
+	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -25,29 +26,12 @@ func TestMain(m *testing.M) {
 
 // goleakOptions ignores long-lived goroutines owned by the process, not by
 // any node.
-func goleakOptions() []goleak.Option {
-	return []goleak.Option{
-		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-	}
-}
+func goleakOptions() []goleak.Option { return leaktest.Options() }
 
 // testSettings returns settings for a loopback test node: random TCP
 // port, its own datastore, localnet, no RPC, and short timers.
 func testSettings(t testing.TB) settings.Settings {
-	s := settings.Default()
-	s.Network = "test"
-	s.Datastore = t.TempDir()
-	s.RPCListen = ""
-	s.Net.Inbound = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
-	s.Net.Localnet = true
-	for name, p := range s.Net.Profiles {
-		p.OutboundConnectTimeout = 3 * time.Second
-		p.ChannelHandshakeTimeout = 3 * time.Second
-		p.ChannelHeartbeatInterval = 500 * time.Millisecond
-		s.Net.Profiles[name] = p
-	}
+	s := testnet.Settings(t)
 	return s
 }
 

@@ -13,36 +13,24 @@ import (
 	"testing"
 	"time"
 
-	ma "github.com/multiformats/go-multiaddr"
-	"go.uber.org/goleak"
-
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/internal/leaktest"
+	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
 func TestMain(m *testing.M) {
-	leaktest.Main(m,
-		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-	)
+	leaktest.Main(m, leaktest.Options()...)
 }
 
 // testSettings returns settings for a loopback test node: random TCP
 // port, its own datastore, localnet, no outbound slots, short timers.
 func testSettings(t testing.TB) settings.Settings {
-	s := settings.Default()
-	s.Network = "test"
-	s.Datastore = t.TempDir()
+	s := testnet.Settings(t)
 	s.RPCListen = "127.0.0.1:0"
-	s.Net.Inbound = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
-	s.Net.Localnet = true
 	s.Net.OutboundConnections = 0
 	s.Net.OutboundPeerDiscoveryAttemptTime = 200 * time.Millisecond
 	for name, p := range s.Net.Profiles {
-		p.OutboundConnectTimeout = 3 * time.Second
-		p.ChannelHandshakeTimeout = 3 * time.Second
 		p.ChannelHeartbeatInterval = 300 * time.Millisecond
 		s.Net.Profiles[name] = p
 	}

@@ -12,6 +12,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode/settings"
 )
 
 // Host returns a loopback TCP host that is closed at cleanup.
@@ -39,4 +42,24 @@ func Pair(t testing.TB) (a, b host.Host, conn network.Conn) {
 		t.Fatal("no connection")
 	}
 	return a, b, conns[0]
+}
+
+// Settings returns settings for a loopback test node: network "test",
+// its own datastore, no RPC, a random TCP port on 127.0.0.1, localnet, 3 s
+// connect and handshake timeouts and a 500 ms heartbeat. Callers adjust
+// what their tests need.
+func Settings(t testing.TB) settings.Settings {
+	s := settings.Default()
+	s.Network = "test"
+	s.Datastore = t.TempDir()
+	s.RPCListen = ""
+	s.Net.Inbound = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
+	s.Net.Localnet = true
+	for name, p := range s.Net.Profiles {
+		p.OutboundConnectTimeout = 3 * time.Second
+		p.ChannelHandshakeTimeout = 3 * time.Second
+		p.ChannelHeartbeatInterval = 500 * time.Millisecond
+		s.Net.Profiles[name] = p
+	}
+	return s
 }
