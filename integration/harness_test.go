@@ -3,10 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -74,23 +71,9 @@ func addrOf(t testing.TB, n *dnode.Node) ma.Multiaddr {
 	return addrs[0]
 }
 
-// eventually polls cond every 20 ms until it returns nil or timeout
-// passes, then fails with cond's last error.
 func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
-		}
-		<-tick.C
-	}
+	testnet.Eventually(t, timeout, cond)
 }
 
 // sessionsOf counts a node's channels by session kind.
@@ -102,33 +85,8 @@ func sessionsOf(n *dnode.Node) map[channel.Session]int {
 	return out
 }
 
-// testLogHandler writes logs to t.Log at debug level when DNODE_TEST_LOG
-// is set, and drops them otherwise.
-func testLogHandler(t testing.TB) slog.Handler {
-	if os.Getenv("DNODE_TEST_LOG") == "" {
-		return slog.DiscardHandler
-	}
-	return slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
-}
+func testLogHandler(t testing.TB) slog.Handler { return testnet.LogHandler(t) }
 
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p[:len(p)-1]))
-	return len(p), nil
-}
-
-var _ io.Writer = tWriter{}
-
-// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return testnet.FreePort(t) }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,13 +1,11 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -130,23 +128,9 @@ func rpcError(t testing.TB, body string) (code int, msg string, id string) {
 	return r.Error.Code, r.Error.Message, string(r.ID)
 }
 
-// eventually polls cond every 20 ms until it returns nil or timeout
-// passes, then fails with cond's last error.
 func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
-		}
-		<-tick.C
-	}
+	testnet.Eventually(t, timeout, cond)
 }
 
 // waitEvent reads events from sub until one satisfies match, failing
@@ -176,20 +160,7 @@ func waitEvent(t testing.TB, sub *Subscription, timeout time.Duration, what stri
 	}
 }
 
-// testLogHandler writes logs to t.Log when DNODE_TEST_LOG is set.
-func testLogHandler(t testing.TB) slog.Handler {
-	if os.Getenv("DNODE_TEST_LOG") == "" {
-		return slog.DiscardHandler
-	}
-	return slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimSuffix(p, []byte("\n"))))
-	return len(p), nil
-}
+func testLogHandler(t testing.TB) slog.Handler { return testnet.LogHandler(t) }
 
 // fakeChat is a Chat keeping messages in memory.
 type fakeChat struct {
