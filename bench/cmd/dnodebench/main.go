@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -37,9 +38,58 @@ func (r row) ratios() agg {
 	return out
 }
 
+// result is what one benchmark returns: table rows, notes printed under the
+// table, and curves plotted into docs/img.
+type result struct {
+	rows   []row
+	notes  []string
+	curves []curve
+}
+
+// benchmark is one entry of the suite; -only selects by name.
+type benchmark struct {
+	name string
+	run  func(cfg config) result
+}
+
+// config carries the command-line knobs a benchmark may read.
+type config struct {
+	rounds int // rounds for point-to-point benchmarks
+}
+
+// suite lists the benchmarks in the order they run and appear.
+var suite = []benchmark{
+	{"setup", func(c config) result {
+		return result{rows: benchSetup(c.rounds, 100), notes: []string{"channel setup: responder channels that stayed in the node's table, already stopped, more than 2 s after their connection closed (stopped by hand to go on): " + setupZombies + "."}}
+	}},
+	{"rtt", func(c config) result { return result{rows: benchRTT(c.rounds, 3000)} }},
+	{"send", func(c config) result { return result{rows: benchSend(c.rounds, 30000)} }},
+	{"broadcast", func(c config) result {
+		rs, notes := benchBroadcast(40, 8, 200, 20)
+		return result{rows: rs, notes: notes}
+	}},
+	{"idle", func(c config) result {
+		rs, notes := benchIdle(200)
+		return result{rows: rs, notes: notes}
+	}},
+}
+
+// met reports whether the median ratio meets the target; ok is false when
+// the row has no target or no ratio.
+func (r row) met() (met, ok bool) {
+	rat := r.ratios()
+	if r.targetRatio <= 0 || len(rat) == 0 {
+		return false, false
+	}
+	m := rat.med()
+	return (r.lowerBetter && m <= r.targetRatio) || (!r.lowerBetter && m >= r.targetRatio), true
+}
+
 func main() {
-	out := flag.String("out", "", "write the markdown report to this file")
-	only := flag.String("only", "", "comma-separated subset: setup,rtt,send,broadcast,idle")
+	out := flag.String("out", "", "write the markdown report into this file (between the dnodebench markers)")
+	jsonOut := flag.String("json", "", "write the results as JSON to this file")
+	imgDir := flag.String("img", "", "write the curves as PNG files into this directory")
+	only := flag.String("only", "", "comma-separated subset of: "+suiteNames())
 	rounds := flag.Int("rounds", 5, "rounds for point-to-point benchmarks")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
@@ -50,38 +100,52 @@ func main() {
 		must(pprof.StartCPUProfile(f))
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-
 	want := func(name string) bool {
 		return *only == "" || strings.Contains(","+*only+",", ","+name+",")
 	}
+	cfg := config{rounds: *rounds}
 	start := time.Now()
-	var rows []row
-	var extra []string
-	if want("setup") {
-		rows = append(rows, benchSetup(*rounds, 100)...)
-		extra = append(extra, "channel setup: responder channels that stayed in the node's table, already stopped, more than 2 s after their connection closed (stopped by hand to go on; see Findings): "+setupZombies+".")
+	var all result
+	for _, b := range suite {
+		if !want(b.name) {
+			continue
+		}
+		t0 := time.Now()
+		logf("== %s", b.name)
+		r := b.run(cfg)
+		logf("== %s done in %s", b.name, time.Since(t0).Round(time.Second))
+		all.rows = append(all.rows, r.rows...)
+		all.notes = append(all.notes, r.notes...)
+		all.curves = append(all.curves, r.curves...)
 	}
-	if want("rtt") {
-		rows = append(rows, benchRTT(*rounds, 3000)...)
+	took := time.Since(start)
+	imgRef := ""
+	if *imgDir != "" {
+		for _, c := range all.curves {
+			must(writePlot(*imgDir, c))
+		}
+		if *out != "" {
+			if rel, err := filepath.Rel(filepath.Dir(*out), *imgDir); err == nil {
+				imgRef = rel
+			}
+		}
 	}
-	if want("send") {
-		rows = append(rows, benchSend(*rounds, 30000)...)
-	}
-	if want("broadcast") {
-		rs, notes := benchBroadcast(40, 8, 200, 20)
-		rows = append(rows, rs...)
-		extra = append(extra, notes...)
-	}
-	if want("idle") {
-		rs, notes := benchIdle(200)
-		rows = append(rows, rs...)
-		extra = append(extra, notes...)
-	}
-	report := render(rows, extra, time.Since(start))
+	report := render(all, imgRef, took)
 	fmt.Print(report)
 	if *out != "" {
 		must(writeDoc(*out, report))
 	}
+	if *jsonOut != "" {
+		must(writeJSON(*jsonOut, all, took))
+	}
+}
+
+func suiteNames() string {
+	var names []string
+	for _, b := range suite {
+		names = append(names, b.name)
+	}
+	return strings.Join(names, ",")
 }
 
 func machine() (cpu string, cores int) {
@@ -131,7 +195,8 @@ func fmtAgg(a agg) string {
 }
 
 // render returns the results section: machine, table, notes.
-func render(rows []row, extra []string, took time.Duration) string {
+func render(res result, imgRef string, took time.Duration) string {
+	rows, extra := res.rows, res.notes
 	var sb strings.Builder
 	cpu, cores := machine()
 	fmt.Fprintf(&sb, "Machine: %s, %d cores; %s %s/%s; commit %s; %s; whole run %s.\n\n",
@@ -142,12 +207,10 @@ func render(rows []row, extra []string, took time.Duration) string {
 	for _, r := range rows {
 		rat := r.ratios()
 		met := ""
-		if r.targetRatio > 0 && len(rat) > 0 {
-			m := rat.med()
-			if (r.lowerBetter && m <= r.targetRatio) || (!r.lowerBetter && m >= r.targetRatio) {
+		if m, ok := r.met(); ok {
+			met = "**no**"
+			if m {
 				met = "yes"
-			} else {
-				met = "**no**"
 			}
 		}
 		ratio := "–"
@@ -162,6 +225,12 @@ func render(rows []row, extra []string, took time.Duration) string {
 		sb.WriteString("\n")
 		for _, e := range extra {
 			sb.WriteString("- " + e + "\n")
+		}
+	}
+	if imgRef != "" && len(res.curves) > 0 {
+		sb.WriteString("\n### Curves\n")
+		for _, c := range res.curves {
+			fmt.Fprintf(&sb, "\n**%s**\n\n![%s](%s/%s.png)\n", c.Title, c.Title, imgRef, c.File)
 		}
 	}
 	return sb.String()
