@@ -68,9 +68,13 @@ var suite = []benchmark{
 		rs, notes := benchBroadcast(40, 8, 200, 20)
 		return result{rows: rs, notes: notes}
 	}},
-	{"idle", func(c config) result {
-		rs, notes := benchIdle(200)
+	{"setuprate", func(c config) result {
+		rs, notes := benchSetupRate(3, 1000)
 		return result{rows: rs, notes: notes}
+	}},
+	{"idle", func(c config) result {
+		rs, notes, curves := benchIdle([]int{100, 250, 500, 1000}, 500)
+		return result{rows: rs, notes: notes, curves: curves}
 	}},
 }
 

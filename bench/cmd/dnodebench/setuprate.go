@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/seed"
+)
+
+// benchSetupRate measures setups per second at concurrency 16 on a seed:
+// one listening dnode node configured as a seed's node for its network
+// (seed.NodeSettings: inbound only, relaxed bans, whitelist recheck)
+// accepts n inbound channels from n plain go-libp2p hosts in a child
+// process that dial 16 at a time, each completing dnode's version
+// handshake; the rate is n over the child's wall time from the first dial
+// to the last handshake. Baseline: a bare go-libp2p host accepting n
+// connect+identify from another child at concurrency 16, in the same
+// round. CPU per setup is given for the listener alone (this process) and
+// for both sides (listener plus the child's dialers).
+//
+// A seed.Seed builds its own host without dnode.WithPerIPLimit, so it
+// would refuse more than libp2p's per-IP connection limit from loopback;
+// the node is therefore the one a seed runs (same settings and options),
+// on a host of its own with the per-IP limits lifted.
+func benchSetupRate(rounds, n int) ([]row, []string) {
+	const conc = 16
+	var dRate, bRate, dCPU, bCPU, dBoth, bBoth agg
+	errs := 0
+	for r := range rounds {
+		// dnode seed node
+		s := nodeSettings(tempDir())
+		s.Seed.InboundConnections = 4 * n
+		ns := seed.NodeSettings(s, benchNetwork)
+		d, err := dnode.New(ns, dnode.WithLogHandler(slog.DiscardHandler), dnode.WithPerIPLimit(100000),
+			dnode.WithWhitelistRecheck(s.Seed.WhitelistRefineryInterval))
+		must(err)
+		must(d.Start(context.Background()))
+		child := startDialChild("dnode", d.Addrs()[0], n, conc)
+		cpu0 := cpuTime()
+		wall, e, ccpu := child.dial()
+		if !waitFor(10*time.Second, func() bool { return len(d.Channels()) >= n-e }) {
+			logf("setuprate: the node holds %d channels of %d", len(d.Channels()), n-e)
+		}
+		lcpu := cpuTime() - cpu0
+		errs += e
+		dRate = append(dRate, float64(n-e)/wall.Seconds())
+		dCPU = append(dCPU, us(lcpu)/float64(n))
+		dBoth = append(dBoth, us(lcpu+ccpu)/float64(n))
+		child.close()
+		_ = d.Stop()
+
+		// bare libp2p
+		h := newBareHost()
+		child = startDialChild("bare", addrOf(h), n, conc)
+		cpu0 = cpuTime()
+		wall, e, ccpu = child.dial()
+		waitFor(10*time.Second, func() bool { return len(h.Network().Conns()) >= n-e })
+		lcpu = cpuTime() - cpu0
+		errs += e
+		bRate = append(bRate, float64(n-e)/wall.Seconds())
+		bCPU = append(bCPU, us(lcpu)/float64(n))
+		bBoth = append(bBoth, us(lcpu+ccpu)/float64(n))
+		child.close()
+		h.Close()
+		logf("setuprate round %d: dnode %.0f/s, bare libp2p %.0f/s", r+1, dRate[r], bRate[r])
+	}
+	base := "bare libp2p host, connect+identify, concurrency 16"
+	rows := []row{
+		{bench: fmt.Sprintf("setup rate on a seed node, %d inbound at concurrency 16", n), unit: "setups/s", dnode: dRate, base: bRate, baseName: base, target: "≥ 0.8×", targetRatio: 0.8},
+		{bench: "setup CPU per inbound setup, listener only", unit: "µs/setup", dnode: dCPU, base: bCPU, baseName: base, lowerBetter: true},
+		{bench: "setup CPU per setup, listener + dialers", unit: "µs/setup", dnode: dBoth, base: bBoth, baseName: base, lowerBetter: true},
+	}
+	notes := []string{fmt.Sprintf("setup rate: dialers are %d plain go-libp2p hosts in a child process (built before the clock starts), 16 dialing at a time; for dnode each completes the version handshake. The listener is the node a seed runs for its network (seed.NodeSettings), on its own host with per-IP limits lifted; failed dials over all rounds: %d.", n, errs)}
+	return rows, notes
+}
+
+// addrOf returns h's first listen address with /p2p/.
+func addrOf(h interface {
+	Addrs() []ma.Multiaddr
+	ID() peer.ID
+}) ma.Multiaddr {
+	return h.Addrs()[0].Encapsulate(ma.StringCast("/p2p/" + h.ID().String()))
+}
