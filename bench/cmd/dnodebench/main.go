@@ -63,7 +63,11 @@ var suite = []benchmark{
 		return result{rows: benchSetup(c.rounds, 100), notes: []string{"channel setup: responder channels that stayed in the node's table, already stopped, more than 2 s after their connection closed (stopped by hand to go on): " + setupZombies + "."}}
 	}},
 	{"rtt", func(c config) result { return result{rows: benchRTT(c.rounds, 3000)} }},
-	{"send", func(c config) result { return result{rows: benchSend(c.rounds, 30000)} }},
+	{"send", func(c config) result {
+		rows := benchSend(c.rounds, 30000)
+		rows = append(rows, benchSendSmall(c.rounds, 100000)...)
+		return result{rows: append(rows, benchBulk(c.rounds, 256)...)}
+	}},
 	{"broadcast", func(c config) result {
 		rs, notes := benchBroadcast(40, 8, 200, 20)
 		return result{rows: rs, notes: notes}
