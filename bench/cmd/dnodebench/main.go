@@ -76,6 +76,10 @@ var suite = []benchmark{
 		rs, notes := benchSetupRate(3, 1000)
 		return result{rows: rs, notes: notes}
 	}},
+	{"churn", func(c config) result {
+		rs, notes := benchChurn(2000, 50)
+		return result{rows: rs, notes: notes}
+	}},
 	{"idle", func(c config) result {
 		rs, notes, curves := benchIdle([]int{100, 250, 500, 1000}, 500)
 		return result{rows: rs, notes: notes, curves: curves}
