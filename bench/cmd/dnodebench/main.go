@@ -80,6 +80,10 @@ var suite = []benchmark{
 		rs, notes := benchChurn(2000, 50)
 		return result{rows: rs, notes: notes}
 	}},
+	{"bootstrap", func(c config) result {
+		rs, notes, curves := benchBootstrap([]int{10, 50, 100}, 8)
+		return result{rows: rs, notes: notes, curves: curves}
+	}},
 	{"idle", func(c config) result {
 		rs, notes, curves := benchIdle([]int{100, 250, 500, 1000}, 500)
 		return result{rows: rs, notes: notes, curves: curves}

@@ -9,25 +9,20 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/seed"
 )
 
 // benchSetupRate measures setups per second at concurrency 16 on a seed:
-// one listening dnode node configured as a seed's node for its network
-// (seed.NodeSettings: inbound only, relaxed bans, whitelist recheck)
-// accepts n inbound channels from n plain go-libp2p hosts in a child
-// process that dial 16 at a time, each completing dnode's version
-// handshake; the rate is n over the child's wall time from the first dial
-// to the last handshake. Baseline: a bare go-libp2p host accepting n
-// connect+identify from another child at concurrency 16, in the same
-// round. CPU per setup is given for the listener alone (this process) and
-// for both sides (listener plus the child's dialers).
-//
-// A seed.Seed builds its own host without dnode.WithPerIPLimit, so it
-// would refuse more than libp2p's per-IP connection limit from loopback;
-// the node is therefore the one a seed runs (same settings and options),
-// on a host of its own with the per-IP limits lifted.
+// a seed (seed.Seed serving the bench network) accepts n inbound channels
+// from n plain go-libp2p hosts in a child process (childproc.go) that dial
+// 16 at a time, each completing dnode's version handshake; the rate is n
+// over the child's wall time from the first dial to the last handshake.
+// Baseline: a bare go-libp2p host accepting n connect+identify from
+// another child at concurrency 16, in the same round. CPU per setup is
+// given for the listener alone (this process, over the same window) and
+// for both sides (listener plus the child's dialers). libp2p exempts
+// loopback from its per-IP connection limits, so the seed's own host
+// (built without dnode.WithPerIPLimit) admits them all.
 func benchSetupRate(rounds, n int) ([]row, []string) {
 	const conc = 16
 	var dRate, bRate, dCPU, bCPU, dBoth, bBoth agg
@@ -36,12 +31,11 @@ func benchSetupRate(rounds, n int) ([]row, []string) {
 		// dnode seed node
 		s := nodeSettings(tempDir())
 		s.Seed.InboundConnections = 4 * n
-		ns := seed.NodeSettings(s, benchNetwork)
-		d, err := dnode.New(ns, dnode.WithLogHandler(slog.DiscardHandler), dnode.WithPerIPLimit(100000),
-			dnode.WithWhitelistRecheck(s.Seed.WhitelistRefineryInterval))
+		sd, err := seed.New(s, slog.DiscardHandler)
 		must(err)
-		must(d.Start(context.Background()))
-		child := startDialChild("dnode", d.Addrs()[0], n, conc)
+		must(sd.Start(context.Background()))
+		d := sd.Node(benchNetwork)
+		child := startDialChild("dnode", addrOf(sd.Host()), n, conc)
 		cpu0 := cpuTime()
 		wall, e, ccpu := child.dial()
 		if !waitFor(10*time.Second, func() bool { return len(d.Channels()) >= n-e }) {
@@ -53,7 +47,7 @@ func benchSetupRate(rounds, n int) ([]row, []string) {
 		dCPU = append(dCPU, us(lcpu)/float64(n))
 		dBoth = append(dBoth, us(lcpu+ccpu)/float64(n))
 		child.close()
-		_ = d.Stop()
+		_ = sd.Stop()
 
 		// bare libp2p
 		h := newBareHost()
@@ -72,11 +66,11 @@ func benchSetupRate(rounds, n int) ([]row, []string) {
 	}
 	base := "bare libp2p host, connect+identify, concurrency 16"
 	rows := []row{
-		{bench: fmt.Sprintf("setup rate on a seed node, %d inbound at concurrency 16", n), unit: "setups/s", dnode: dRate, base: bRate, baseName: base, target: "≥ 0.8×", targetRatio: 0.8},
+		{bench: fmt.Sprintf("setup rate on a seed, %d inbound at concurrency 16", n), unit: "setups/s", dnode: dRate, base: bRate, baseName: base, target: "≥ 0.8×", targetRatio: 0.8},
 		{bench: "setup CPU per inbound setup, listener only", unit: "µs/setup", dnode: dCPU, base: bCPU, baseName: base, lowerBetter: true},
 		{bench: "setup CPU per setup, listener + dialers", unit: "µs/setup", dnode: dBoth, base: bBoth, baseName: base, lowerBetter: true},
 	}
-	notes := []string{fmt.Sprintf("setup rate: dialers are %d plain go-libp2p hosts in a child process (built before the clock starts), 16 dialing at a time; for dnode each completes the version handshake. The listener is the node a seed runs for its network (seed.NodeSettings), on its own host with per-IP limits lifted; failed dials over all rounds: %d.", n, errs)}
+	notes := []string{fmt.Sprintf("setup rate: dialers are %d plain go-libp2p hosts in a child process (built before the clock starts), 16 dialing at a time; for dnode each completes the version handshake. The listener is a seed.Seed serving the bench network; failed dials over all rounds: %d.", n, errs)}
 	return rows, notes
 }
 

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/seed"
+	"github.com/dnode-p2p/dnode/settings"
+)
+
+// bootDiscovery is the outbound peer discovery attempt time of the
+// bootstrap nodes (devnet's short timer, as netSettings in broadcast.go).
+const bootDiscovery = 500 * time.Millisecond
+
+// bootSettings are devnet's node settings (internal/devnet): short
+// discovery and refinery timers, out outbound slots.
+func bootSettings(dir string, seeds []ma.Multiaddr, out int) settings.Settings {
+	s := nodeSettings(dir)
+	s.Net.Seeds = seeds
+	s.Net.OutboundConnections = out
+	s.Net.InboundConnections = 32
+	s.Net.OutboundPeerDiscoveryAttemptTime = bootDiscovery
+	s.Net.GreylistRefineryInterval = time.Second
+	s.Net.HostlistSaveInterval = time.Minute
+	return s
+}
+
+// benchBootstrap measures cold-start bootstrap: one seed and n dnode nodes
+// with out outbound slots and devnet's short timers, all started at once
+// (8 Starts at a time), the seed as their only known peer; every 10 ms the
+// benchmark reads each node's Node.OutboundSlots. Per node, the fill time
+// is from its Start returning to all its slots holding a channel; the
+// network is full when every node was full once. The bound is the issue's
+// 3 discovery intervals + 3 setups, with the setup p50 measured in the run
+// (quickSetupP50). The curve is the fraction of all outbound slots filled
+// against the time since the first Start.
+func benchBootstrap(sizes []int, out int) ([]row, []string, []curve) {
+	setup := quickSetupP50(30)
+	bound := 3*bootDiscovery + 3*setup
+	var rows []row
+	var notes []string
+	fill := curve{File: "bootstrap-fill", Title: fmt.Sprintf("Bootstrap: outbound slots filled after a cold start (%d slots per node)", out),
+		XLabel: "seconds since the first node started", YLabel: "fraction of all outbound slots filled"}
+	for _, n := range sizes {
+		r := bootstrapOnce(n, out)
+		fill.Series = append(fill.Series, series{Name: fmt.Sprintf("n = %d", n), X: r.curveX, Y: r.curveY})
+		b := agg{bound.Seconds()}
+		name := fmt.Sprintf("bootstrap n=%d, %d slots", n, out)
+		base := "bound: 3 discovery intervals + 3 setups"
+		all := row{bench: name + ": all nodes full, since the last Start", unit: "s", dnode: agg{r.allFull.Seconds()}, base: b, baseName: base}
+		if n == 100 {
+			all.target, all.targetRatio, all.lowerBetter = "≤ 1.0×", 1, true
+		}
+		rows = append(rows, all,
+			row{bench: name + ": per-node fill time p50", unit: "s", dnode: agg{r.p50.Seconds()}, base: b, baseName: base, lowerBetter: true},
+			row{bench: name + ": per-node fill time p99", unit: "s", dnode: agg{r.p99.Seconds()}, base: b, baseName: base, lowerBetter: true},
+		)
+		notes = append(notes, fmt.Sprintf("bootstrap n=%d: the %d Starts took %s; all full %s after the first Start, %s after the last; %d of %d nodes never had every slot filled within 60 s.",
+			n, n, r.spread.Round(time.Millisecond), r.allFromFirst.Round(time.Millisecond), r.allFull.Round(time.Millisecond), r.notFull, n))
+	}
+	notes = append(notes, fmt.Sprintf("bootstrap: bound = 3 × %s (outbound peer discovery attempt time) + 3 × %s (channel setup p50, 30 Node.Connect samples in this run) = %s; refinery interval 1 s, one seed.Seed. A node can only fill once enough others run, so the all-full time is counted from the last Start.",
+		bootDiscovery, setup.Round(10*time.Microsecond), bound.Round(time.Millisecond)))
+	return rows, notes, []curve{fill}
+}
+
+type bootResult struct {
+	p50, p99, allFull, allFromFirst, spread time.Duration
+	notFull                                 int
+	curveX, curveY                          []float64
+}
+
+func bootstrapOnce(n, out int) bootResult {
+	ctx := context.Background()
+	ss := bootSettings(tempDir(), nil, 0)
+	ss.Seed.WhitelistRefineryInterval = 5 * time.Second
+	sd, err := seed.New(ss, slog.DiscardHandler, dnode.WithPerIPLimit(100000))
+	must(err)
+	must(sd.Start(ctx))
+	defer sd.Stop()
+	h := sd.Host()
+	seedAddrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	must(err)
+
+	nodes := make([]*dnode.Node, n)
+	for i := range nodes {
+		nodes[i], err = dnode.New(bootSettings(tempDir(), seedAddrs[:1], out), dnode.WithLogHandler(slog.DiscardHandler), dnode.WithPerIPLimit(100000))
+		must(err)
+	}
+	defer func() {
+		var wg sync.WaitGroup
+		for _, nd := range nodes {
+			wg.Go(func() { _ = nd.Stop() })
+		}
+		wg.Wait()
+	}()
+
+	started := make([]time.Time, n) // zero until Start returned
+	var mu sync.Mutex
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, nd := range nodes {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			must(nd.Start(ctx))
+			mu.Lock()
+			started[i] = time.Now()
+			mu.Unlock()
+		})
+	}
+	filled := make([]time.Time, n)
+	var r bootResult
+	lastSample := time.Duration(-1)
+	deadline := t0.Add(60 * time.Second)
+	for {
+		now := time.Now()
+		total, full := 0, 0
+		mu.Lock()
+		for i, nd := range nodes {
+			if started[i].IsZero() {
+				continue
+			}
+			k := 0
+			for _, id := range nd.OutboundSlots() {
+				if id != 0 {
+					k++
+				}
+			}
+			total += k
+			if k >= out && filled[i].IsZero() {
+				filled[i] = now
+			}
+			if !filled[i].IsZero() {
+				full++
+			}
+		}
+		mu.Unlock()
+		if el := now.Sub(t0); el-lastSample >= 50*time.Millisecond || full == n {
+			r.curveX = append(r.curveX, el.Seconds())
+			r.curveY = append(r.curveY, float64(total)/float64(n*out))
+			lastSample = el
+		}
+		if full == n || now.After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	var ds []time.Duration
+	var first, last, lastFill time.Time
+	for i := range nodes {
+		if first.IsZero() || started[i].Before(first) {
+			first = started[i]
+		}
+		if started[i].After(last) {
+			last = started[i]
+		}
+		if filled[i].IsZero() {
+			r.notFull++
+			continue
+		}
+		ds = append(ds, filled[i].Sub(started[i]))
+		if filled[i].After(lastFill) {
+			lastFill = filled[i]
+		}
+	}
+	r.p50, r.p99 = pct(ds, 50), pct(ds, 99)
+	r.spread = last.Sub(t0)
+	r.allFromFirst, r.allFull = lastFill.Sub(t0), lastFill.Sub(last)
+	if r.notFull > 0 {
+		r.allFull, r.allFromFirst = 60*time.Second, 60*time.Second
+	}
+	logf("bootstrap n=%d: per-node p50 %s p99 %s; all full %s after the last Start (%d not full)", n,
+		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.allFull.Round(time.Millisecond), r.notFull)
+	return r
+}
+
+// quickSetupP50 is the p50 of samples Node.Connect calls between two
+// fresh nodes, each channel stopped and gone before the next.
+func quickSetupP50(samples int) time.Duration {
+	ctx := context.Background()
+	a := newNode(nodeSettings(tempDir()), nil)
+	b := newNode(nodeSettings(tempDir()), nil)
+	defer a.Stop()
+	defer b.Stop()
+	var ds []time.Duration
+	for range samples {
+		t0 := time.Now()
+		ch, err := a.Connect(ctx, b.Addrs()[0], channel.Manual)
+		ds = append(ds, time.Since(t0))
+		must(err)
+		ch.Stop(nil)
+		<-ch.Done()
+		gone := func() bool {
+			return len(b.Channels()) == 0 && a.Host().Network().Connectedness(b.ID()) != network.Connected
+		}
+		if !waitFor(2*time.Second, gone) {
+			for _, c := range b.Channels() { // see docs/benchmarks.md, Findings
+				c.Stop(nil)
+			}
+			waitFor(5*time.Second, gone)
+		}
+	}
+	return pct(ds, 50)
+}
