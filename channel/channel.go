@@ -88,6 +88,7 @@ type protoState struct {
 	in       network.Stream
 	subs     []*subscriber // copy-on-write under Channel.mu
 	handlers []Handler     // copy-on-write under Channel.mu
+	filters  []Filter      // copy-on-write under Channel.mu
 	meter    meterQueue
 }
 
@@ -107,6 +108,13 @@ type Observer interface {
 // It must not block (queueing a reply with Send is fine). A non-nil error
 // stops the channel; wrap ErrViolation to report misbehaviour.
 type Handler func(msg proto.Message) error
+
+// Filter sees the encoded bytes of a received message before it is
+// decoded, in the stream's reader goroutine; returning false drops the
+// message undecoded (it is still counted and metered). Protocols that
+// deduplicate (relays) use it to skip decoding copies they already have.
+// It must not block, and must not keep or modify raw.
+type Filter func(raw []byte) bool
 
 // New returns a channel on cfg.Conn that is not yet started. The caller
 // owns it and must Stop it.

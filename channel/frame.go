@@ -46,15 +46,31 @@ func ReadFrame(r io.Reader, msg proto.Message, max int) error {
 // readFrameRest reads the rest of a frame whose first length byte is
 // first, refusing lengths above max before reading the payload.
 func readFrameRest(first byte, br *byteReader, max int) ([]byte, error) {
+	n, err := readFrameLen(first, br, max)
+	if err != nil {
+		return nil, err
+	}
+	return readPayload(br.r, n)
+}
+
+// readFrameLen reads the rest of a frame's length whose first byte is
+// first and checks it against max.
+func readFrameLen(first byte, br io.ByteReader, max int) (int, error) {
 	n, err := readUvarint(first, br)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad frame length: %v", ErrViolation, err)
+		return 0, fmt.Errorf("%w: bad frame length: %v", ErrViolation, err)
 	}
 	if n > uint64(max) {
-		return nil, fmt.Errorf("%w: frame of %d bytes, cap %d", ErrViolation, n, max)
+		return 0, fmt.Errorf("%w: frame of %d bytes, cap %d", ErrViolation, n, max)
 	}
+	return int(n), nil
+}
+
+// readPayload reads a frame's payload of n bytes; a stream that ends
+// before it is complete is a violation.
+func readPayload(r io.Reader, n int) ([]byte, error) {
 	buf := make([]byte, n)
-	if _, err := io.ReadFull(br.r, buf); err != nil {
+	if _, err := io.ReadFull(r, buf); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: truncated frame", ErrViolation)
 		}

@@ -56,7 +56,8 @@ func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
 func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 	// A small buffer turns the length prefix and payload of a message (and
 	// of back-to-back messages) into one read of the stream.
-	r := &byteReader{r: bufio.NewReaderSize(s, readBuffer)}
+	br := bufio.NewReaderSize(s, readBuffer)
+	r := &byteReader{r: br}
 	for {
 		// Wait for a frame without a deadline: idle time is bounded by the
 		// channel's liveness (ping), not by the stream.
@@ -67,13 +68,42 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 			}
 			return err
 		}
-		_ = s.SetReadDeadline(time.Now().Add(c.cfg.FrameTimeout)) // real time: see writeBatch
-		buf, err := readFrameRest(first, r, ps.spec.maxBytes)
+		// Once started, a frame must complete within FrameTimeout. The
+		// deadline (a timer reset each time) is only needed when a read
+		// may block: not when the frame is already in the buffer, which
+		// is the common case for small messages.
+		deadline := false
+		setDeadline := func() {
+			_ = s.SetReadDeadline(time.Now().Add(c.cfg.FrameTimeout)) // real time: see writeProto
+			deadline = true
+		}
+		if first >= 0x80 && br.Buffered() < binary.MaxVarintLen64-1 {
+			setDeadline()
+		}
+		n, err := readFrameLen(first, r, ps.spec.maxBytes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ps.spec.name, err)
 		}
-		_ = s.SetReadDeadline(time.Time{})
+		if !deadline && br.Buffered() < n {
+			setDeadline()
+		}
+		buf, err := readPayload(br, n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ps.spec.name, err)
+		}
+		if deadline {
+			_ = s.SetReadDeadline(time.Time{})
+		}
 		c.bytesIn.Add(uint64(len(buf) + uvarintLen(uint64(len(buf)))))
+		if keep, err := c.filter(ps, buf); err != nil {
+			return err
+		} else if !keep {
+			c.received.Add(1)
+			if o := c.cfg.Observer; o != nil {
+				o.Message(c, ps.spec, false, len(buf))
+			}
+			continue
+		}
 		msg := ps.spec.newMessage()
 		if err := proto.Unmarshal(buf, msg); err != nil {
 			return fmt.Errorf("%w: %s: undecodable message: %v", ErrViolation, ps.spec.name, err)
@@ -88,11 +118,28 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 	}
 }
 
-// dispatch meters msg and hands it to every subscriber of ps.
-func (c *Channel) dispatch(ps *protoState, msg proto.Message) error {
-	now := c.clock.Now()
+// filter runs the filters of ps on raw; a message a filter drops is
+// metered here, since it is not dispatched.
+func (c *Channel) filter(ps *protoState, raw []byte) (bool, error) {
 	c.mu.Lock()
+	filters := ps.filters
+	c.mu.Unlock()
+	for _, f := range filters {
+		if !f(raw) {
+			c.mu.Lock()
+			err := c.meterLocked(ps)
+			c.mu.Unlock()
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// meterLocked counts one received message of ps against the metering
+// limit; c.mu must be held.
+func (c *Channel) meterLocked(ps *protoState) error {
 	if ps.spec.metering.Threshold > 0 {
+		now := c.clock.Now()
 		ps.meter.push(now, ps.spec.metering.Expiry)
 		total := 0
 		for _, o := range c.protos {
@@ -101,9 +148,18 @@ func (c *Channel) dispatch(ps *protoState, msg proto.Message) error {
 			}
 		}
 		if total > c.meterSum {
-			c.mu.Unlock()
 			return fmt.Errorf("%w: metering limit exceeded (%d messages, limit %d)", ErrViolation, total, c.meterSum)
 		}
+	}
+	return nil
+}
+
+// dispatch meters msg and hands it to every subscriber of ps.
+func (c *Channel) dispatch(ps *protoState, msg proto.Message) error {
+	c.mu.Lock()
+	if err := c.meterLocked(ps); err != nil {
+		c.mu.Unlock()
+		return err
 	}
 	handlers := ps.handlers
 	subs := ps.subs

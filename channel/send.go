@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -105,6 +106,15 @@ func (c *Channel) Handle(spec *Spec, h Handler) {
 	c.mu.Unlock()
 }
 
+// Filter attaches spec and calls f with every received message of spec
+// before it is decoded, before handlers and subscriptions; see Filter.
+func (c *Channel) Filter(spec *Spec, f Filter) {
+	c.mu.Lock()
+	ps := c.attachLocked(spec)
+	ps.filters = append(append([]Filter(nil), ps.filters...), f)
+	c.mu.Unlock()
+}
+
 // Send encodes msg and queues it for the peer on spec's stream, attaching
 // spec if needed. It never blocks on the network. It returns ErrStopped
 // after Stop, ErrQueueFull (the message is dropped and counted) when the
@@ -158,6 +168,14 @@ func (c *Channel) SendEncoded(spec *Spec, data []byte) error {
 // writeLoop drains the send queue in batches and exits when it is empty.
 func (c *Channel) writeLoop() {
 	defer c.wg.Done()
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 2*maxWrite { // a huge frame's buffer is not kept
+			*bp = buf[:0]
+			writeBufs.Put(bp)
+		}
+	}()
 	var batch []outFrame
 	for {
 		c.mu.Lock()
@@ -168,7 +186,8 @@ func (c *Channel) writeLoop() {
 		}
 		batch, c.queue = c.queue, batch[:0]
 		c.mu.Unlock()
-		if err := c.writeBatch(batch); err != nil {
+		var err error
+		if buf, err = c.writeBatch(batch, buf); err != nil {
 			c.log.Debug("write failed", "err", err)
 			c.Stop(fmt.Errorf("write: %w", err))
 			return
@@ -177,44 +196,52 @@ func (c *Channel) writeLoop() {
 	}
 }
 
-// writeBatch writes a batch with one write per stream, keeping the order
-// of frames within each protocol.
-func (c *Channel) writeBatch(batch []outFrame) error {
-	// Batches hold few protocols: a slice beats a map here.
-	type group struct {
-		ps  *protoState
-		buf []byte
-	}
-	var groups []group
-	for _, f := range batch {
-		i := 0
-		for i < len(groups) && groups[i].ps != f.ps {
-			i++
+// maxWrite is the most bytes writeBatch hands to one stream Write: a
+// noise frame holds at most 64 KiB, and a bounded write buffer can be
+// reused for every batch.
+const maxWrite = 64 << 10
+
+// writeBufs recycles writer buffers: a writer goroutine takes one for as
+// long as it runs, so an idle channel holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxWrite); return &b }}
+
+// writeBatch writes a batch, coalescing the frames of each stream into
+// writes of up to maxWrite bytes and keeping the order of frames within
+// each protocol. buf is the writer's scratch buffer; the grown buffer is
+// returned.
+func (c *Channel) writeBatch(batch []outFrame, buf []byte) ([]byte, error) {
+	// Batches hold few protocols: scan for each one in turn, in the
+	// order of first appearance; the common batch has a single protocol.
+	var done [4]*protoState
+	doneN := 0
+	for i, f := range batch {
+		ps := f.ps
+		seen := false
+		for _, d := range done[:min(doneN, len(done))] {
+			if d == ps {
+				seen = true
+				break
+			}
 		}
-		if i == len(groups) {
-			groups = append(groups, group{ps: f.ps})
+		if !seen && doneN > len(done) {
+			// More protocols than done holds: check the batch prefix.
+			for _, g := range batch[:i] {
+				if g.ps == ps {
+					seen = true
+					break
+				}
+			}
 		}
-		groups[i].buf = binary.AppendUvarint(groups[i].buf, uint64(len(f.data)))
-		groups[i].buf = append(groups[i].buf, f.data...)
-	}
-	// Deadlines are compared with the OS clock by the transport, so they
-	// use real time, not the injected clock. A stream's deadline is moved
-	// only when less than half of WriteTimeout is left, which saves a timer
-	// reset per batch while keeping every write bounded.
-	now := time.Now()
-	for _, g := range groups {
-		out, err := c.outStream(g.ps)
-		if err != nil {
-			return err
+		if seen {
+			continue
 		}
-		if out.deadline.Sub(now) < c.cfg.WriteTimeout/2 {
-			out.deadline = now.Add(c.cfg.WriteTimeout)
-			_ = out.s.SetWriteDeadline(out.deadline)
+		if doneN < len(done) {
+			done[doneN] = ps
 		}
-		n, err := out.rw.Write(g.buf)
-		c.bytesOut.Add(uint64(n))
-		if err != nil {
-			return fmt.Errorf("%s: %w", g.ps.spec.name, err)
+		doneN++
+		var err error
+		if buf, err = c.writeProto(ps, batch[i:], buf); err != nil {
+			return buf, err
 		}
 	}
 	c.sent.Add(uint64(len(batch)))
@@ -223,7 +250,49 @@ func (c *Channel) writeBatch(batch []outFrame) error {
 			o.Message(c, f.ps.spec, true, len(f.data))
 		}
 	}
-	return nil
+	return buf, nil
+}
+
+// writeProto writes the frames of ps in frames (the rest of a batch
+// starting with ps's first frame) to ps's stream.
+func (c *Channel) writeProto(ps *protoState, frames []outFrame, buf []byte) ([]byte, error) {
+	out, err := c.outStream(ps)
+	if err != nil {
+		return buf, err
+	}
+	// Deadlines are compared with the OS clock by the transport, so they
+	// use real time, not the injected clock. A stream's deadline is moved
+	// only when less than half of WriteTimeout is left, which saves a timer
+	// reset per batch while keeping every write bounded.
+	if now := time.Now(); out.deadline.Sub(now) < c.cfg.WriteTimeout/2 {
+		out.deadline = now.Add(c.cfg.WriteTimeout)
+		_ = out.s.SetWriteDeadline(out.deadline)
+	}
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		n, err := out.rw.Write(buf)
+		c.bytesOut.Add(uint64(n))
+		buf = buf[:0]
+		if err != nil {
+			return fmt.Errorf("%s: %w", ps.spec.name, err)
+		}
+		return nil
+	}
+	for _, f := range frames {
+		if f.ps != ps {
+			continue
+		}
+		if len(buf) > 0 && len(buf)+binary.MaxVarintLen64+len(f.data) > maxWrite {
+			if err := flush(); err != nil {
+				return buf, err
+			}
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(f.data)))
+		buf = append(buf, f.data...)
+	}
+	return buf, flush()
 }
 
 // outStream returns the outgoing stream of ps, opening it on first use.

@@ -2,6 +2,7 @@ package channel
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -29,6 +30,7 @@ type Spec struct {
 	maxBytes int
 	metering Metering
 	msgType  protoreflect.MessageType
+	lastID   atomic.Pointer[specID] // cache of ID
 }
 
 // NewSpec returns the Spec of protocol name/version carrying messages of
@@ -60,7 +62,20 @@ func (s *Spec) Metering() Metering { return s.metering }
 
 // ID returns the protocol ID on network: /dnode/<network>/<name>/<version>.
 func (s *Spec) ID(network string) protocol.ID {
-	return protocol.ID("/dnode/" + network + "/" + s.name + "/" + s.version)
+	// A node runs one network: the last ID is kept, so the send path
+	// (PeerRuns) does not build the string for every message.
+	if c := s.lastID.Load(); c != nil && c.network == network {
+		return c.id
+	}
+	id := protocol.ID("/dnode/" + network + "/" + s.name + "/" + s.version)
+	s.lastID.Store(&specID{network: network, id: id})
+	return id
+}
+
+// specID is a Spec's protocol ID on one network.
+type specID struct {
+	network string
+	id      protocol.ID
 }
 
 func (s *Spec) newMessage() proto.Message { return s.msgType.New().Interface() }
@@ -104,6 +119,10 @@ func (p *Protocol[M]) Send(ch *Channel, msg M) error { return ch.Send(p.spec, ms
 func (p *Protocol[M]) Subscribe(ch *Channel, capacity int) *Subscription[M] {
 	return &Subscription[M]{sub: ch.subscribe(p.spec, capacity)}
 }
+
+// Filter calls f with the encoded bytes of every message of the protocol
+// received on ch, before decoding; see Channel.Filter.
+func (p *Protocol[M]) Filter(ch *Channel, f Filter) { ch.Filter(p.spec, f) }
 
 // Handle calls h for every message of the protocol received on ch; see
 // Channel.Handle.
