@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
@@ -133,6 +134,7 @@ func New(n *dnode.Node, cfg Config) (*Chat, error) {
 		Sessions: channel.Default,
 		Specs:    []*channel.Spec{c.proto.Spec()},
 		New: func(ch *channel.Channel) (protocols.Protocol, error) {
+			c.proto.Filter(ch, c.fresh)
 			c.proto.Handle(ch, func(m *DchatMessage) error { return c.receive(m, ch) })
 			return started{}, nil
 		},
@@ -267,6 +269,52 @@ func (c *Chat) validate(m *DchatMessage) (peer.ID, error) {
 		return "", fmt.Errorf("%w: dchat: text is not UTF-8", channel.ErrViolation)
 	}
 	return sender, nil
+}
+
+// fresh reports whether an encoded message may be new: a message whose id
+// is in the seen cache is dropped before it is decoded and validated
+// (counted as a duplicate). In a flood most frames a node receives are
+// such copies, one per neighbour, so this keeps their cost to a lookup.
+func (c *Chat) fresh(raw []byte) bool {
+	idb := rawID(raw)
+	if len(idb) != IDLen {
+		return true // receive decides
+	}
+	var id msgID
+	copy(id[:], idb)
+	now := c.now()
+	c.mu.Lock()
+	dup := c.seen.contains(id, now)
+	c.mu.Unlock()
+	if dup {
+		c.duplicates.Add(1)
+	}
+	return !dup
+}
+
+// rawID returns the id field of an encoded DchatMessage (nil if absent or
+// if the encoding is broken before it).
+func rawID(b []byte) []byte {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return nil
+			}
+			return v
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return nil
+		}
+		b = b[m:]
+	}
+	return nil
 }
 
 // receive handles a message received on from (nil in unit tests). It runs

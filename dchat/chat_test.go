@@ -1,6 +1,8 @@
 package dchat
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	"context"
 	"errors"
 	"strings"
@@ -363,4 +365,33 @@ func TestNewRegistration(t *testing.T) {
 	if _, err := New(n, Config{}); !errors.Is(err, protocols.ErrFrozen) {
 		t.Errorf("dchat on a running node: %v", err)
 	}
+}
+
+func TestFreshDropsSeenBeforeDecoding(t *testing.T) {
+	c, _ := unitChat(t, Config{})
+	from := randomPeer(t)
+	raw, err := proto.Marshal(wireMsg(2, from, t0, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := rawID(raw); len(id) != IDLen || id[0] != 2 {
+		t.Fatalf("rawID = %x", id)
+	}
+	if rawID([]byte{0x0a, 0x7f}) != nil || rawID([]byte{0xff}) != nil {
+		t.Fatal("rawID of a broken encoding is not nil")
+	}
+	if !c.fresh(raw) {
+		t.Fatal("unseen message dropped")
+	}
+	if err := c.receive(wireMsg(2, from, t0, 3), nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.fresh(raw) {
+		t.Fatal("seen message kept")
+	}
+	// Messages without a usable id go on to receive, which judges them.
+	if !c.fresh(nil) {
+		t.Fatal("message without id dropped")
+	}
+	wantStats(t, c, Stats{Delivered: 1, Duplicates: 1})
 }

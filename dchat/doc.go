@@ -36,6 +36,10 @@
 // keeps the message in the buffer (Hops 0) and broadcasts it to every
 // channel. A node receiving a message:
 //
+//  0. drops it undecoded if the id field of its encoding is in the
+//     seen-cache (Stats.Duplicates): in a flood most frames are such
+//     copies, one per neighbour, and this keeps their cost to a lookup
+//     (a copy is therefore not validated);
 //  1. validates it: an id that is not 16 bytes, a sender that is not a
 //     peer ID, a text longer than MaxText or not UTF-8 is a protocol
 //     violation (the channel stops and the ban policy applies); a hop
