@@ -247,6 +247,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		UserAgent:        UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
 		Metrics:          n.opts.metricsReg,
+		Libp2pOptions:    n.opts.libp2pOpts,
 		Logs:             n.logs,
 		Clock:            n.clock,
 	})

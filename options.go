@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,6 +27,7 @@ type options struct {
 	host             *dhost.Host
 	observer         sessions.Observer
 	metricsReg       prometheus.Registerer
+	libp2pOpts       []libp2p.Option
 }
 
 // WithLogHandler sends the node's logs to h (default: go-log) with attrs
@@ -64,6 +66,15 @@ func WithWhitelistRecheck(d time.Duration) Option {
 // nodes of different networks can share one host (a seed node serving
 // many networks on one port).
 func WithHost(h *dhost.Host) Option { return func(o *options) { o.host = h } }
+
+// WithLibp2pOptions applies opts after dnode's own go-libp2p options when
+// the node builds its host (ignored with WithHost). It is for tests and
+// simulations, e.g. x/simlibp2p's QUICSimnet to run the node on a
+// simulated network; listen addresses are then not pre-checked against
+// real sockets.
+func WithLibp2pOptions(opts ...libp2p.Option) Option {
+	return func(o *options) { o.libp2pOpts = append(o.libp2pOpts, opts...) }
+}
 
 // WithObserver hands the node's measurements (messages and bytes per
 // protocol, drops, handshake durations, bans) to o, for metrics.

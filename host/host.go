@@ -54,6 +54,12 @@ type Config struct {
 	// holepunch, resource manager); otherwise libp2p's metrics are off.
 	Metrics prometheus.Registerer
 
+	// Libp2pOptions are applied after dnode's own options, so they can add
+	// to or replace parts of the stack; a simulation uses it to put QUIC on
+	// a simulated network (go-libp2p's x/simlibp2p QUICSimnet). When set,
+	// the listen addresses are not pre-checked against real sockets.
+	Libp2pOptions []libp2p.Option
+
 	Logs  logging.Factory
 	Clock clock.Clock // default real time
 }
@@ -79,8 +85,10 @@ func New(cfg Config) (*Host, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
-	if err := checkListen(cfg.Listen); err != nil {
-		return nil, err
+	if len(cfg.Libp2pOptions) == 0 {
+		if err := checkListen(cfg.Listen); err != nil {
+			return nil, err
+		}
 	}
 	logger := cfg.Logs.Logger("host")
 	tracker := newConnTracker(cfg.Clock, logger, cfg.InboundLimit, cfg.HandshakeTimeout)
@@ -135,6 +143,7 @@ func New(cfg Config) (*Host, error) {
 	} else {
 		opts = append(opts, libp2p.DisableMetrics())
 	}
+	opts = append(opts, cfg.Libp2pOptions...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		cm.Close()
