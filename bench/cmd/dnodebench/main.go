@@ -84,6 +84,10 @@ var suite = []benchmark{
 		rs, notes, curves := benchBootstrap([]int{10, 50, 100}, 8)
 		return result{rows: rs, notes: notes, curves: curves}
 	}},
+	{"addr", func(c config) result {
+		rs, notes := benchAddr(c.rounds)
+		return result{rows: rs, notes: notes}
+	}},
 	{"idle", func(c config) result {
 		rs, notes, curves := benchIdle([]int{100, 250, 500, 1000}, 500)
 		return result{rows: rs, notes: notes, curves: curves}
