@@ -108,7 +108,8 @@ func netSettings(dir string, seeds []ma.Multiaddr, out int) settings.Settings {
 // outbound slots; blocks of messages of 1 KiB at rate/s from random nodes,
 // reach-all time per message, alternating with a raw-TCP flood over the
 // very same topology (the edges of dnode's channels).
-func benchBroadcast(n, out, msgs, rate int) ([]row, []string) {
+func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curve) {
+	var curves []curve
 	ctx := context.Background()
 	ss := netSettings(tempDir(), nil, 0)
 	ss.Seed.WhitelistRefineryInterval = 5 * time.Second
@@ -173,113 +174,138 @@ func benchBroadcast(n, out, msgs, rate int) ([]row, []string) {
 	for e := range edgeSet {
 		edges = append(edges, [2]int{e.a, e.b})
 	}
-	fl := newFlood(n, edges)
-	defer fl.close()
-	gs := newGossip(n, edges)
-	defer gs.close()
-
-	var dref trRef
-	dref.set(newTracker())
+	dn := &dnodeSys{chats: chats}
+	dn.set(newTracker())
 	for _, c := range chats {
 		sub := c.Subscribe(4096)
 		defer sub.Close()
 		go func() {
 			for m := range sub.C() {
-				dref.get().got(m.ID, time.Now())
+				dn.get().got(m.ID, time.Now())
 			}
 		}()
 	}
+	fl := newFlood(n, edges)
+	defer fl.close()
+	pf := newP2PFlood(n, edges)
+	defer pf.close()
+	gs := newGossip(n, edges, false)
+	defer gs.close()
+	gss := newGossip(n, edges, true)
+	defer gss.close()
+	tp, tc := gs.peers()
+	logf("gossipsub: mean topic peers %.1f, connections %.1f per host", tp, tc)
 
-	// Background: the three networks idle (dnode's refinery, discovery and
+	// Background: the networks idle (dnode's refinery, discovery and
 	// ping timers, gossipsub heartbeats).
 	idle0, idleT := cpuTime(), time.Now()
 	time.Sleep(2 * time.Second)
 	idleCPU := float64(cpuTime()-idle0) / float64(time.Since(idleT))
 
+	systems := []bsys{dn, fl, pf, gs, gss}
 	const blocks = 4
 	per := msgs / blocks
 	interval := time.Second / time.Duration(rate)
-	text := strings.Repeat("x", 1024)
-	drng := mrand.New(mrand.NewPCG(1, 2))
-	frng := mrand.New(mrand.NewPCG(1, 2))
-	grng := mrand.New(mrand.NewPCG(1, 2))
-	var gP50, gP99, gCPU agg
-	var gDeliv []float64
-	var dP50, dP99, dCPU, fP50, fP99, fCPU agg
-	var dDeliv, fDeliv []float64
-	for blk := range blocks {
-		// dnode
-		tr := newTracker()
-		dref.set(tr)
-		cpu0 := cpuTime()
-		for range per {
-			i := drng.IntN(n)
-			ts := time.Now()
-			m, err := chats[i].Send(text)
-			must(err)
-			tr.send(m.ID, ts)
-			time.Sleep(interval)
-		}
-		waitFor(5*time.Second, func() bool { return tr.complete(n - 1) })
-		ds, deliv, total := tr.result(n - 1)
-		dCPU = append(dCPU, float64(cpuTime()-cpu0)/float64(max(total, 1))/1e3)
-		dP50, dP99 = append(dP50, ms(pct(ds, 50))), append(dP99, ms(pct(ds, 99)))
-		dDeliv = append(dDeliv, deliv)
-
-		// raw-TCP flood
-		tr = newTracker()
-		fl.set(tr)
-		cpu0 = cpuTime()
-		for range per {
-			i := frng.IntN(n)
-			ts := time.Now()
-			id := fl.publish(i)
-			tr.send(id, ts)
-			time.Sleep(interval)
-		}
-		waitFor(5*time.Second, func() bool { return tr.complete(n - 1) })
-		ds, deliv, total = tr.result(n - 1)
-		fCPU = append(fCPU, float64(cpuTime()-cpu0)/float64(max(total, 1))/1e3)
-		fP50, fP99 = append(fP50, ms(pct(ds, 50))), append(fP99, ms(pct(ds, 99)))
-		fDeliv = append(fDeliv, deliv)
-		// gossipsub
-		tp, tc := gs.peers()
-		logf("gossipsub: mean topic peers %.1f, connections %.1f per host", tp, tc)
-		tr = newTracker()
-		gs.set(tr)
-		cpu0 = cpuTime()
-		for range per {
-			i := grng.IntN(n)
-			ts := time.Now()
-			id := gs.publish(i)
-			tr.send(id, ts)
-			time.Sleep(interval)
-		}
-		waitFor(5*time.Second, func() bool { return tr.complete(n - 1) })
-		ds, deliv, total = tr.result(n - 1)
-		gCPU = append(gCPU, float64(cpuTime()-cpu0)/float64(max(total, 1))/1e3)
-		gP50, gP99 = append(gP50, ms(pct(ds, 50))), append(gP99, ms(pct(ds, 99)))
-		gDeliv = append(gDeliv, deliv)
-		logf("broadcast block %d: gossipsub p50 %.2f ms p99 %.2f ms (delivery %.4f)", blk+1, gP50[blk], gP99[blk], gDeliv[blk])
-		logf("broadcast block %d: dnode reach-all p50 %.2f ms p99 %.2f ms (delivery %.4f); flood p50 %.2f ms p99 %.2f ms (delivery %.4f)",
-			blk+1, dP50[blk], dP99[blk], dDeliv[blk], fP50[blk], fP99[blk], fDeliv[blk])
+	stats := make([]blockStats, len(systems))
+	rngs := make([]*mrand.Rand, len(systems))
+	for k := range systems {
+		rngs[k] = mrand.New(mrand.NewPCG(1, 2))
 	}
+	for blk := range blocks {
+		var line []string
+		for k, sys := range systems {
+			stats[k].run(sys, rngs[k], n, per, interval)
+			line = append(line, fmt.Sprintf("%s %.2f/%.2f ms (%.4f)", sys.name(), stats[k].p50[blk], stats[k].p99[blk], stats[k].deliv[blk]))
+		}
+		logf("broadcast block %d: reach-all p50/p99 (delivery): %s", blk+1, strings.Join(line, "; "))
+	}
+	d, f, p, g, gsig := stats[0], stats[1], stats[2], stats[3], stats[4]
 	name := fmt.Sprintf("dchat reach-all p50 (n=%d, out=%d, 1 KiB, %d/s)", n, out, rate)
+	const (
+		flName  = "raw-TCP flood, same topology"
+		pfName  = "p2pflood (flood over bare libp2p), same topology"
+		gsName  = "gossipsub v0.17.0 unsigned, same topology"
+		gssName = "gossipsub v0.17.0 signed (default), same topology"
+	)
 	rows := []row{
-		{bench: name, unit: "ms", dnode: dP50, base: fP50, baseName: "raw-TCP flood, same topology", target: "≤ 2.0×", targetRatio: 2.0, lowerBetter: true},
-		{bench: name, unit: "ms", dnode: dP50, base: gP50, baseName: "gossipsub v0.17.0 unsigned, same topology", target: "≤ 0.6×", targetRatio: 0.6, lowerBetter: true},
-		{bench: "dchat reach-all p99", unit: "ms", dnode: dP99, base: fP99, baseName: "raw-TCP flood, same topology", lowerBetter: true},
-		{bench: "dchat reach-all p99", unit: "ms", dnode: dP99, base: gP99, baseName: "gossipsub v0.17.0 unsigned, same topology", lowerBetter: true},
-		{bench: "dchat CPU per delivery (whole process, at 20/s)", unit: "µs", dnode: dCPU, base: fCPU, baseName: "raw-TCP flood, same topology", lowerBetter: true},
-		{bench: "dchat CPU per delivery (whole process, at 20/s)", unit: "µs", dnode: dCPU, base: gCPU, baseName: "gossipsub v0.17.0 unsigned, same topology", lowerBetter: true},
+		{bench: name, unit: "ms", dnode: d.p50, base: f.p50, baseName: flName, target: "≤ 2.0×", targetRatio: 2.0, lowerBetter: true},
+		{bench: name, unit: "ms", dnode: d.p50, base: g.p50, baseName: gsName, target: "≤ 0.6×", targetRatio: 0.6, lowerBetter: true},
+		{bench: name, unit: "ms", dnode: d.p50, base: p.p50, baseName: pfName, lowerBetter: true},
+		{bench: name, unit: "ms", dnode: d.p50, base: gsig.p50, baseName: gssName, lowerBetter: true},
+		{bench: "p2pflood reach-all p50 (the floor on libp2p; in the dnode column)", unit: "ms", dnode: p.p50, base: g.p50, baseName: gsName, lowerBetter: true},
+		{bench: "dchat reach-all p99", unit: "ms", dnode: d.p99, base: f.p99, baseName: flName, lowerBetter: true},
+		{bench: "dchat reach-all p99", unit: "ms", dnode: d.p99, base: p.p99, baseName: pfName, lowerBetter: true},
+		{bench: "dchat reach-all p99", unit: "ms", dnode: d.p99, base: g.p99, baseName: gsName, lowerBetter: true},
+		{bench: fmt.Sprintf("dchat CPU per delivery (whole process, at %d/s)", rate), unit: "µs", dnode: d.cpu, base: f.cpu, baseName: flName, lowerBetter: true},
+		{bench: fmt.Sprintf("dchat CPU per delivery (whole process, at %d/s)", rate), unit: "µs", dnode: d.cpu, base: p.cpu, baseName: pfName, lowerBetter: true},
+		{bench: fmt.Sprintf("dchat CPU per delivery (whole process, at %d/s)", rate), unit: "µs", dnode: d.cpu, base: g.cpu, baseName: gsName, lowerBetter: true},
+	}
+	var delivs []string
+	for k, sys := range systems {
+		delivs = append(delivs, sys.name()+" "+fmtFracs(stats[k].deliv))
 	}
 	notes := []string{
-		fmt.Sprintf("dchat broadcast: with all three networks idle the process used %.1f %% of one core (dnode's 1 s refinery probes new connections; gossipsub heartbeats); spread over a block's deliveries that is about %.0f µs per delivery of each CPU-per-delivery figure.",
+		fmt.Sprintf("dchat broadcast: with all five networks idle the process used %.1f %% of one core (dnode's 1 s refinery probes new connections; gossipsub heartbeats); spread over a block's deliveries that is about %.0f µs per delivery of each CPU-per-delivery figure.",
 			idleCPU*100, idleCPU*float64(time.Duration(per)*interval)/float64(per*(n-1))/1e3),
-		fmt.Sprintf("dchat broadcast: %d nodes + 1 seed, %d outbound slots; %d/%d nodes had every slot filled %s after the first node started (all full: %v); topology %d edges (mean degree %.1f); %d blocks of %d messages per system, alternating dnode, flood and gossipsub; delivery fraction dnode %s, flood %s, gossipsub %s.",
-			n, out, filled(), n, formation.Round(time.Millisecond), full, len(edges), 2*float64(len(edges))/float64(n), blocks, per, fmtFracs(dDeliv), fmtFracs(fDeliv), fmtFracs(gDeliv)),
+		fmt.Sprintf("dchat broadcast: %d nodes + 1 seed, %d outbound slots; %d/%d nodes had every slot filled %s after the first node started (all full: %v); topology %d edges (mean degree %.1f); %d blocks of %d messages per system, rotating dnode, flood, p2pflood, gossipsub unsigned and signed; delivery fraction %s.",
+			n, out, filled(), n, formation.Round(time.Millisecond), full, len(edges), 2*float64(len(edges))/float64(n), blocks, per, strings.Join(delivs, "; ")),
 	}
-	return rows, notes
+	if sweep {
+		srows, snotes, c := benchSweep(n, []bsys{dn, fl, pf, gs})
+		rows = append(rows, srows...)
+		notes = append(notes, snotes...)
+		curves = append(curves, c...)
+	}
+	return rows, notes, curves
+}
+
+// bsys is one broadcast system under test: publish sends a new 1 KiB
+// message from node i and returns its id; receipts go to the tracker set.
+type bsys interface {
+	name() string
+	set(*tracker)
+	publish(i int) string
+}
+
+// dnodeSys is dchat on dnode nodes.
+type dnodeSys struct {
+	trRef
+	chats []*dchat.Chat
+}
+
+var text1K = strings.Repeat("x", 1024)
+
+func (d *dnodeSys) name() string { return "dnode" }
+
+func (d *dnodeSys) publish(i int) string {
+	m, err := d.chats[i].Send(text1K)
+	must(err)
+	return m.ID
+}
+
+// blockStats collects one system's per-block figures.
+type blockStats struct {
+	p50, p99, cpu agg
+	deliv         []float64
+}
+
+// run publishes per messages from random nodes at one per interval and
+// waits (at most 5 s) until every other node has them.
+func (b *blockStats) run(sys bsys, rng *mrand.Rand, n, per int, interval time.Duration) {
+	tr := newTracker()
+	sys.set(tr)
+	cpu0 := cpuTime()
+	for range per {
+		i := rng.IntN(n)
+		ts := time.Now()
+		tr.send(sys.publish(i), ts)
+		time.Sleep(interval)
+	}
+	waitFor(5*time.Second, func() bool { return tr.complete(n - 1) })
+	ds, deliv, total := tr.result(n - 1)
+	b.cpu = append(b.cpu, float64(cpuTime()-cpu0)/float64(max(total, 1))/1e3)
+	b.p50, b.p99 = append(b.p50, ms(pct(ds, 50))), append(b.p99, ms(pct(ds, 99)))
+	b.deliv = append(b.deliv, deliv)
 }
 
 // trRef is the tracker currently recording.
@@ -320,11 +346,15 @@ type fnode struct {
 }
 
 type fconn struct {
-	c net.Conn
+	c io.ReadWriteCloser
 	q chan []byte
 }
 
-func newFlood(n int, edges [][2]int) *flood {
+func newFlood(n int, edges [][2]int) *flood { return newFloodVia(n, edges, nil) }
+
+// newFloodVia is newFlood where via, if not nil, gives the address node a
+// dials to reach node b's listener at addr (a delaying proxy).
+func newFloodVia(n int, edges [][2]int, via func(a, b int, addr string) string) *flood {
 	f := &flood{}
 	var wg sync.WaitGroup
 	for range n {
@@ -345,7 +375,11 @@ func newFlood(n int, edges [][2]int) *flood {
 	}
 	for _, e := range edges {
 		wg.Add(1)
-		c, err := net.Dial("tcp", f.nodes[e[1]].ln.Addr().String())
+		addr := f.nodes[e[1]].ln.Addr().String()
+		if via != nil {
+			addr = via(e[0], e[1], addr)
+		}
+		c, err := net.Dial("tcp", addr)
 		must(err)
 		f.nodes[e[0]].add(c)
 	}
@@ -355,7 +389,9 @@ func newFlood(n int, edges [][2]int) *flood {
 
 func (f *flood) close() {
 	for _, fn := range f.nodes {
-		fn.ln.Close()
+		if fn.ln != nil {
+			fn.ln.Close()
+		}
 		fn.mu.Lock()
 		for _, p := range fn.peers {
 			p.c.Close()
@@ -366,7 +402,10 @@ func (f *flood) close() {
 	}
 }
 
-func (fn *fnode) add(c net.Conn) {
+// add starts the writer and reader of connection c (a TCP connection, or
+// a libp2p stream for p2pflood). A frame shorter than an id (the
+// p2pflood opener's hello) is skipped.
+func (fn *fnode) add(c io.ReadWriteCloser) {
 	p := &fconn{c: c, q: make(chan []byte, 4096)}
 	fn.mu.Lock()
 	fn.peers = append(fn.peers, p)
@@ -399,6 +438,9 @@ func (fn *fnode) add(c net.Conn) {
 			if _, err := io.ReadFull(r, fr[4:]); err != nil {
 				return
 			}
+			if len(fr) < 20 {
+				continue
+			}
 			fn.handle(fr, p)
 		}
 	}()
@@ -426,6 +468,8 @@ func (fn *fnode) handle(fr []byte, from *fconn) {
 }
 
 // publish sends a new 1 KiB message from node i and returns its id.
+func (f *flood) name() string { return "flood" }
+
 func (f *flood) publish(i int) string {
 	fr := make([]byte, 4+16+1024)
 	binary.BigEndian.PutUint32(fr, 16+1024)

@@ -10,6 +10,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // gossip is the gossipsub baseline (go-libp2p-pubsub v0.17.0, default
@@ -18,15 +19,24 @@ import (
 // edges only, after every host started gossipsub.
 type gossip struct {
 	trRef
+	signed bool
 	hosts  []host.Host
 	topics []*pubsub.Topic
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func newGossip(n int, edges [][2]int) *gossip {
+func newGossip(n int, edges [][2]int, signed bool) *gossip {
+	return newGossipVia(n, edges, signed, nil)
+}
+
+// newGossipVia is newGossip where via, if not nil, gives the addresses
+// host a dials to reach host b (a delaying proxy). signed selects
+// gossipsub's default StrictSign with its default message id (from +
+// seqno) instead of StrictNoSign with a content id.
+func newGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.Host) []ma.Multiaddr) *gossip {
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gossip{cancel: cancel}
+	g := &gossip{cancel: cancel, signed: signed}
 	for range n {
 		g.hosts = append(g.hosts, newBareHost())
 	}
@@ -34,10 +44,14 @@ func newGossip(n int, edges [][2]int) *gossip {
 	// that opens its pubsub stream to a peer not yet running pubsub gives
 	// up on that peer, which leaves meshes broken at random.
 	for _, h := range g.hosts {
-		ps, err := pubsub.NewGossipSub(ctx, h,
+		opts := []pubsub.Option{
 			pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 			pubsub.WithMessageIdFn(func(m *pb.Message) string { return string(m.GetData()[:16]) }),
-		)
+		}
+		if signed {
+			opts = nil
+		}
+		ps, err := pubsub.NewGossipSub(ctx, h, opts...)
 		must(err)
 		t, err := ps.Join("bench")
 		must(err)
@@ -64,12 +78,23 @@ func newGossip(n int, edges [][2]int) *gossip {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			must(g.hosts[e[0]].Connect(ctx, addrInfo(g.hosts[e[1]])))
+			ai := addrInfo(g.hosts[e[1]])
+			if via != nil {
+				ai.Addrs = via(e[0], e[1], g.hosts[e[1]])
+			}
+			must(g.hosts[e[0]].Connect(ctx, ai))
 		})
 	}
 	wg.Wait()
 	time.Sleep(3 * time.Second) // let the meshes form (heartbeat 1 s)
 	return g
+}
+
+func (g *gossip) name() string {
+	if g.signed {
+		return "gossipsub-signed"
+	}
+	return "gossipsub"
 }
 
 // publish sends a new 1 KiB message from node i and returns its id.

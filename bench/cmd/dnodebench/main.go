@@ -69,8 +69,8 @@ var suite = []benchmark{
 		return result{rows: append(rows, benchBulk(c.rounds, 256)...)}
 	}},
 	{"broadcast", func(c config) result {
-		rs, notes := benchBroadcast(40, 8, 200, 20)
-		return result{rows: rs, notes: notes}
+		rs, notes, curves := benchBroadcast(40, 8, 200, 20, true)
+		return result{rows: rs, notes: notes, curves: curves}
 	}},
 	{"setuprate", func(c config) result {
 		rs, notes := benchSetupRate(3, 1000)
@@ -87,6 +87,10 @@ var suite = []benchmark{
 	{"addr", func(c config) result {
 		rs, notes := benchAddr(c.rounds)
 		return result{rows: rs, notes: notes}
+	}},
+	{"size", func(c config) result {
+		rs, notes, curves := benchSize()
+		return result{rows: rs, notes: notes, curves: curves}
 	}},
 	{"idle", func(c config) result {
 		rs, notes, curves := benchIdle([]int{100, 250, 500, 1000}, 500)

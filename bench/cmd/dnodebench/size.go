@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/dchat"
+)
+
+// Size curves: reach-all p50 against network size, as is (on one machine
+// that is the CPU work of one broadcast) and with a one-way delay on every
+// link (hop count shows).
+var (
+	sizeNs      = []int{10, 25, 50, 100, 200}
+	sizeDelayNs = []int{10, 25, 50, 100, 200}
+)
+
+const (
+	sizeOut   = 8                     // dials per node in the random topology
+	sizeMsgs  = 30                    // messages per system and size
+	sizeRate  = 20                    // msg/s
+	linkDelay = 25 * time.Millisecond // one-way, per link, for the delay curve
+)
+
+// randomTopology has every node dial out distinct random others (fewer
+// when n is small); edges are undirected and unique, e[0] dials e[1].
+func randomTopology(n, out int, seed uint64) [][2]int {
+	rng := mrand.New(mrand.NewPCG(seed, 7))
+	have := map[[2]int]bool{}
+	var edges [][2]int
+	for a := range n {
+		k := min(out, n-1)
+		for _, b := range rng.Perm(n) {
+			if k == 0 {
+				break
+			}
+			if b == a {
+				continue
+			}
+			k--
+			key := [2]int{min(a, b), max(a, b)}
+			if have[key] {
+				continue
+			}
+			have[key] = true
+			edges = append(edges, [2]int{a, b})
+		}
+	}
+	return edges
+}
+
+// delayProxy forwards TCP connections to target, releasing every chunk
+// read in either direction delay after it was read: a timestamped queue
+// per direction, so chunks in flight overlap as on a real link.
+type delayProxy struct {
+	ln     net.Listener
+	target string
+	delay  time.Duration
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newDelayProxy(target string, delay time.Duration) *delayProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	p := &delayProxy{ln: ln, target: target, delay: delay}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, d)
+			p.mu.Unlock()
+			p.pipe(c, d)
+			p.pipe(d, c)
+		}
+	})
+	return p
+}
+
+type chunk struct {
+	b  []byte
+	at time.Time
+}
+
+// pipe copies src to dst through the delay queue; when src ends, dst's
+// write side is closed after the queued chunks.
+func (p *delayProxy) pipe(src, dst net.Conn) {
+	q := make(chan chunk, 4096)
+	p.wg.Go(func() {
+		defer close(q)
+		for {
+			b := make([]byte, 32<<10)
+			n, err := src.Read(b)
+			if n > 0 {
+				q <- chunk{b[:n], time.Now()}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	p.wg.Go(func() {
+		for ch := range q {
+			if d := time.Until(ch.at.Add(p.delay)); d > 0 {
+				time.Sleep(d)
+			}
+			if _, err := dst.Write(ch.b); err != nil {
+				break
+			}
+		}
+		if tc, ok := dst.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		for range q { // let the reader finish
+		}
+	})
+}
+
+func (p *delayProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *delayProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// proxies makes one delaying proxy per edge on demand.
+type proxies struct {
+	delay time.Duration
+	mu    sync.Mutex
+	all   []*delayProxy
+}
+
+func (ps *proxies) to(target string) string {
+	p := newDelayProxy(target, ps.delay)
+	ps.mu.Lock()
+	ps.all = append(ps.all, p)
+	ps.mu.Unlock()
+	return p.addr()
+}
+
+func (ps *proxies) close() {
+	var wg sync.WaitGroup
+	for _, p := range ps.all {
+		wg.Go(p.close)
+	}
+	wg.Wait()
+}
+
+// tcpAddr returns the host:port of a /ip4/.../tcp/... multiaddr.
+func tcpAddr(a ma.Multiaddr) string {
+	ip, err := a.ValueForProtocol(ma.P_IP4)
+	must(err)
+	port, err := a.ValueForProtocol(ma.P_TCP)
+	must(err)
+	return ip + ":" + port
+}
+
+func proxiedMultiaddr(ps *proxies, h host.Host) []ma.Multiaddr {
+	return []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/" + portOf(ps.to(tcpAddr(h.Addrs()[0]))))}
+}
+
+func portOf(hostport string) string {
+	_, port, err := net.SplitHostPort(hostport)
+	must(err)
+	return port
+}
+
+// dnodeNet is n dchat nodes connected by manual channels along edges,
+// without a seed.
+type dnodeNet struct {
+	dnodeSys
+	nodes []*dnode.Node
+	subs  []*dchat.Subscription
+}
+
+func newDnodeNet(n int, edges [][2]int, ps *proxies) *dnodeNet {
+	d := &dnodeNet{}
+	d.chats = make([]*dchat.Chat, n)
+	d.nodes = make([]*dnode.Node, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d.nodes[i] = newNode(nodeSettings(tempDir()), func(nd *dnode.Node) {
+				c, err := dchat.New(nd, dchat.Config{})
+				must(err)
+				d.chats[i] = c
+			})
+		})
+	}
+	wg.Wait()
+	d.set(newTracker())
+	for _, c := range d.chats {
+		sub := c.Subscribe(4096)
+		d.subs = append(d.subs, sub)
+		go func() {
+			for m := range sub.C() {
+				d.get().got(m.ID, time.Now())
+			}
+		}()
+	}
+	ctx := context.Background()
+	for _, e := range edges {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			b := d.nodes[e[1]]
+			addr := b.Addrs()[0]
+			if ps != nil {
+				addr = ma.StringCast("/ip4/127.0.0.1/tcp/" + portOf(ps.to(tcpAddr(addr))))
+			}
+			full := addr.Encapsulate(ma.StringCast("/p2p/" + b.ID().String()))
+			for try := 0; ; try++ {
+				_, err := d.nodes[e[0]].Connect(ctx, full, channel.Manual)
+				if err == nil || try == 2 {
+					must(err)
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	return d
+}
+
+func (d *dnodeNet) close() {
+	for _, s := range d.subs {
+		s.Close()
+	}
+	var wg sync.WaitGroup
+	for _, nd := range d.nodes {
+		wg.Go(func() { _ = nd.Stop() })
+	}
+	wg.Wait()
+}
+
+// sizeSystems are the systems of the size curves, in plotting order.
+var sizeSystems = []string{"dnode", "flood", "p2pflood", "gossipsub"}
+
+// reachAt builds one system on n nodes (through delaying proxies when
+// delay > 0), sends sizeMsgs messages at sizeRate from random nodes and
+// returns the reach-all p50 and p99 and the delivered fraction.
+func reachAt(sys string, n int, edges [][2]int, delay time.Duration) (p50, p99 time.Duration, deliv float64) {
+	var ps *proxies
+	if delay > 0 {
+		ps = &proxies{delay: delay}
+		defer ps.close()
+	}
+	var s bsys
+	var closer func()
+	switch sys {
+	case "dnode":
+		d := newDnodeNet(n, edges, ps)
+		s, closer = d, d.close
+	case "flood":
+		var via func(a, b int, addr string) string
+		if ps != nil {
+			via = func(_, _ int, addr string) string { return ps.to(addr) }
+		}
+		f := newFloodVia(n, edges, via)
+		s, closer = f, f.close
+	case "p2pflood":
+		var via func(a, b int, h host.Host) []ma.Multiaddr
+		if ps != nil {
+			via = func(_, _ int, h host.Host) []ma.Multiaddr { return proxiedMultiaddr(ps, h) }
+		}
+		p := newP2PFloodVia(n, edges, via)
+		s, closer = p, p.close
+	case "gossipsub":
+		var via func(a, b int, h host.Host) []ma.Multiaddr
+		if ps != nil {
+			via = func(_, _ int, h host.Host) []ma.Multiaddr { return proxiedMultiaddr(ps, h) }
+		}
+		g := newGossipVia(n, edges, false, via)
+		s, closer = g, g.close
+	}
+	defer closer()
+	settle()
+	tr := newTracker()
+	s.set(tr)
+	rng := mrand.New(mrand.NewPCG(uint64(n), 9))
+	interval := time.Second / sizeRate
+	for range sizeMsgs {
+		ts := time.Now()
+		tr.send(s.publish(rng.IntN(n)), ts)
+		time.Sleep(interval)
+	}
+	waitFor(10*time.Second, func() bool { return tr.complete(n - 1) })
+	ds, deliv, _ := tr.result(n - 1)
+	return pct(ds, 50), pct(ds, 99), deliv
+}
+
+// benchSize measures the two size curves.
+func benchSize() ([]row, []string, []curve) {
+	var notes []string
+	var curves []curve
+	for _, v := range []struct {
+		file, title string
+		ns          []int
+		delay       time.Duration
+	}{
+		{"reach-vs-size", "Broadcast reach-all p50 against network size (1 KiB, 20/s, out=8)", sizeNs, 0},
+		{"reach-vs-size-delay", fmt.Sprintf("Broadcast reach-all p50 against network size, %s one-way per link", linkDelay), sizeDelayNs, linkDelay},
+	} {
+		c := curve{File: v.file, Title: v.title, XLabel: "nodes", YLabel: "reach-all p50 (ms)", LogX: true}
+		var parts []string
+		for _, sys := range sizeSystems {
+			s := series{Name: sys}
+			var pts []string
+			for _, n := range v.ns {
+				edges := randomTopology(n, sizeOut, 1)
+				t0 := time.Now()
+				p50, p99, deliv := reachAt(sys, n, edges, v.delay)
+				logf("%s %s n=%d (%d edges): reach-all p50 %.1f ms p99 %.1f ms, delivery %.4f (%s)", v.file, sys, n, len(edges), ms(p50), ms(p99), deliv, time.Since(t0).Round(100*time.Millisecond))
+				s.X = append(s.X, float64(n))
+				s.Y = append(s.Y, ms(p50))
+				pts = append(pts, fmt.Sprintf("%d: %.1f/%.1f", n, ms(p50), ms(p99)))
+				if deliv < 1 {
+					pts[len(pts)-1] += fmt.Sprintf(" (delivery %.4f)", deliv)
+				}
+			}
+			c.Series = append(c.Series, s)
+			parts = append(parts, sys+" "+strings.Join(pts, ", "))
+		}
+		curves = append(curves, c)
+		notes = append(notes, fmt.Sprintf("%s (reach-all p50/p99 ms by n; fixed random topology, every node dials %d others, %d messages at %d/s per point): %s.",
+			v.file, sizeOut, sizeMsgs, sizeRate, strings.Join(parts, "; ")))
+	}
+	notes = append(notes, fmt.Sprintf("size curves: the delay is injected by one TCP proxy per edge on loopback that releases each chunk %s after reading it (both directions), used by every system; dnode's nodes connect with manual channels along the same edges (no seed).", linkDelay))
+	return nil, notes, curves
+}
+
+// settle waits (at most 10 s) until the process is nearly idle, so that a
+// network's setup work (handshakes, identify, mesh forming) is over before
+// its latency is measured.
+func settle() {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c0, t0 := cpuTime(), time.Now()
+		time.Sleep(250 * time.Millisecond)
+		if float64(cpuTime()-c0)/float64(time.Since(t0)) < 0.25 {
+			return
+		}
+	}
+}
