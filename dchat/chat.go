@@ -62,6 +62,9 @@ type Message struct {
 	Text   string    // the text
 	Time   time.Time // sender's clock, second precision
 	Hops   int       // relays it took to reach us (0 = from the sender directly)
+	// Received is this node's clock when the message arrived (when it was
+	// written, for our own messages): subscribers may read it later.
+	Received time.Time
 }
 
 // Config sets a Chat's limits; zero fields take their defaults.
@@ -180,7 +183,7 @@ func (c *Chat) Send(text string) (Message, error) {
 	now := c.now()
 	ts := now.Unix()
 	wire := &DchatMessage{Id: id[:], Sender: []byte(self), Text: text, Timestamp: uint64(ts)}
-	m := Message{ID: hex.EncodeToString(id[:]), Sender: self, Text: text, Time: time.Unix(ts, 0)}
+	m := Message{ID: hex.EncodeToString(id[:]), Sender: self, Text: text, Time: time.Unix(ts, 0), Received: now}
 
 	// Record the id before broadcasting: in a cycle the message comes
 	// back, possibly before Broadcast returns.
@@ -349,14 +352,12 @@ func (c *Chat) receive(m *DchatMessage, from *channel.Channel) error {
 	// Remember the id until SeenTTL after the later of now and the
 	// timestamp: a replay after that is older than SeenTTL.
 	c.seen.add(id, later(now, ts).Add(c.cfg.SeenTTL), now)
-	msg := Message{ID: hex.EncodeToString(id[:]), Sender: sender, Text: m.GetText(), Time: ts, Hops: int(m.GetHops())}
-	c.appendLocked(msg)
-	for s := range c.subs {
-		s.push(msg)
-	}
 	c.mu.Unlock()
-	c.delivered.Add(1)
+	msg := Message{ID: hex.EncodeToString(id[:]), Sender: sender, Text: m.GetText(), Time: ts, Hops: int(m.GetHops()), Received: now}
 
+	// Relay first, then deliver: the relay is what the rest of the
+	// network waits for, and a subscriber woken before it would be queued
+	// behind the writers the relay starts.
 	if hops := m.GetHops() + 1; int64(hops) < int64(c.cfg.MaxHops) {
 		relay := &DchatMessage{Id: m.GetId(), Sender: m.GetSender(), Text: m.GetText(), Timestamp: m.GetTimestamp(), Hops: hops}
 		sent, err := c.node.BroadcastExcept(c.proto.Spec(), relay, from)
@@ -366,6 +367,14 @@ func (c *Chat) receive(m *DchatMessage, from *channel.Channel) error {
 			from.Logger().Debug("dchat relay not sent", "id", msg.ID, "err", err)
 		}
 	}
+
+	c.mu.Lock()
+	c.appendLocked(msg)
+	for s := range c.subs {
+		s.push(msg)
+	}
+	c.mu.Unlock()
+	c.delivered.Add(1)
 	return nil
 }
 

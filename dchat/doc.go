@@ -50,10 +50,10 @@
 //  3. drops it if its timestamp is older than SeenTTL or more than one
 //     minute ahead of the local clock (Stats.Expired), so that a message
 //     cannot be replayed once its id has left the seen-cache;
-//  4. otherwise records the id, delivers the message (buffer and
-//     subscribers, Stats.Delivered) and, if hops+1 < MaxHops, relays it
-//     with hops+1 to every channel except the one it came from
-//     (Stats.Relayed counts messages relayed to at least one channel).
+//  4. otherwise records the id, relays the message with hops+1 to every
+//     channel except the one it came from if hops+1 < MaxHops
+//     (Stats.Relayed counts messages relayed to at least one channel),
+//     then delivers it (buffer and subscribers, Stats.Delivered).
 //
 // A seen-cache entry lives until SeenTTL after the later of its receipt
 // and its timestamp, so a message accepted up to a minute early cannot
