@@ -5,6 +5,10 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"os"
+	"runtime/pprof"
+	"runtime/trace"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -221,7 +225,7 @@ func newDnodeNet(n int, edges [][2]int, ps *proxies) *dnodeNet {
 		d.subs = append(d.subs, sub)
 		go func() {
 			for m := range sub.C() {
-				d.get().got(m.ID, time.Now())
+				d.get().got(m.ID, m.Received)
 			}
 		}()
 	}
@@ -303,8 +307,25 @@ func reachAt(sys string, n int, edges [][2]int, delay time.Duration) (p50, p99 t
 	}
 	defer closer()
 	settle()
+	warmup(s, n)
 	tr := newTracker()
 	s.set(tr)
+	if f := os.Getenv("DNB_TRACE"); f != "" { // experiments: an execution trace of the sends
+		tf, err := os.Create(f + "." + sys)
+		must(err)
+		must(trace.Start(tf))
+		defer func() { trace.Stop(); tf.Close() }()
+	}
+	if f := os.Getenv("DNB_CPUPROF"); f != "" { // experiments: a CPU profile of the sends
+		pf, err := os.Create(f + "." + sys)
+		must(err)
+		must(pprof.StartCPUProfile(pf))
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+	cpu0 := cpuTime()
+	defer func() {
+		logf("%s n=%d: CPU %.0f µs per delivery", sys, n, float64(cpuTime()-cpu0)/1e3/float64(sizeMsgs*(n-1)))
+	}()
 	rng := mrand.New(mrand.NewPCG(uint64(n), 9))
 	interval := time.Second / sizeRate
 	for range sizeMsgs {
@@ -319,6 +340,21 @@ func reachAt(sys string, n int, edges [][2]int, delay time.Duration) (p50, p99 t
 
 // benchSize measures the two size curves.
 func benchSize() ([]row, []string, []curve) {
+	if v := os.Getenv("DNB_SIZE_NS"); v != "" { // experiments: a subset
+		sizeNs, sizeDelayNs = nil, nil
+		for _, f := range strings.Split(v, ",") {
+			k, err := strconv.Atoi(f)
+			must(err)
+			sizeNs = append(sizeNs, k)
+			sizeDelayNs = append(sizeDelayNs, k)
+		}
+	}
+	if v := os.Getenv("DNB_SIZE_SYS"); v != "" {
+		sizeSystems = strings.Split(v, ",")
+	}
+	if os.Getenv("DNB_SIZE_NODELAY") != "" {
+		sizeDelayNs = nil
+	}
 	var notes []string
 	var curves []curve
 	for _, v := range []struct {
