@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/events"
 	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
 )
@@ -64,8 +65,8 @@ func benchBootstrap(sizes []int, out int) ([]row, []string, []curve) {
 			row{bench: name + ": per-node fill time p50", unit: "s", dnode: agg{r.p50.Seconds()}, base: b, baseName: base, lowerBetter: true},
 			row{bench: name + ": per-node fill time p99", unit: "s", dnode: agg{r.p99.Seconds()}, base: b, baseName: base, lowerBetter: true},
 		)
-		notes = append(notes, fmt.Sprintf("bootstrap n=%d: the %d Starts took %s; all full %s after the first Start, %s after the last; %d of %d nodes never had every slot filled within 60 s.",
-			n, n, r.spread.Round(time.Millisecond), r.allFromFirst.Round(time.Millisecond), r.allFull.Round(time.Millisecond), r.notFull, n))
+		notes = append(notes, fmt.Sprintf("bootstrap n=%d: the %d Starts took %s; all full %s after the first Start, %s after the last; %d of %d nodes never had every slot filled within 60 s. Until then, over all nodes: %s.",
+			n, n, r.spread.Round(time.Millisecond), r.allFromFirst.Round(time.Millisecond), r.allFull.Round(time.Millisecond), r.notFull, n, r.events))
 	}
 	notes = append(notes, fmt.Sprintf("bootstrap: bound = 3 × %s (outbound peer discovery attempt time) + 3 × %s (channel setup p50, 30 Node.Connect samples in this run) = %s; refinery interval 1 s, one seed.Seed. A node can only fill once enough others run, so the all-full time is counted from the last Start.",
 		bootDiscovery, setup.Round(10*time.Microsecond), bound.Round(time.Millisecond)))
@@ -75,6 +76,7 @@ func benchBootstrap(sizes []int, out int) ([]row, []string, []curve) {
 type bootResult struct {
 	p50, p99, allFull, allFromFirst, spread time.Duration
 	notFull                                 int
+	events                                  string // what the nodes did until all were full
 	curveX, curveY                          []float64
 }
 
@@ -101,6 +103,39 @@ func bootstrapOnce(n, out int) bootResult {
 			wg.Go(func() { _ = nd.Stop() })
 		}
 		wg.Wait()
+	}()
+
+	// Count what the nodes did (events bus): connect attempts, failures,
+	// seed syncs, discovery rounds, refinery probes.
+	counts := map[string]int{}
+	var cmu sync.Mutex
+	var subs sync.WaitGroup
+	var closeSubs []func()
+	for _, nd := range nodes {
+		sub := nd.Events().Subscribe(4096)
+		closeSubs = append(closeSubs, sub.Close)
+		subs.Go(func() {
+			for e := range sub.C() {
+				k := string(e.Kind)
+				switch e.Kind {
+				case events.OutboundPeerDiscovery, events.RefineProbe:
+					k += "/" + e.State
+				case events.SeedSync:
+					if e.Err != "" {
+						k += "/failed"
+					}
+				}
+				cmu.Lock()
+				counts[k]++
+				cmu.Unlock()
+			}
+		})
+	}
+	defer func() {
+		for _, c := range closeSubs {
+			c()
+		}
+		subs.Wait()
 	}()
 
 	started := make([]time.Time, n) // zero until Start returned
@@ -180,6 +215,12 @@ func bootstrapOnce(n, out int) bootResult {
 	if r.notFull > 0 {
 		r.allFull, r.allFromFirst = 60*time.Second, 60*time.Second
 	}
+	cmu.Lock()
+	r.events = fmt.Sprintf("outbound connect attempts %d, channel setups failed %d, seed syncs %d (%d failed), discovery rounds asking peers %d and seeds %d, refinery probes passed %d / failed %d",
+		counts[string(events.OutboundSlotConnecting)], counts[string(events.ChannelFailed)], counts[string(events.SeedSync)]+counts[string(events.SeedSync)+"/failed"],
+		counts[string(events.SeedSync)+"/failed"], counts[string(events.OutboundPeerDiscovery)+"/getaddr"], counts[string(events.OutboundPeerDiscovery)+"/seed"],
+		counts[string(events.RefineProbe)+"/pass"], counts[string(events.RefineProbe)+"/fail"])
+	cmu.Unlock()
 	logf("bootstrap n=%d: per-node p50 %s p99 %s; all full %s after the last Start (%d not full)", n,
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.allFull.Round(time.Millisecond), r.notFull)
 	return r
