@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,6 +110,7 @@ func bootstrapOnce(n, out int) bootResult {
 	// Count what the nodes did (events bus): connect attempts, failures,
 	// seed syncs, discovery rounds, refinery probes.
 	counts := map[string]int{}
+	failures := map[string]int{} // failed setups by error
 	var cmu sync.Mutex
 	var subs sync.WaitGroup
 	var closeSubs []func()
@@ -124,6 +127,10 @@ func bootstrapOnce(n, out int) bootResult {
 					if e.Err != "" {
 						k += "/failed"
 					}
+				case events.ChannelFailed:
+					cmu.Lock()
+					failures[errClass(e.Err)]++
+					cmu.Unlock()
 				}
 				cmu.Lock()
 				counts[k]++
@@ -220,6 +227,9 @@ func bootstrapOnce(n, out int) bootResult {
 		counts[string(events.OutboundSlotConnecting)], counts[string(events.ChannelFailed)], counts[string(events.SeedSync)]+counts[string(events.SeedSync)+"/failed"],
 		counts[string(events.SeedSync)+"/failed"], counts[string(events.OutboundPeerDiscovery)+"/getaddr"], counts[string(events.OutboundPeerDiscovery)+"/seed"],
 		counts[string(events.RefineProbe)+"/pass"], counts[string(events.RefineProbe)+"/fail"])
+	if len(failures) > 0 {
+		r.events += "; failed setups by error: " + topCounts(failures, 3)
+	}
 	cmu.Unlock()
 	logf("bootstrap n=%d: per-node p50 %s p99 %s; all full %s after the last Start (%d not full)", n,
 		r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.allFull.Round(time.Millisecond), r.notFull)
@@ -259,4 +269,32 @@ func quickSetupP50(samples int) time.Duration {
 		}
 	}
 	return pct(ds, 50)
+}
+
+// errClass shortens an error message to its kind: the text before the
+// first peer ID or address, at most 70 characters.
+func errClass(e string) string {
+	for _, cut := range []string{"12D3Koo", "/ip4/", "127.0.0.1"} {
+		if i := strings.Index(e, cut); i >= 0 {
+			e = e[:i]
+		}
+	}
+	if len(e) > 70 {
+		e = e[:70]
+	}
+	return strings.TrimSpace(e)
+}
+
+// topCounts formats the k largest counts of m as "key" n, ....
+func topCounts(m map[string]int, k int) string {
+	keys := make([]string, 0, len(m))
+	for key := range m {
+		keys = append(keys, key)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return m[b] - m[a] })
+	var parts []string
+	for _, key := range keys[:min(k, len(keys))] {
+		parts = append(parts, fmt.Sprintf("%q %d", key, m[key]))
+	}
+	return strings.Join(parts, ", ")
 }

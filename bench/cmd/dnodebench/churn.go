@@ -116,8 +116,8 @@ func benchChurn(cycles, warm int) ([]row, []string) {
 	rows := []row{
 		{bench: fmt.Sprintf("churn: goroutines leaked after %d connect/10 msgs/disconnect cycles", cycles), unit: "count", dnode: agg{dn.leaked}, base: agg{bare.leaked}, baseName: "bare libp2p connect, stream, 10 msgs, close", target: "0"},
 		{bench: "churn: RSS drift over the cycles", unit: "%", dnode: agg{dn.rssDrift}, base: agg{5}, baseName: "issue target 5 %", target: "≤ 1.0×", targetRatio: 1, lowerBetter: true},
-		{bench: "churn: RSS drift over the cycles", unit: "%", dnode: agg{dn.rssDrift}, base: agg{bare.rssDrift}, baseName: "bare libp2p connect, stream, 10 msgs, close", lowerBetter: true},
-		{bench: "churn: heap drift over the cycles", unit: "KiB", dnode: agg{dn.heapDrift}, base: agg{bare.heapDrift}, baseName: "bare libp2p connect, stream, 10 msgs, close", lowerBetter: true},
+		{bench: "churn: RSS after ÷ RSS before the cycles", unit: "×", dnode: agg{dn.rss1 / dn.rss0}, base: agg{bare.rss1 / bare.rss0}, baseName: "bare libp2p connect, stream, 10 msgs, close", lowerBetter: true},
+		{bench: "churn: heap after ÷ heap before the cycles", unit: "×", dnode: agg{dn.heap1 / dn.heap0}, base: agg{bare.heap1 / bare.heap0}, baseName: "bare libp2p connect, stream, 10 msgs, close", lowerBetter: true},
 		{bench: "churn: cycles per second", unit: "cycles/s", dnode: agg{dn.rate}, base: agg{bare.rate}, baseName: "bare libp2p connect, stream, 10 msgs, close"},
 		{bench: "churn: CPU per cycle", unit: "µs", dnode: agg{dn.cpu}, base: agg{bare.cpu}, baseName: "bare libp2p connect, stream, 10 msgs, close", lowerBetter: true},
 	}
@@ -125,8 +125,9 @@ func benchChurn(cycles, warm int) ([]row, []string) {
 	if dn.leaked > 0 {
 		met = "NOT met"
 	}
-	notes := []string{fmt.Sprintf("churn: %d warm-up cycles, then %d measured; figures after runtime.GC + FreeOSMemory, goroutines polled for up to 10 s to settle. dnode: %d → %d goroutines (target 0 leaked: %s), RSS %.1f → %.1f MiB, heap %.1f → %.1f MiB; bare libp2p: %d → %d goroutines, RSS %.1f → %.1f MiB. Responder channels that outlived their closed connection by > 2 s (stopped by hand): %d of %d cycles.",
-		warm, cycles, dn.g0, dn.g1, met, dn.rss0, dn.rss1, dn.heap0, dn.heap1, bare.g0, bare.g1, bare.rss0, bare.rss1, zombies, cycles+warm)}
+	notes := []string{fmt.Sprintf("churn: %d warm-up cycles, then %d measured; figures after runtime.GC + FreeOSMemory, goroutines polled for up to 10 s to settle. dnode: %d → %d goroutines (target 0 leaked: %s), RSS %.1f → %.1f MiB (%+.2f %%), heap %.2f → %.2f MiB (%+.0f KiB); bare libp2p: %d → %d goroutines, RSS %.1f → %.1f MiB (%+.2f %%), heap %+.0f KiB. Responder channels that outlived their closed connection by > 2 s (stopped by hand): %d of %d cycles.",
+		warm, cycles, dn.g0, dn.g1, met, dn.rss0, dn.rss1, dn.rssDrift, dn.heap0, dn.heap1, dn.heapDrift,
+		bare.g0, bare.g1, bare.rss0, bare.rss1, bare.rssDrift, bare.heapDrift, zombies, cycles+warm)}
 	return rows, notes
 }
 

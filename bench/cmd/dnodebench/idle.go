@@ -69,6 +69,7 @@ func benchIdle(sizes []int, main int) ([]row, []string, []curve) {
 
 	var rows []row
 	var notes []string
+	var mainCost [2]cost // dnode, bare at n = main
 	dRSS, bRSS := series{Name: "dnode node, RSS per channel"}, series{Name: "bare libp2p host, RSS per connection"}
 	dG, bG := series{Name: "dnode node, goroutines per channel"}, series{Name: "bare libp2p host, goroutines per connection"}
 	for _, k := range sizes {
@@ -83,6 +84,7 @@ func benchIdle(sizes []int, main int) ([]row, []string, []curve) {
 		if k != main {
 			continue
 		}
+		mainCost = [2]cost{dc, bc}
 		base := "bare libp2p host, conn + identify (listener side)"
 		rows = append(rows,
 			row{bench: fmt.Sprintf("idle channel RSS, %d channels, listener side", k), unit: "KiB/channel", dnode: agg{dc.rss}, base: agg{64}, baseName: "issue target 64 KiB", target: "≤ 1.0×", targetRatio: 1, lowerBetter: true},
@@ -93,18 +95,42 @@ func benchIdle(sizes []int, main int) ([]row, []string, []curve) {
 			row{bench: "idle channel goroutines, listener side", unit: "per channel", dnode: agg{dc.g}, base: agg{bc.g}, baseName: base, lowerBetter: true},
 		)
 	}
-	// Per node: no channel, and 16 inbound channels.
-	bn0, bc16, _ := bareIdle(16)
-	dn0, dc16, _ := dnodeIdle(16)
+	// Per node: the mean over nodeCount idle nodes (hosts) with no channel;
+	// with 16 inbound channels, one node and 16 channels at the
+	// per-channel cost measured at main (one node's 16 channels are too
+	// small a change of the process's RSS to measure alone).
+	const nodeCount = 20
+	m0 := snapMem()
+	var ds []interface{ Stop() error }
+	for range nodeCount {
+		ds = append(ds, newNode(nodeSettings(tempDir()), nil))
+	}
+	time.Sleep(500 * time.Millisecond)
+	m1 := snapMem()
+	for _, d := range ds {
+		_ = d.Stop()
+	}
+	m2 := snapMem()
+	var hs []host.Host
+	for range nodeCount {
+		hs = append(hs, newBareHost())
+	}
+	time.Sleep(500 * time.Millisecond)
+	m3 := snapMem()
+	for _, h := range hs {
+		h.Close()
+	}
+	dn0, bn0 := per(m0, m1, nodeCount), per(m2, m3, nodeCount)
+	dc, bc := mainCost[0], mainCost[1]
 	rows = append(rows,
-		row{bench: "idle node (no channels) RSS", unit: "KiB", dnode: agg{dn0.rss}, base: agg{bn0.rss}, baseName: "bare libp2p host", lowerBetter: true},
+		row{bench: fmt.Sprintf("idle node (no channels) RSS, mean of %d", nodeCount), unit: "KiB", dnode: agg{dn0.rss}, base: agg{bn0.rss}, baseName: "bare libp2p host", lowerBetter: true},
 		row{bench: "idle node (no channels) heap", unit: "KiB", dnode: agg{dn0.heap}, base: agg{bn0.heap}, baseName: "bare libp2p host", lowerBetter: true},
 		row{bench: "idle node (no channels) goroutines", unit: "count", dnode: agg{dn0.g}, base: agg{bn0.g}, baseName: "bare libp2p host", lowerBetter: true},
-		row{bench: "idle node with 16 inbound channels, RSS", unit: "KiB", dnode: agg{dn0.rss + 16*dc16.rss}, base: agg{bn0.rss + 16*bc16.rss}, baseName: "bare libp2p host with 16 connections", lowerBetter: true},
-		row{bench: "idle node with 16 inbound channels, RSS", unit: "KiB", dnode: agg{dn0.rss + 16*dc16.rss}, base: agg{1536}, baseName: "perf.md target 1.5 MiB", target: "≤ 1.0×", targetRatio: 1, lowerBetter: true},
-		row{bench: "idle node with 16 inbound channels, goroutines", unit: "count", dnode: agg{dn0.g + 16*dc16.g}, base: agg{bn0.g + 16*bc16.g}, baseName: "bare libp2p host with 16 connections", lowerBetter: true},
+		row{bench: "idle node with 16 inbound channels, RSS", unit: "KiB", dnode: agg{dn0.rss + 16*dc.rss}, base: agg{bn0.rss + 16*bc.rss}, baseName: "bare libp2p host with 16 connections", lowerBetter: true},
+		row{bench: "idle node with 16 inbound channels, RSS", unit: "KiB", dnode: agg{dn0.rss + 16*dc.rss}, base: agg{1536}, baseName: "perf.md target 1.5 MiB", target: "≤ 1.0×", targetRatio: 1, lowerBetter: true},
+		row{bench: "idle node with 16 inbound channels, goroutines", unit: "count", dnode: agg{dn0.g + 16*dc.g}, base: agg{bn0.g + 16*bc.g}, baseName: "bare libp2p host with 16 connections", lowerBetter: true},
 	)
-	notes = append(notes, fmt.Sprintf("idle channels: listener side only; the dialers (plain go-libp2p hosts, for dnode completing the version handshake) run in a child process. Sizes %v; the table is for n = %d, the curves for all. The node rows are single measurements after runtime.GC + FreeOSMemory; a node's own RSS is small against the process's and noisy.", sizes, main))
+	notes = append(notes, fmt.Sprintf("idle channels: listener side only; the dialers (plain go-libp2p hosts, for dnode completing the version handshake) run in a child process. Sizes %v; the table is for n = %d, the curves for all. The node rows: no channels is the mean over 20 nodes (20 bare hosts) started together; with 16 channels it is that plus 16 × the per-channel cost at n = %d.", sizes, main, main))
 	curves := []curve{
 		{File: "memory-vs-channels", Title: "Listener RSS per idle channel", XLabel: "inbound channels (connections)", YLabel: "RSS KiB per channel", Series: []series{dRSS, bRSS}},
 		{File: "goroutines-vs-channels", Title: "Listener goroutines per idle channel", XLabel: "inbound channels (connections)", YLabel: "goroutines per channel", Series: []series{dG, bG}},
