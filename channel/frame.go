@@ -70,11 +70,20 @@ func readFrameLen(first byte, br io.ByteReader, max int) (int, error) {
 // before it is complete is a violation.
 func readPayload(r io.Reader, n int) ([]byte, error) {
 	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: truncated frame", ErrViolation)
-		}
+	if err := readFull(r, buf); err != nil {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// readFull fills buf with a frame's payload; a stream that ends before
+// it is full is a violation.
+func readFull(r io.Reader, buf []byte) error {
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: truncated frame", ErrViolation)
+		}
+		return err
+	}
+	return nil
 }

@@ -58,6 +58,7 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 	// of back-to-back messages) into one read of the stream.
 	br := bufio.NewReaderSize(s, readBuffer)
 	r := &byteReader{r: br}
+	var scratch []byte // grown to the largest frame up to scratchMax
 	for {
 		// Wait for a frame without a deadline: idle time is bounded by the
 		// channel's liveness (ping), not by the stream.
@@ -87,7 +88,19 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 		if !deadline && br.Buffered() < n {
 			setDeadline()
 		}
-		buf, err := readPayload(br, n)
+		// Frames up to scratchMax are read into one buffer per stream:
+		// filters must not keep raw, and proto.Unmarshal copies what it
+		// keeps, so nothing refers to it once the frame is handled.
+		var buf []byte
+		if n <= scratchMax {
+			if cap(scratch) < n {
+				scratch = make([]byte, min(scratchMax, (n+255)&^255))
+			}
+			buf = scratch[:n]
+			err = readFull(br, buf)
+		} else {
+			buf, err = readPayload(br, n)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", ps.spec.name, err)
 		}
@@ -177,6 +190,11 @@ func (c *Channel) dispatch(ps *protoState, msg proto.Message) error {
 
 // readBuffer is the read buffer of each incoming stream.
 const readBuffer = 2048
+
+// scratchMax is the largest frame read into a stream's reused buffer;
+// larger frames get their own allocation, so an idle stream holds at most
+// this much besides its read buffer.
+const scratchMax = 4096
 
 // byteReader reads single bytes from a reader; over an unbuffered stream
 // it reads nothing ahead, so payloads can follow from the same reader.

@@ -284,6 +284,20 @@ func (c *Channel) writeProto(ps *protoState, frames []outFrame, buf []byte) ([]b
 		if f.ps != ps {
 			continue
 		}
+		if len(f.data) >= maxWrite/2 {
+			// A large message is written from where it is, not copied:
+			// its length goes out with the frames before it.
+			buf = binary.AppendUvarint(buf, uint64(len(f.data)))
+			if err := flush(); err != nil {
+				return buf, err
+			}
+			n, err := out.rw.Write(f.data)
+			c.bytesOut.Add(uint64(n))
+			if err != nil {
+				return buf, fmt.Errorf("%s: %w", ps.spec.name, err)
+			}
+			continue
+		}
 		if len(buf) > 0 && len(buf)+binary.MaxVarintLen64+len(f.data) > maxWrite {
 			if err := flush(); err != nil {
 				return buf, err
