@@ -33,6 +33,7 @@ const (
 	sizeOut   = 8                     // dials per node in the random topology
 	sizeMsgs  = 30                    // messages per system and size
 	sizeRate  = 20                    // msg/s
+	delayRate = 10                    // msg/s on the delay curve: the proxies' work stays below saturation
 	linkDelay = 25 * time.Millisecond // one-way, per link, for the delay curve
 )
 
@@ -111,11 +112,11 @@ func (p *delayProxy) pipe(src, dst net.Conn) {
 	q := make(chan chunk, 4096)
 	p.wg.Go(func() {
 		defer close(q)
+		buf := make([]byte, 32<<10)
 		for {
-			b := make([]byte, 32<<10)
-			n, err := src.Read(b)
+			n, err := src.Read(buf)
 			if n > 0 {
-				q <- chunk{b[:n], time.Now()}
+				q <- chunk{append([]byte(nil), buf[:n]...), time.Now()}
 			}
 			if err != nil {
 				return
@@ -123,11 +124,43 @@ func (p *delayProxy) pipe(src, dst net.Conn) {
 		}
 	})
 	p.wg.Go(func() {
-		for ch := range q {
-			if d := time.Until(ch.at.Add(p.delay)); d > 0 {
+		// Each write carries every chunk that is due, so a busy link
+		// costs one write per release, not one per chunk.
+		var pending *chunk
+		var out net.Buffers
+		for {
+			if pending == nil {
+				ch, ok := <-q
+				if !ok {
+					break
+				}
+				pending = &ch
+			}
+			if d := time.Until(pending.at.Add(p.delay)); d > 0 {
 				time.Sleep(d)
 			}
-			if _, err := dst.Write(ch.b); err != nil {
+			out = append(out[:0], pending.b)
+			pending = nil
+			closed := false
+		drain:
+			for {
+				select {
+				case ch, ok := <-q:
+					switch {
+					case !ok:
+						closed = true
+						break drain
+					case time.Until(ch.at.Add(p.delay)) > 0:
+						pending = &ch
+						break drain
+					default:
+						out = append(out, ch.b)
+					}
+				default:
+					break drain
+				}
+			}
+			if _, err := out.WriteTo(dst); err != nil || closed {
 				break
 			}
 		}
@@ -269,9 +302,9 @@ func (d *dnodeNet) close() {
 var sizeSystems = []string{"dnode", "flood", "p2pflood", "gossipsub"}
 
 // reachAt builds one system on n nodes (through delaying proxies when
-// delay > 0), sends sizeMsgs messages at sizeRate from random nodes and
+// delay > 0), sends sizeMsgs messages at rate/s from random nodes and
 // returns the reach-all p50 and p99 and the delivered fraction.
-func reachAt(sys string, n int, edges [][2]int, delay time.Duration) (p50, p99 time.Duration, deliv float64) {
+func reachAt(sys string, n int, edges [][2]int, delay time.Duration, rate int) (p50, p99 time.Duration, deliv float64) {
 	var ps *proxies
 	if delay > 0 {
 		ps = &proxies{delay: delay}
@@ -327,7 +360,7 @@ func reachAt(sys string, n int, edges [][2]int, delay time.Duration) (p50, p99 t
 		logf("%s n=%d: CPU %.0f µs per delivery", sys, n, float64(cpuTime()-cpu0)/1e3/float64(sizeMsgs*(n-1)))
 	}()
 	rng := mrand.New(mrand.NewPCG(uint64(n), 9))
-	interval := time.Second / sizeRate
+	interval := time.Second / time.Duration(rate)
 	for range sizeMsgs {
 		ts := time.Now()
 		tr.send(s.publish(rng.IntN(n)), ts)
@@ -361,9 +394,10 @@ func benchSize() ([]row, []string, []curve) {
 		file, title string
 		ns          []int
 		delay       time.Duration
+		rate        int
 	}{
-		{"reach-vs-size", "Broadcast reach-all p50 against network size (1 KiB, 20/s, out=8)", sizeNs, 0},
-		{"reach-vs-size-delay", fmt.Sprintf("Broadcast reach-all p50 against network size, %s one-way per link", linkDelay), sizeDelayNs, linkDelay},
+		{"reach-vs-size", fmt.Sprintf("Broadcast reach-all p50 against network size (1 KiB, %d/s, out=%d)", sizeRate, sizeOut), sizeNs, 0, sizeRate},
+		{"reach-vs-size-delay", fmt.Sprintf("Broadcast reach-all p50 against network size, %s one-way per link (1 KiB, %d/s)", linkDelay, delayRate), sizeDelayNs, linkDelay, delayRate},
 	} {
 		c := curve{File: v.file, Title: v.title, XLabel: "nodes", YLabel: "reach-all p50 (ms)", LogX: true}
 		var parts []string
@@ -373,7 +407,7 @@ func benchSize() ([]row, []string, []curve) {
 			for _, n := range v.ns {
 				edges := randomTopology(n, sizeOut, 1)
 				t0 := time.Now()
-				p50, p99, deliv := reachAt(sys, n, edges, v.delay)
+				p50, p99, deliv := reachAt(sys, n, edges, v.delay, v.rate)
 				logf("%s %s n=%d (%d edges): reach-all p50 %.1f ms p99 %.1f ms, delivery %.4f (%s)", v.file, sys, n, len(edges), ms(p50), ms(p99), deliv, time.Since(t0).Round(100*time.Millisecond))
 				s.X = append(s.X, float64(n))
 				s.Y = append(s.Y, ms(p50))
@@ -387,7 +421,7 @@ func benchSize() ([]row, []string, []curve) {
 		}
 		curves = append(curves, c)
 		notes = append(notes, fmt.Sprintf("%s (reach-all p50/p99 ms by n; fixed random topology, every node dials %d others, %d messages at %d/s per point): %s.",
-			v.file, sizeOut, sizeMsgs, sizeRate, strings.Join(parts, "; ")))
+			v.file, sizeOut, sizeMsgs, v.rate, strings.Join(parts, "; ")))
 	}
 	notes = append(notes, fmt.Sprintf("size curves: the delay is injected by one TCP proxy per edge on loopback that releases each chunk %s after reading it (both directions), used by every system; dnode's nodes connect with manual channels along the same edges (no seed).", linkDelay))
 	return nil, notes, curves

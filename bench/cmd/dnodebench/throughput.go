@@ -12,7 +12,7 @@ import (
 )
 
 // sweepRates are the offered loads of the throughput sweep, msg/s.
-var sweepRates = []int{50, 100, 200, 500, 1000, 1500, 2000, 3000}
+var sweepRates = []int{20, 50, 100, 200, 500, 1000, 1500, 2000, 3000}
 
 const (
 	sweepStep     = 3 * time.Second        // publishing time per rate
