@@ -25,7 +25,7 @@ import (
 // that is the CPU work of one broadcast) and with a one-way delay on every
 // link (hop count shows).
 var (
-	sizeNs      = []int{10, 25, 50, 100, 200}
+	sizeNs = []int{10, 25, 50, 100, 200}
 	// n = 200 is left out of the delay curve: with a proxy per edge (1565
 	// edges, 3130 more loopback connections) the process saturates and the
 	// point measures CPU, not hops.
