@@ -118,7 +118,12 @@ func New(cfg Config) (*Host, error) {
 		libp2p.Identity(cfg.Identity),
 		libp2p.ListenAddrs(cfg.Listen...),
 		libp2p.NoTransports,
-		libp2p.Transport(tcp.NewTCPTransport),
+		// No SO_REUSEPORT: with it a dial leaves from the listen port, so
+		// two nodes dialing each other at once open one TCP connection
+		// (simultaneous open) on which both run the security handshake as
+		// initiator, and both dials fail. dnode does no hole punching,
+		// the one thing reuse is for.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Transport(ws.New),
 		libp2p.Security(noise.ID, noise.New),

@@ -20,6 +20,17 @@
 // peer ID wins. The loser is closed with ErrDuplicate, which sessions
 // treat as "already connected", not as a failure of the peer.
 //
+// Streams carry no channel identity, so a connection carries at most one
+// handshake: Connect on a connection the peer opened waits for the peer's
+// handshake on it instead of starting a second one, and when both sides
+// start one on the same connection at the same moment, the responder
+// whose peer ID is smaller refuses the other's, whose initiator then
+// takes the channel the surviving handshake makes. A peer's protocol
+// stream goes to the peer's registered channel on that connection,
+// waiting for a running handshake to resolve first. (Separate TCP
+// connections stay separate: the host dials without SO_REUSEPORT, so
+// simultaneous dials are not merged into one TCP simultaneous open.)
+//
 // # Sessions in this package
 //
 //   - inbound: the responder side of the handshake for connections that

@@ -87,13 +87,15 @@ type Manager struct {
 	channels  map[peer.ID]*channel.Channel        // started channels
 	byConn    map[network.Conn][]*channel.Channel // every channel, handshaking or started
 	pending   map[peer.ID][]*handshake
+	resolved  chan struct{}                 // closed and replaced whenever a handshake starts on a connection or ends
 	all       map[*channel.Channel]struct{} // every channel not yet Done
 	observers []func(*channel.Channel)
 }
 
 // handshake is one version handshake in progress.
 type handshake struct {
-	initiator peer.ID // who opened the version stream
+	initiator peer.ID      // who opened the version stream
+	conn      network.Conn // its connection, once known; guarded by Manager.mu
 }
 
 // NewManager returns a Manager for cfg.Network on cfg.Host and installs
@@ -117,6 +119,7 @@ func NewManager(cfg Config) *Manager {
 		channels: make(map[peer.ID]*channel.Channel),
 		byConn:   make(map[network.Conn][]*channel.Channel),
 		pending:  make(map[peer.ID][]*handshake),
+		resolved: make(chan struct{}),
 		all:      make(map[*channel.Channel]struct{}),
 	}
 	for _, spec := range cfg.Registry.Specs() {
@@ -350,19 +353,51 @@ func (m *Manager) Stopping() bool {
 // serveProtocol serves the peer's stream for spec on the channel of its
 // connection.
 func (m *Manager) serveProtocol(spec *channel.Spec, s network.Stream) {
-	m.mu.Lock()
-	var ch *channel.Channel
-	for _, c := range m.byConn[s.Conn()] {
-		if c.Peer() == s.Conn().RemotePeer() {
-			ch = c
-		}
-	}
-	m.mu.Unlock()
+	ch := m.channelFor(s.Conn())
 	if ch == nil {
 		_ = s.Reset()
 		return
 	}
 	ch.ServeStream(spec, s)
+}
+
+// channelFor returns the channel that serves the peer's protocol streams
+// on conn: the peer's registered channel, if it runs on conn. Two
+// handshakes with one peer can share a connection (both sides dialed at
+// once and libp2p reused the first connection); only the channel that
+// wins the pair (see keepNew) runs protocols, and the peer may open its
+// streams before this side has resolved the pair. So while a handshake
+// with the peer is still running, channelFor waits for it to end (up to
+// the handshake timeout) instead of guessing: a stream given to the
+// losing channel would die with it and take the peer's channel down.
+func (m *Manager) channelFor(conn network.Conn) *channel.Channel {
+	p := conn.RemotePeer()
+	var timeout <-chan time.Time
+	for {
+		m.mu.Lock()
+		if ch := m.channels[p]; ch != nil && ch.Conn() == conn {
+			m.mu.Unlock()
+			return ch
+		}
+		if len(m.pending[p]) == 0 || m.stopping {
+			m.mu.Unlock()
+			return nil
+		}
+		resolved := m.resolved
+		m.mu.Unlock()
+		if timeout == nil {
+			t := m.clock.Timer(m.Profile(conn.RemoteMultiaddr()).ChannelHandshakeTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-resolved:
+		case <-timeout:
+			return nil
+		case <-m.ctx.Done():
+			return nil
+		}
+	}
 }
 
 // waitTimeout is how long Stop-like waits in this package may take.

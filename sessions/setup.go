@@ -62,13 +62,81 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 		m.end(ai.ID, hs)
 		return nil, fmt.Errorf("%w: connection closed", ErrConnect)
 	}
+	// libp2p may hand back a connection the peer opened, on which the
+	// peer may be running its own handshake: one handshake per
+	// connection, so wait for the peer's instead of starting a second.
+	m.mu.Lock()
+	hs.conn = conn
+	m.mu.Unlock()
+	if ch := m.inboundOn(ctx, conn, false); ch != nil {
+		m.end(ai.ID, hs)
+		m.host.Conns.Release(conn)
+		return ch, ErrAlreadyConnected
+	}
 	s, rw, err := channel.OpenStream(ctx, conn, string(version.ID(m.cfg.Network)))
 	if err != nil {
 		m.end(ai.ID, hs)
 		m.host.Conns.Release(conn)
 		return nil, fmt.Errorf("%w: open version stream: %v", ErrConnect, err)
 	}
-	return m.setup(ctx, conn, s, rw, kind, hs)
+	// A second hold on conn keeps it open if our handshake is refused,
+	// for the peer's handshake on it.
+	held := m.host.Conns.Acquire(conn)
+	ch, err := m.setup(ctx, conn, s, rw, kind, hs)
+	if held {
+		if errors.Is(err, ErrHandshake) && ai.ID < m.host.ID() && !conn.IsClosed() {
+			// The peer may have refused ours because it started one on
+			// this connection at the same moment and its ID is smaller
+			// (see acceptHandshake): its handshake makes the channel.
+			if in := m.inboundOn(ctx, conn, true); in != nil {
+				ch, err = in, ErrAlreadyConnected
+			}
+		}
+		m.host.Conns.Release(conn)
+	}
+	return ch, err
+}
+
+// inboundOn returns the peer's channel on conn if it has one or gets one
+// from a handshake the peer is running on conn; it waits for such a
+// handshake to end, up to the handshake timeout. With expect, it also
+// waits for such a handshake to start.
+func (m *Manager) inboundOn(ctx context.Context, conn network.Conn, expect bool) *channel.Channel {
+	p := conn.RemotePeer()
+	var expired <-chan time.Time
+	seen := false
+	for {
+		m.mu.Lock()
+		running := false
+		for _, o := range m.pending[p] {
+			if o.initiator == p && o.conn == conn {
+				running = true
+			}
+		}
+		ch := m.channels[p]
+		resolved := m.resolved
+		m.mu.Unlock()
+		if ch != nil && ch.Conn() == conn {
+			return ch
+		}
+		if running {
+			seen = true
+		} else if seen || !expect || conn.IsClosed() {
+			return nil // none runs, or the one we waited for failed
+		}
+		if expired == nil {
+			t := m.clock.Timer(m.Profile(conn.RemoteMultiaddr()).ChannelHandshakeTimeout)
+			defer t.Stop()
+			expired = t.C
+		}
+		select {
+		case <-resolved:
+		case <-expired:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // acceptHandshake is the inbound session: the responder side of the
@@ -83,6 +151,25 @@ func (m *Manager) acceptHandshake(s network.Stream) {
 		return
 	}
 	defer m.wg.Done()
+	// Both sides started a handshake on this one connection at once: the
+	// one started by the smaller peer ID goes on, the other is refused
+	// (its initiator then takes the channel this one makes; see Connect).
+	m.mu.Lock()
+	hs.conn = conn
+	refuse := false
+	for _, o := range m.pending[p] {
+		if o.initiator == m.host.ID() && o.conn == conn && m.host.ID() < p {
+			refuse = true
+		}
+	}
+	m.signalLocked()
+	m.mu.Unlock()
+	if refuse {
+		m.log.Debug("refusing handshake: ours on the same connection wins", "peer", p)
+		m.end(p, hs)
+		_ = s.Reset()
+		return
+	}
 	if !m.host.Conns.Acquire(conn) {
 		m.end(p, hs)
 		_ = s.Reset()
@@ -156,6 +243,7 @@ func (m *Manager) end(p peer.ID, hs *handshake) {
 }
 
 func (m *Manager) endLocked(p peer.ID, hs *handshake) {
+	m.signalLocked()
 	list := m.pending[p]
 	for i, o := range list {
 		if o == hs {
@@ -168,6 +256,13 @@ func (m *Manager) endLocked(p peer.ID, hs *handshake) {
 	} else {
 		m.pending[p] = list
 	}
+}
+
+// signalLocked wakes everything waiting for a handshake to change state
+// (channelFor, awaitRival); m.mu must be held.
+func (m *Manager) signalLocked() {
+	close(m.resolved)
+	m.resolved = make(chan struct{})
 }
 
 // setup creates the channel on conn (already acquired; the channel takes
