@@ -15,13 +15,23 @@ import (
 	"github.com/dnode-p2p/dnode/protocols/addr"
 )
 
-// Seed dial pacing: a seed is dialed at most once per seedMinInterval;
-// after a failure the pause doubles up to seedMaxBackoff. With the
-// minimum at 5 s no seed is dialed more than 12 times a minute.
+// Seed dial pacing. A seed that answers is asked again at most once per
+// discovery attempt (outbound_peer_discovery_attempt_time, DarkFi's pause
+// between discovery rounds, which is also how often DarkFi's outbound
+// session falls back to the seeds), never more often than seedFloor. A
+// seed that fails is not dialed again for seedFailPause, doubling up to
+// seedMaxBackoff while it keeps failing: when nothing is reachable a node
+// dials each seed at most 12 times a minute, whatever its timers.
 const (
-	seedMinInterval = 5 * time.Second
-	seedMaxBackoff  = 60 * time.Second
+	seedFloor      = 100 * time.Millisecond
+	seedFailPause  = 5 * time.Second
+	seedMaxBackoff = 60 * time.Second
 )
+
+// minInterval is the least time between two dials of a seed that answers.
+func (s *SeedSync) minInterval() time.Duration {
+	return max(s.m.net.OutboundPeerDiscoveryAttemptTime, seedFloor)
+}
 
 // SeedSync is the seed-sync session: on Sync it connects to each seed,
 // runs the handshake and the seed exchange (our addresses out, GetAddrs,
@@ -101,7 +111,7 @@ func (s *SeedSync) Sync(ctx context.Context) SyncResult {
 		st := s.stateLocked(ai.ID)
 		if !now.Before(st.next) {
 			due = append(due, ai)
-			st.next = now.Add(seedMinInterval)
+			st.next = now.Add(s.minInterval())
 		}
 	}
 	s.mu.Unlock()
@@ -136,7 +146,7 @@ func (s *SeedSync) Sync(ctx context.Context) SyncResult {
 func (s *SeedSync) stateLocked(p peer.ID) *seedState {
 	st := s.state[p]
 	if st == nil {
-		st = &seedState{backoff: seedMinInterval}
+		st = &seedState{backoff: seedFailPause}
 		s.state[p] = st
 	}
 	return st
@@ -152,7 +162,7 @@ func (s *SeedSync) syncOne(ctx context.Context, ai peer.AddrInfo) (int, error) {
 		st.backoff = min(2*st.backoff, seedMaxBackoff)
 		st.lastErr = err
 	} else {
-		st.backoff = seedMinInterval
+		st.backoff = seedFailPause
 		st.lastErr = nil
 	}
 	s.mu.Unlock()

@@ -31,11 +31,6 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 	if ai.ID == m.host.ID() {
 		return nil, ErrSelf
 	}
-	hs, existing, err := m.begin(ai.ID, m.host.ID())
-	if err != nil {
-		return existing, err
-	}
-	defer m.wg.Done()
 	profile := m.net.Profile("")
 	if len(ai.Addrs) > 0 {
 		profile = m.Profile(ai.Addrs[0])
@@ -44,23 +39,44 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 	defer cancel()
 	stop := context.AfterFunc(m.ctx, cancel)
 	defer stop()
-
 	m.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+
+	ch, retry, err := m.connectOnce(ctx, ai, kind)
+	if retry {
+		// libp2p handed us a connection the peer opened, and the peer
+		// closed it during our handshake (a refinery probe or seed sync
+		// of the peer's that ended): not the peer's fault, dial again.
+		ch, _, err = m.connectOnce(ctx, ai, kind)
+	}
+	return ch, err
+}
+
+// connectOnce is one attempt of Connect. retry reports that the handshake
+// failed because a connection that already existed before the dial
+// closed under it.
+func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channel.Session) (_ *channel.Channel, retry bool, _ error) {
+	hs, existing, err := m.begin(ai.ID, m.host.ID())
+	if err != nil {
+		return existing, false, err
+	}
+	defer m.wg.Done()
 	// Slots keep their own backoff; libp2p's per-peer dial backoff would
 	// only delay a retry they already paced.
 	if sw, ok := m.host.Network().(*swarm.Swarm); ok {
 		sw.Backoff().Clear(ai.ID)
 	}
+	reused := len(m.host.Network().ConnsToPeer(ai.ID)) > 0
 	conn, err := m.host.Network().DialPeer(ctx, ai.ID)
 	if err != nil {
 		m.end(ai.ID, hs)
 		err = fmt.Errorf("%w: %v", ErrConnect, err)
 		m.cfg.Events.Publish(events.Event{Kind: events.ChannelFailed, Addr: addrString(ai), Session: kind.String(), Err: err.Error()})
-		return nil, err
+		return nil, false, err
 	}
+	closedUnder := func() bool { return reused && conn.IsClosed() && ctx.Err() == nil }
 	if !m.host.Conns.Acquire(conn) {
 		m.end(ai.ID, hs)
-		return nil, fmt.Errorf("%w: connection closed", ErrConnect)
+		return nil, closedUnder(), fmt.Errorf("%w: connection closed", ErrConnect)
 	}
 	// libp2p may hand back a connection the peer opened, on which the
 	// peer may be running its own handshake: one handshake per
@@ -71,13 +87,13 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 	if ch := m.inboundOn(ctx, conn, false); ch != nil {
 		m.end(ai.ID, hs)
 		m.host.Conns.Release(conn)
-		return ch, ErrAlreadyConnected
+		return ch, false, ErrAlreadyConnected
 	}
 	s, rw, err := channel.OpenStream(ctx, conn, string(version.ID(m.cfg.Network)))
 	if err != nil {
 		m.end(ai.ID, hs)
 		m.host.Conns.Release(conn)
-		return nil, fmt.Errorf("%w: open version stream: %v", ErrConnect, err)
+		return nil, closedUnder(), fmt.Errorf("%w: open version stream: %v", ErrConnect, err)
 	}
 	// A second hold on conn keeps it open if our handshake is refused,
 	// for the peer's handshake on it.
@@ -94,7 +110,7 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 		}
 		m.host.Conns.Release(conn)
 	}
-	return ch, err
+	return ch, errors.Is(err, ErrHandshake) && closedUnder(), err
 }
 
 // inboundOn returns the peer's channel on conn if it has one or gets one
