@@ -76,6 +76,21 @@ func writePlot(dir string, c curve) error {
 		p.Add(l, sc)
 		p.Legend.Add(s.Name, l, sc)
 	}
+	if !c.LogY {
+		// From zero, with headroom above the highest point for the
+		// legend, which sits in the top left corner.
+		top := 0.0
+		for _, s := range c.Series {
+			for _, y := range s.Y {
+				top = max(top, y)
+			}
+		}
+		p.Y.Min = 0
+		p.Y.Max = top * 1.35
+		if top == 0 {
+			p.Y.Max = 1
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
