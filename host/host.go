@@ -96,7 +96,7 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	rm, err := newResourceManager(cfg.InboundLimit, cfg.OutboundLimit, cfg.PerIPLimit)
+	rm, err := newResourceManager(cfg.InboundLimit, cfg.OutboundLimit, cfg.PerIPLimit, cfg.Metrics != nil)
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}

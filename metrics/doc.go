@@ -45,7 +45,10 @@
 // and go-libp2p's resource manager collectors (libp2p_rcmgr_*: limits,
 // connections, streams, memory, blocked resources). The resource manager
 // reports into package-level collectors, so with several nodes in one
-// process these series add them all up.
+// process these series add them all up; only nodes built with
+// dnode.WithLibp2pMetrics report into them (without it a node's resource
+// manager skips that bookkeeping, which costs CPU on every connection and
+// stream).
 //
 // go-libp2p's other metrics (swarm dials and connections, identify, event
 // bus, ...) are registered on the same registry when the node is built

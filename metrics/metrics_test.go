@@ -85,7 +85,7 @@ func sample(text, series string) float64 {
 func TestMetricsAfterTraffic(t *testing.T) {
 	reg := NewRegistry()
 	m := New(reg, nil)
-	a := startNode(t, dnode.WithObserver(m))
+	a := startNode(t, dnode.WithObserver(m), dnode.WithLibp2pMetrics(reg))
 	m.SetNode(a)
 	b := startNode(t)
 
