@@ -289,7 +289,8 @@ func healthyGossip(n int, edges [][2]int, signed bool) *gossip {
 		if p50 < 100*time.Millisecond {
 			return g
 		}
-		logf("%s: warm-up reach-all p50 %s, try %d", g.name(), p50.Round(time.Millisecond), try)
+		least, mean := g.meshStats()
+		logf("%s: warm-up reach-all p50 %s, try %d (mesh sizes: smallest %d, mean %.1f)", g.name(), p50.Round(time.Millisecond), try, least, mean)
 		if try == 3 {
 			return g
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -22,6 +23,7 @@ import (
 type gossip struct {
 	trRef
 	signed bool
+	mesh   []*atomic.Int64 // per host: peers in its topic mesh (Graft - Prune)
 	hosts  []host.Host
 	topics []*pubsub.Topic
 	cancel context.CancelFunc
@@ -54,7 +56,9 @@ func newGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.
 			opts = nil
 		}
 		self := h.ID()
-		opts = append(opts, pubsub.WithRawTracer(&deliverTracer{g: g, self: self}))
+		mesh := new(atomic.Int64)
+		g.mesh = append(g.mesh, mesh)
+		opts = append(opts, pubsub.WithRawTracer(&deliverTracer{g: g, self: self, mesh: mesh}))
 		ps, err := pubsub.NewGossipSub(ctx, h, opts...)
 		must(err)
 		t, err := ps.Join("bench")
@@ -84,8 +88,47 @@ func newGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.
 		})
 	}
 	wg.Wait()
-	time.Sleep(3 * time.Second) // let the meshes form (heartbeat 1 s)
+	// Let the meshes form (heartbeat 1 s): at least 3 s, then until every
+	// host's mesh holds min(D_lo, its topic peers) peers at two checks in
+	// a row, for up to 10 s more.
+	time.Sleep(3 * time.Second)
+	steady := 0
+	waitFor(10*time.Second, func() bool {
+		if g.meshesFormed() {
+			steady++
+		} else {
+			steady = 0
+		}
+		if steady >= 2 {
+			return true
+		}
+		time.Sleep(400 * time.Millisecond)
+		return false
+	})
 	return g
+}
+
+// meshesFormed reports whether every host's mesh holds at least
+// min(D_lo, its topic peers) peers.
+func (g *gossip) meshesFormed() bool {
+	for i, t := range g.topics {
+		want := min(int64(pubsub.GossipSubDlo), int64(len(t.ListPeers())))
+		if g.mesh[i].Load() < want {
+			return false
+		}
+	}
+	return true
+}
+
+// meshStats returns the smallest and the mean mesh size over the hosts.
+func (g *gossip) meshStats() (int64, float64) {
+	least, sum := int64(1<<62), int64(0)
+	for _, m := range g.mesh {
+		v := m.Load()
+		least = min(least, v)
+		sum += v
+	}
+	return least, float64(sum) / float64(len(g.mesh))
 }
 
 func (g *gossip) name() string {
@@ -128,6 +171,7 @@ func (g *gossip) peers() (float64, float64) {
 type deliverTracer struct {
 	g    *gossip
 	self peer.ID
+	mesh *atomic.Int64
 }
 
 func (t *deliverTracer) DeliverMessage(m *pubsub.Message) {
@@ -142,8 +186,8 @@ func (*deliverTracer) AddPeer(peer.ID, protocol.ID)             {}
 func (*deliverTracer) RemovePeer(peer.ID)                       {}
 func (*deliverTracer) Join(string)                              {}
 func (*deliverTracer) Leave(string)                             {}
-func (*deliverTracer) Graft(peer.ID, string)                    {}
-func (*deliverTracer) Prune(peer.ID, string)                    {}
+func (t *deliverTracer) Graft(peer.ID, string)                  { t.mesh.Add(1) }
+func (t *deliverTracer) Prune(peer.ID, string)                  { t.mesh.Add(-1) }
 func (*deliverTracer) ValidateMessage(*pubsub.Message)          {}
 func (*deliverTracer) RejectMessage(*pubsub.Message, string)    {}
 func (*deliverTracer) DuplicateMessage(*pubsub.Message)         {}
