@@ -228,6 +228,15 @@ func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curv
 		logf("broadcast block %d: reach-all p50/p99 (delivery): %s", blk+1, strings.Join(line, "; "))
 	}
 	d, f, p, g, gsig := stats[0], stats[1], stats[2], stats[3], stats[4]
+	// A gossipsub network sometimes falls back to gossip-only delivery
+	// (IHAVE/IWANT at heartbeats: reach-all p50 near half a second, with
+	// meshes that did not form or fell apart; seen only with the other
+	// networks in the process, never with gossipsub alone). Such blocks
+	// measure a broken baseline: rows against gossipsub use only the
+	// blocks where it delivered through its meshes, with the same blocks
+	// of the other system.
+	gsOK, gsDropped := healthyBlocks(g)
+	gssOK, gssDropped := healthyBlocks(gsig)
 	name := fmt.Sprintf("dchat reach-all p50 (n=%d, out=%d, 1 KiB, %d/s)", n, out, rate)
 	const (
 		flName  = "raw-TCP flood, same topology"
@@ -237,16 +246,16 @@ func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curv
 	)
 	rows := []row{
 		{bench: name, unit: "ms", dnode: d.p50, base: f.p50, baseName: flName, target: "≤ 2.0×", targetRatio: 2.0, lowerBetter: true},
-		{bench: name, unit: "ms", dnode: d.p50, base: g.p50, baseName: gsName, target: "≤ 0.6×", targetRatio: 0.6, lowerBetter: true},
+		{bench: name, unit: "ms", dnode: gsOK(d.p50), base: gsOK(g.p50), baseName: gsName, target: "≤ 0.6×", targetRatio: 0.6, lowerBetter: true},
 		{bench: name, unit: "ms", dnode: d.p50, base: p.p50, baseName: pfName, lowerBetter: true},
-		{bench: name, unit: "ms", dnode: d.p50, base: gsig.p50, baseName: gssName, lowerBetter: true},
-		{bench: "p2pflood reach-all p50 (the floor on libp2p; in the dnode column)", unit: "ms", dnode: p.p50, base: g.p50, baseName: gsName, lowerBetter: true},
+		{bench: name, unit: "ms", dnode: gssOK(d.p50), base: gssOK(gsig.p50), baseName: gssName, lowerBetter: true},
+		{bench: "p2pflood reach-all p50 (the floor on libp2p; in the dnode column)", unit: "ms", dnode: gsOK(p.p50), base: gsOK(g.p50), baseName: gsName, lowerBetter: true},
 		{bench: "dchat reach-all p99", unit: "ms", dnode: d.p99, base: f.p99, baseName: flName, lowerBetter: true},
 		{bench: "dchat reach-all p99", unit: "ms", dnode: d.p99, base: p.p99, baseName: pfName, lowerBetter: true},
-		{bench: "dchat reach-all p99", unit: "ms", dnode: d.p99, base: g.p99, baseName: gsName, lowerBetter: true},
+		{bench: "dchat reach-all p99", unit: "ms", dnode: gsOK(d.p99), base: gsOK(g.p99), baseName: gsName, lowerBetter: true},
 		{bench: fmt.Sprintf("dchat CPU per delivery (whole process, at %d/s)", rate), unit: "µs", dnode: d.cpu, base: f.cpu, baseName: flName, lowerBetter: true},
 		{bench: fmt.Sprintf("dchat CPU per delivery (whole process, at %d/s)", rate), unit: "µs", dnode: d.cpu, base: p.cpu, baseName: pfName, lowerBetter: true},
-		{bench: fmt.Sprintf("dchat CPU per delivery (whole process, at %d/s)", rate), unit: "µs", dnode: d.cpu, base: g.cpu, baseName: gsName, lowerBetter: true},
+		{bench: fmt.Sprintf("dchat CPU per delivery (whole process, at %d/s)", rate), unit: "µs", dnode: gsOK(d.cpu), base: gsOK(g.cpu), baseName: gsName, lowerBetter: true},
 	}
 	var delivs []string
 	for k, sys := range systems {
@@ -257,6 +266,8 @@ func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curv
 			idleCPU*100, idleCPU*float64(time.Duration(per)*interval)/float64(per*(n-1))/1e3),
 		fmt.Sprintf("dchat broadcast: %d nodes + 1 seed, %d outbound slots; %d/%d nodes had every slot filled %s after the first node started (all full: %v); topology %d edges (mean degree %.1f); %d blocks of %d messages per system, rotating dnode, flood, p2pflood, gossipsub unsigned and signed; delivery fraction %s.",
 			n, out, filled(), n, formation.Round(time.Millisecond), full, len(edges), 2*float64(len(edges))/float64(n), blocks, per, strings.Join(delivs, "; ")),
+		fmt.Sprintf("dchat broadcast: blocks in which a gossipsub network delivered through gossip only (reach-all p50 ≥ %d ms: meshes not formed or fallen apart) are left out of the rows against it, with the same blocks of the other system: unsigned %d of %d, signed %d of %d.",
+			gossipOnly, gsDropped, blocks, gssDropped, blocks),
 	}
 	if sweep {
 		gss.close() // not swept: no background load from it
@@ -277,11 +288,35 @@ func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curv
 	return rows, notes, curves
 }
 
+// gossipOnly is the reach-all p50 above which a gossipsub block is taken
+// to have delivered through gossip (heartbeats) rather than its meshes.
+const gossipOnly = 100 // ms
+
+// healthyBlocks returns a filter that keeps the blocks (rounds) in which
+// gs delivered through its meshes, and how many blocks it dropped.
+func healthyBlocks(gs blockStats) (func(agg) agg, int) {
+	var keep []int
+	for i, v := range gs.p50 {
+		if v < gossipOnly {
+			keep = append(keep, i)
+		}
+	}
+	return func(a agg) agg {
+		var out agg
+		for _, i := range keep {
+			if i < len(a) {
+				out = append(out, a[i])
+			}
+		}
+		return out
+	}, len(gs.p50) - len(keep)
+}
+
 // healthyGossip builds a gossipsub network and checks it with a few
 // warm-up messages: under a loaded machine a network sometimes comes up
 // delivering only through gossip (IHAVE/IWANT at heartbeats, p50 about
 // half a second, as if its meshes were empty); such a network is rebuilt
-// (at most twice, logged).
+// (up to four times, logged).
 func healthyGossip(n int, edges [][2]int, signed bool) *gossip {
 	for try := 1; ; try++ {
 		g := newGossip(n, edges, signed)
@@ -291,7 +326,7 @@ func healthyGossip(n int, edges [][2]int, signed bool) *gossip {
 		}
 		least, mean := g.meshStats()
 		logf("%s: warm-up reach-all p50 %s, try %d (mesh sizes: smallest %d, mean %.1f)", g.name(), p50.Round(time.Millisecond), try, least, mean)
-		if try == 3 {
+		if try == 5 {
 			return g
 		}
 		g.close()
