@@ -10,13 +10,11 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
-	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -84,18 +82,12 @@ type bootResult struct {
 
 func bootstrapOnce(n, out int) bootResult {
 	ctx := context.Background()
-	ss := bootSettings(tempDir(), nil, 0)
-	ss.Seed.WhitelistRefineryInterval = 5 * time.Second
-	sd, err := seed.New(ss, slog.DiscardHandler, dnode.WithPerIPLimit(100000))
-	must(err)
-	must(sd.Start(ctx))
+	sd, seedAddrs := startSeed(bootSettings(tempDir(), nil, 0))
 	defer sd.Stop()
-	h := sd.Host()
-	seedAddrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
-	must(err)
 
 	nodes := make([]*dnode.Node, n)
 	for i := range nodes {
+		var err error
 		nodes[i], err = dnode.New(bootSettings(tempDir(), seedAddrs[:1], out), dnode.WithLogHandler(slog.DiscardHandler), dnode.WithPerIPLimit(100000))
 		must(err)
 	}

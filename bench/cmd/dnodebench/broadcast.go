@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"strings"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/dchat"
-	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -110,16 +107,8 @@ func netSettings(dir string, seeds []ma.Multiaddr, out int) settings.Settings {
 // very same topology (the edges of dnode's channels).
 func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curve) {
 	var curves []curve
-	ctx := context.Background()
-	ss := netSettings(tempDir(), nil, 0)
-	ss.Seed.WhitelistRefineryInterval = 5 * time.Second
-	sd, err := seed.New(ss, slog.DiscardHandler, dnode.WithPerIPLimit(100000))
-	must(err)
-	must(sd.Start(ctx))
+	sd, seedAddrs := startSeed(netSettings(tempDir(), nil, 0))
 	defer sd.Stop()
-	h := sd.Host()
-	seedAddrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
-	must(err)
 
 	t0 := time.Now()
 	nodes := make([]*dnode.Node, n)

@@ -22,12 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
@@ -40,23 +36,6 @@ func init() {
 	if spec := os.Getenv(childEnv); spec != "" {
 		os.Exit(runDialChild(spec))
 	}
-}
-
-// newDialHost is a plain go-libp2p host like newBareHost, without a
-// listener.
-func newDialHost() host.Host {
-	h, err := libp2p.New(
-		libp2p.NoListenAddrs,
-		libp2p.NoTransports,
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-	)
-	must(err)
-	return h
 }
 
 func runDialChild(spec string) int {

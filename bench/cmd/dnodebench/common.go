@@ -23,6 +23,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -76,10 +77,18 @@ func newNode(s settings.Settings, setup func(*dnode.Node)) *dnode.Node {
 }
 
 // newBareHost is a plain go-libp2p host with the transport stack dnode
-// dials with (TCP, noise, yamux), no resource limits.
+// dials with (TCP, noise, yamux), no resource limits, listening on
+// loopback.
 func newBareHost() host.Host {
+	return bareHost(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+}
+
+// newDialHost is newBareHost without a listener.
+func newDialHost() host.Host { return bareHost(libp2p.NoListenAddrs) }
+
+func bareHost(listen libp2p.Option) host.Host {
 	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		listen,
 		libp2p.NoTransports,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
@@ -90,6 +99,19 @@ func newBareHost() host.Host {
 	)
 	must(err)
 	return h
+}
+
+// startSeed starts a seed.Seed with settings ss (whitelist re-check every
+// 5 s) and returns it with its first /p2p address. The caller stops it.
+func startSeed(ss settings.Settings) (*seed.Seed, []ma.Multiaddr) {
+	ss.Seed.WhitelistRefineryInterval = 5 * time.Second
+	sd, err := seed.New(ss, slog.DiscardHandler, dnode.WithPerIPLimit(100000))
+	must(err)
+	must(sd.Start(context.Background()))
+	h := sd.Host()
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	must(err)
+	return sd, addrs
 }
 
 func addrInfo(h host.Host) peer.AddrInfo { return peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()} }
