@@ -280,6 +280,7 @@ func (o *Outbound) runDiscovery(ctx context.Context) {
 		}
 		attempt++
 		hasSeeds := len(o.seeds.Seeds()) > 0
+		waited := false
 		switch {
 		case failures >= 2:
 			if hasSeeds {
@@ -290,12 +291,18 @@ func (o *Outbound) runDiscovery(ctx context.Context) {
 		case len(o.m.Channels()) > 0:
 			bus.Publish(events.Event{Kind: events.OutboundPeerDiscovery, Attempt: attempt, State: "getaddr"})
 			stored := o.stored.Wait()
-			o.addr.RequestAll()
+			if o.addr.RequestAll() == 0 {
+				// Every channel was asked moments ago (addr paces its
+				// requests): this round cannot bring anything new.
+				failures++
+				break
+			}
 			select {
 			case <-stored:
 				failures = 0
 			case <-o.m.clock.After(pause):
 				failures++
+				waited = true
 			case <-ctx.Done():
 				return
 			}
@@ -317,7 +324,9 @@ func (o *Outbound) runDiscovery(ctx context.Context) {
 			warned = false
 		}
 		o.wake.Notify()
-		if !sleep(ctx, o.m.clock, pause) {
+		// Rounds are a discovery attempt time apart: a round that already
+		// waited that long for answers goes on at once.
+		if !waited && !sleep(ctx, o.m.clock, pause) {
 			return
 		}
 	}
