@@ -98,6 +98,7 @@ func (c *Config) setDefaults() {
 type Stats struct {
 	Delivered  uint64 // delivered: buffered and pushed to subscribers
 	Relayed    uint64 // delivered messages relayed to at least one channel
+	Sent       uint64 // copies queued on channels: our messages and relays
 	Duplicates uint64 // dropped: id already seen, or our own message
 	Expired    uint64 // dropped: timestamp older than SeenTTL or over a minute ahead
 	Rejected   uint64 // dropped: over the hop limit, or invalid (the peer was disconnected)
@@ -116,7 +117,7 @@ type Chat struct {
 	head int       // index of the oldest message in buf once full
 	subs map[*Subscription]struct{}
 
-	delivered, relayed, duplicates, expired, rejected atomic.Uint64
+	delivered, relayed, sent, duplicates, expired, rejected atomic.Uint64
 }
 
 // New returns a Chat for n and registers its protocol on n.Registry(),
@@ -190,12 +191,14 @@ func (c *Chat) Send(text string) (Message, error) {
 	c.mu.Lock()
 	c.seen.add(id, now.Add(c.cfg.SeenTTL), now)
 	c.mu.Unlock()
-	if _, err := c.node.Broadcast(c.proto.Spec(), wire); err != nil {
+	sent, err := c.node.Broadcast(c.proto.Spec(), wire)
+	if err != nil {
 		if errors.Is(err, dnode.ErrNotRunning) {
 			err = ErrNotReady
 		}
 		return Message{}, err
 	}
+	c.sent.Add(uint64(sent))
 	c.mu.Lock()
 	c.appendLocked(m)
 	c.mu.Unlock()
@@ -238,6 +241,7 @@ func (c *Chat) Stats() Stats {
 	return Stats{
 		Delivered:  c.delivered.Load(),
 		Relayed:    c.relayed.Load(),
+		Sent:       c.sent.Load(),
 		Duplicates: c.duplicates.Load(),
 		Expired:    c.expired.Load(),
 		Rejected:   c.rejected.Load(),
@@ -363,6 +367,7 @@ func (c *Chat) receive(m *DchatMessage, from *channel.Channel) error {
 		sent, err := c.node.BroadcastExcept(c.proto.Spec(), relay, from)
 		if err == nil && sent > 0 {
 			c.relayed.Add(1)
+			c.sent.Add(uint64(sent))
 		} else if err != nil && from != nil {
 			from.Logger().Debug("dchat relay not sent", "id", msg.ID, "err", err)
 		}

@@ -132,7 +132,7 @@ func exactOnce(t *testing.T, nodes []*testNode, wantDup, wantRelayed uint64) {
 		}
 		return nil
 	})
-	var relayed uint64
+	var relayed, sent, arrived uint64
 	for i, col := range cols {
 		tn := nodes[i]
 		counts, msgs := col.snapshot()
@@ -153,6 +153,8 @@ func exactOnce(t *testing.T, nodes []*testNode, wantDup, wantRelayed uint64) {
 			t.Errorf("%s: stats %+v", tn.name, st)
 		}
 		relayed += st.Relayed
+		sent += st.Sent
+		arrived += st.Delivered + st.Duplicates + st.Expired + st.Rejected
 		if d := col.sub.Dropped(); d != 0 {
 			t.Errorf("%s: subscription dropped %d", tn.name, d)
 		}
@@ -163,6 +165,10 @@ func exactOnce(t *testing.T, nodes []*testNode, wantDup, wantRelayed uint64) {
 	}
 	if relayed != wantRelayed {
 		t.Errorf("%d relays, want %d", relayed, wantRelayed)
+	}
+	// Every copy sent arrived somewhere, once.
+	if sent != arrived {
+		t.Errorf("%d copies sent, %d arrived", sent, arrived)
 	}
 }
 

@@ -166,7 +166,9 @@ func (nw *simnetwork) filled() (full, slots int) {
 }
 
 // waitFor polls cond every step of simulated time until it holds or
-// timeout (simulated) has passed; it reports whether cond held.
+// timeout (simulated) has passed; it reports whether cond held. Inside the
+// synctest bubble the sleep between polls advances the fake clock at once
+// when the network is idle; it costs no real time.
 func waitFor(timeout, step time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -90,8 +90,21 @@ func TestSimulation(t *testing.T) {
 		if !ok {
 			t.Fatalf("message did not reach every node within a simulated minute")
 		}
-		// Let every relay finish, then check nobody delivered it twice.
-		time.Sleep(5 * time.Second)
+		// Wait until every copy sent has arrived (nothing left in
+		// flight), so that a second delivery anywhere would be seen.
+		var copies, arrived uint64
+		ok = waitFor(time.Minute, time.Millisecond, func() bool {
+			copies, arrived = 0, 0
+			for _, sn := range nw.nodes {
+				st := sn.chat.Stats()
+				copies += st.Sent
+				arrived += st.Delivered + st.Duplicates + st.Expired + st.Rejected
+			}
+			return copies == arrived
+		})
+		if !ok {
+			t.Fatalf("copies still in flight after a simulated minute: %d sent, %d arrived", copies, arrived)
+		}
 		var dups uint64
 		for i, sn := range nw.nodes {
 			st := sn.chat.Stats()
