@@ -372,29 +372,37 @@ func (m *Manager) serveProtocol(spec *channel.Spec, s network.Stream) {
 // losing channel would die with it and take the peer's channel down.
 func (m *Manager) channelFor(conn network.Conn) *channel.Channel {
 	p := conn.RemotePeer()
-	var timeout <-chan time.Time
+	return m.settle(m.ctx, conn, func() (*channel.Channel, bool) {
+		if ch := m.channels[p]; ch != nil && ch.Conn() == conn {
+			return ch, true
+		}
+		return nil, len(m.pending[p]) == 0 || m.stopping
+	})
+}
+
+// settle calls check under m.mu, and again each time a handshake starts
+// on a connection or ends, until check reports done; it gives up (nil)
+// when the handshake timeout for conn has passed or ctx is done.
+func (m *Manager) settle(ctx context.Context, conn network.Conn, check func() (*channel.Channel, bool)) *channel.Channel {
+	var expired <-chan time.Time
 	for {
 		m.mu.Lock()
-		if ch := m.channels[p]; ch != nil && ch.Conn() == conn {
-			m.mu.Unlock()
-			return ch
-		}
-		if len(m.pending[p]) == 0 || m.stopping {
-			m.mu.Unlock()
-			return nil
-		}
+		ch, done := check()
 		resolved := m.resolved
 		m.mu.Unlock()
-		if timeout == nil {
+		if done {
+			return ch
+		}
+		if expired == nil {
 			t := m.clock.Timer(m.Profile(conn.RemoteMultiaddr()).ChannelHandshakeTimeout)
 			defer t.Stop()
-			timeout = t.C
+			expired = t.C
 		}
 		select {
 		case <-resolved:
-		case <-timeout:
+		case <-expired:
 			return nil
-		case <-m.ctx.Done():
+		case <-ctx.Done():
 			return nil
 		}
 	}

@@ -119,40 +119,20 @@ func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channe
 // waits for such a handshake to start.
 func (m *Manager) inboundOn(ctx context.Context, conn network.Conn, expect bool) *channel.Channel {
 	p := conn.RemotePeer()
-	var expired <-chan time.Time
 	seen := false
-	for {
-		m.mu.Lock()
-		running := false
+	return m.settle(ctx, conn, func() (*channel.Channel, bool) {
+		if ch := m.channels[p]; ch != nil && ch.Conn() == conn {
+			return ch, true
+		}
 		for _, o := range m.pending[p] {
 			if o.initiator == p && o.conn == conn {
-				running = true
+				seen = true
+				return nil, false // the peer's handshake on conn runs
 			}
 		}
-		ch := m.channels[p]
-		resolved := m.resolved
-		m.mu.Unlock()
-		if ch != nil && ch.Conn() == conn {
-			return ch
-		}
-		if running {
-			seen = true
-		} else if seen || !expect || conn.IsClosed() {
-			return nil // none runs, or the one we waited for failed
-		}
-		if expired == nil {
-			t := m.clock.Timer(m.Profile(conn.RemoteMultiaddr()).ChannelHandshakeTimeout)
-			defer t.Stop()
-			expired = t.C
-		}
-		select {
-		case <-resolved:
-		case <-expired:
-			return nil
-		case <-ctx.Done():
-			return nil
-		}
-	}
+		// None runs: done, unless we expect one that has not started.
+		return nil, seen || !expect || conn.IsClosed()
+	})
 }
 
 // acceptHandshake is the inbound session: the responder side of the
