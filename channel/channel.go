@@ -77,6 +77,7 @@ type Channel struct {
 	onStop   []func()
 	protos   map[*Spec]*protoState
 	queue    []outFrame // send queue
+	queued   int        // bytes of the frames in queue
 	writing  bool       // a writer goroutine is running
 	meterSum int        // sum of metered thresholds
 }
@@ -319,6 +320,7 @@ func (c *Channel) Stop(err error) {
 			}
 		}
 		c.queue = nil
+		c.queued = 0
 		onStop := c.onStop
 		c.onStop = nil
 		c.mu.Unlock()

@@ -153,6 +153,7 @@ func (c *Channel) SendEncoded(spec *Spec, data []byte) error {
 	}
 	ps := c.attachLocked(spec)
 	c.queue = append(c.queue, outFrame{ps: ps, data: data})
+	c.queued += len(data)
 	start := !c.writing
 	if start {
 		c.writing = true
@@ -163,6 +164,14 @@ func (c *Channel) SendEncoded(spec *Spec, data []byte) error {
 		go c.writeLoop()
 	}
 	return nil
+}
+
+// Queued returns the frames and bytes waiting in the send queue (not
+// counting a batch being written).
+func (c *Channel) Queued() (frames, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), c.queued
 }
 
 // writeLoop drains the send queue in batches and exits when it is empty.
@@ -185,6 +194,7 @@ func (c *Channel) writeLoop() {
 			return
 		}
 		batch, c.queue = c.queue, batch[:0]
+		c.queued = 0
 		c.mu.Unlock()
 		var err error
 		if buf, err = c.writeBatch(batch, buf); err != nil {

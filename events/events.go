@@ -4,7 +4,7 @@
 //
 // Publishing never blocks: each subscriber has a bounded queue, and when
 // it is full the oldest event is dropped and counted (Subscription.Dropped),
-// as DarkFi's Publisher does. Per-message events (send, recv) are published
+// as DarkFi's Publisher does. Per-message events (send, recv, relay_tree) are published
 // only while message events are switched on (SetMessages, DarkFi's
 // dnet.switch); every other event is always published.
 package events
@@ -45,6 +45,8 @@ const (
 	SeedSync        Kind = "seed_sync"        // a seed answered (Count) or failed (Err)
 	RefineProbe     Kind = "refine_probe"     // a greylist host passed (State "pass") or failed ("fail")
 	ManualConnected Kind = "manual_connected" // a manual slot's peer is connected
+	RelayDrop       Kind = "relay_drop"       // the relay dropped a message or frame (State: the reason)
+	RelayTree       Kind = "relay_tree"       // a channel joined (State "graft") or left ("prune") a relay tree; a per-message event
 )
 
 // Event is one event. Fields that do not apply to a Kind are zero.
@@ -80,7 +82,8 @@ func NewBus(now func() time.Time) *Bus {
 	return &Bus{now: now, subs: make(map[*Subscription]struct{})}
 }
 
-// SetMessages switches per-message events (send, recv) on or off.
+// SetMessages switches per-message events (send, recv, relay_tree) on
+// or off.
 func (b *Bus) SetMessages(on bool) { b.messages.Store(on) }
 
 // Messages reports whether per-message events are on.
@@ -89,7 +92,7 @@ func (b *Bus) Messages() bool { return b.messages.Load() }
 // Publish delivers e (stamped with the current time if e.Time is zero) to
 // every subscriber without blocking.
 func (b *Bus) Publish(e Event) {
-	if (e.Kind == Send || e.Kind == Recv) && !b.messages.Load() {
+	if (e.Kind == Send || e.Kind == Recv || e.Kind == RelayTree) && !b.messages.Load() {
 		return
 	}
 	b.mu.RLock()

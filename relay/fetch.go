@@ -1,0 +1,229 @@
+package relay
+
+import (
+	"container/heap"
+	"time"
+)
+
+// fetchMode says how a missing message is fetched.
+type fetchMode uint8
+
+const (
+	// fetchLazy: announced in an IHave; it may still come along the tree,
+	// so the announcer is grafted (asked and made eager) only after the
+	// graft timeout.
+	fetchLazy fetchMode = iota
+	// fetchNow: offered (a large message): asked at once with IWant.
+	fetchNow
+	// fetchCatchUp: listed in a Digest: asked at once with IWant; once
+	// here it is announced, not pushed.
+	fetchCatchUp
+)
+
+// source is a link that announced a missing message.
+type source struct {
+	link linkID
+	dist int // its distance from the origin
+}
+
+// fetch is a message we know of and lack.
+type fetch struct {
+	short    uint64
+	mode     fetchMode
+	size     int      // from an Offer (0 if unknown)
+	sources  []source // announcers not asked yet, in arrival order
+	asked    []linkID // asked, in order; the last one is being waited for
+	deadline time.Time
+}
+
+func (f *fetch) knows(l linkID) bool {
+	for _, s := range f.sources {
+		if s.link == l {
+			return true
+		}
+	}
+	for _, a := range f.asked {
+		if a == l {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fetch) wasAsked(l linkID) bool {
+	for _, a := range f.asked {
+		if a == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Bounds of the pending fetches.
+const (
+	maxFetches        = 65536 // in all
+	maxFetchesPerLink = 8192  // that one link is a source of
+)
+
+// timerKind says what a timer is for.
+type timerKind uint8
+
+const (
+	timerFlush timerKind = iota // a link's IHave batch
+	timerFetch                  // a fetch's deadline
+)
+
+// timer is one deadline in the engine's heap. It is stale (and skipped)
+// when the thing it names no longer has that deadline.
+type timer struct {
+	at   time.Time
+	kind timerKind
+	key  uint64 // link id or short id
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (e *engine) schedule(at time.Time, kind timerKind, key uint64) {
+	heap.Push(&e.timers, timer{at: at, kind: kind, key: key})
+}
+
+// live reports whether t still names a deadline.
+func (e *engine) live(t timer) bool {
+	switch t.kind {
+	case timerFlush:
+		l := e.links[linkID(t.key)]
+		return l != nil && l.flushAt.Equal(t.at)
+	case timerFetch:
+		f := e.fetches[t.key]
+		return f != nil && f.deadline.Equal(t.at)
+	}
+	return false
+}
+
+// Deadline returns when Tick must run next; ok is false when nothing
+// waits.
+func (e *engine) Deadline() (at time.Time, ok bool) {
+	for len(e.timers) > 0 {
+		if t := e.timers[0]; e.live(t) {
+			return t.at, true
+		}
+		heap.Pop(&e.timers)
+	}
+	return time.Time{}, false
+}
+
+// Tick runs every deadline up to now: IHave batches leave, fetches that
+// waited long enough ask their next source.
+func (e *engine) Tick(now time.Time) []action {
+	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
+		t := heap.Pop(&e.timers).(timer)
+		if !e.live(t) {
+			continue
+		}
+		switch t.kind {
+		case timerFlush:
+			e.flush(e.links[linkID(t.key)])
+		case timerFetch:
+			e.fetchTimeout(e.fetches[t.key], now)
+		}
+	}
+	e.store.evict(now)
+	return e.take()
+}
+
+// want records that link l announced short (at distance dist from the
+// origin) in mode, and asks for it at once in the fetchNow and
+// fetchCatchUp modes. It returns false when the fetch bounds refuse it.
+func (e *engine) want(l *link, short uint64, dist int, mode fetchMode, size int, now time.Time) bool {
+	if f := e.fetches[short]; f != nil {
+		if !f.knows(l.id) {
+			f.sources = append(f.sources, source{link: l.id, dist: dist})
+			l.fetches++
+		}
+		if mode != fetchLazy && f.mode == fetchLazy && len(f.asked) == 0 {
+			// Offered or listed after an IHave: no tree will bring it.
+			f.mode, f.size = mode, size
+			e.ask(f, now)
+		}
+		return true
+	}
+	if len(e.fetches) >= maxFetches || l.fetches >= maxFetchesPerLink {
+		e.stats.drop(dropUnknown)
+		return false
+	}
+	f := &fetch{short: short, mode: mode, size: size, sources: []source{{link: l.id, dist: dist}}}
+	l.fetches++
+	e.fetches[short] = f
+	if mode == fetchLazy {
+		f.deadline = now.Add(l.graftTimeout())
+		e.schedule(f.deadline, timerFetch, short)
+		return true
+	}
+	if mode == fetchNow {
+		e.ask(f, now)
+	}
+	// fetchCatchUp: the caller asks for the whole digest in one IWant.
+	return true
+}
+
+// ask asks f's next source for it: Graft (lazy mode) or IWant. With no
+// source left the fetch is given up.
+func (e *engine) ask(f *fetch, now time.Time) {
+	for len(f.sources) > 0 {
+		s := f.sources[0]
+		f.sources = f.sources[1:]
+		l := e.links[s.link]
+		if l == nil {
+			continue
+		}
+		l.fetches--
+		f.asked = append(f.asked, s.link)
+		if f.mode == fetchLazy {
+			e.sendGraft(l, f.short)
+			e.stats.grafts++
+		} else {
+			e.sendIWant(l, []uint64{f.short})
+		}
+		e.stats.fetches++
+		f.deadline = now.Add(l.fetchTimeout(f.size))
+		e.schedule(f.deadline, timerFetch, f.short)
+		return
+	}
+	e.dropFetch(f)
+	e.stats.drop(dropUnknown)
+}
+
+// fetchTimeout handles a fetch whose deadline passed: the link asked
+// last did not answer (a miss), and the next source is asked.
+func (e *engine) fetchTimeout(f *fetch, now time.Time) {
+	if n := len(f.asked); n > 0 {
+		if l := e.links[f.asked[n-1]]; l != nil {
+			if err := l.miss(&e.cfg, now); err != nil {
+				e.violation(l, err)
+			}
+		}
+	}
+	e.ask(f, now)
+}
+
+// dropFetch forgets f.
+func (e *engine) dropFetch(f *fetch) {
+	for _, s := range f.sources {
+		if l := e.links[s.link]; l != nil {
+			l.fetches--
+		}
+	}
+	f.sources = nil
+	delete(e.fetches, f.short)
+}
