@@ -127,7 +127,7 @@ func (c Config) Validate() error {
 		}
 	}
 	type rng struct {
-		key     string
+		key       string
 		v, lo, hi int
 	}
 	for _, r := range []rng{
