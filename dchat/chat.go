@@ -2,8 +2,6 @@ package dchat
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,38 +10,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/dnode-p2p/dnode"
-	"github.com/dnode-p2p/dnode/channel"
-	"github.com/dnode-p2p/dnode/protocols"
+	"github.com/dnode-p2p/dnode/relay"
 )
 
-// Protocol name and version: the stream protocol is
-// /dnode/<network>/dchat/1.0.0.
-const (
-	Name           = "dchat"
-	ProtocolSemver = "1.0.0"
-)
-
-// Wire and time limits.
-const (
-	// IDLen is the length of a message id in bytes.
-	IDLen = 16
-	// FrameOverhead is what a frame may hold beyond the text: the Spec's
-	// MaxBytes is MaxText + FrameOverhead.
-	FrameOverhead = 256
-	// MaxFutureSkew is how far ahead of the local clock a message's
-	// timestamp may be.
-	MaxFutureSkew = time.Minute
-)
+// Topic is the relay topic dchat messages travel on.
+const Topic = "dchat"
 
 // Defaults of Config.
 const (
 	DefaultBufferSize = 1000
-	DefaultSeenTTL    = 10 * time.Minute
-	DefaultSeenMax    = 100000
-	DefaultMaxHops    = 16
 	DefaultMaxText    = 4096
 )
 
@@ -57,11 +34,11 @@ var (
 
 // Message is one chat message as delivered.
 type Message struct {
-	ID     string    // hex of the 16-byte random message id
-	Sender peer.ID   // the node that wrote it
+	ID     string    // hex of the relay message id
+	Sender peer.ID   // the node that wrote it (the relay origin)
 	Text   string    // the text
-	Time   time.Time // sender's clock, second precision
-	Hops   int       // relays it took to reach us (0 = from the sender directly)
+	Time   time.Time // sender's clock
+	Hops   int       // relays it took to reach us (0 = from the sender directly, and for our own)
 	// Received is this node's clock when the message arrived (when it was
 	// written, for our own messages): subscribers may read it later.
 	Received time.Time
@@ -69,140 +46,152 @@ type Message struct {
 
 // Config sets a Chat's limits; zero fields take their defaults.
 type Config struct {
-	BufferSize int           // newest messages kept for Recv; default 1000
-	SeenTTL    time.Duration // how long a message id is remembered; default 10m
-	SeenMax    int           // seen-cache bound; default 100000 (oldest evicted)
-	MaxHops    int           // relay hop limit; default 16
-	MaxText    int           // max text bytes; default 4096
+	BufferSize int // newest messages kept for Recv; default 1000
+	MaxText    int // max text bytes; default 4096
+	// Relay carries the messages. Nil makes a relay with the default
+	// configuration on the node; pass one to share it with other topics
+	// or to configure it (the daemon builds it from [relay]).
+	Relay *relay.Relay
 }
 
 func (c *Config) setDefaults() {
 	if c.BufferSize <= 0 {
 		c.BufferSize = DefaultBufferSize
 	}
-	if c.SeenTTL <= 0 {
-		c.SeenTTL = DefaultSeenTTL
-	}
-	if c.SeenMax <= 0 {
-		c.SeenMax = DefaultSeenMax
-	}
-	if c.MaxHops <= 0 {
-		c.MaxHops = DefaultMaxHops
-	}
 	if c.MaxText <= 0 {
 		c.MaxText = DefaultMaxText
 	}
 }
 
-// Stats counts what happened to received messages.
+// Stats counts a Chat's messages.
 type Stats struct {
-	Delivered  uint64 // delivered: buffered and pushed to subscribers
-	Relayed    uint64 // delivered messages relayed to at least one channel
-	Sent       uint64 // copies queued on channels: our messages and relays
-	Duplicates uint64 // dropped: id already seen, or our own message
-	Expired    uint64 // dropped: timestamp older than SeenTTL or over a minute ahead
-	Rejected   uint64 // dropped: over the hop limit, or invalid (the peer was disconnected)
+	Delivered uint64 // messages of others delivered: buffered and pushed to subscribers
+	Sent      uint64 // messages written here
+	Rejected  uint64 // messages refused by the validator (too long, not UTF-8, empty)
 }
 
-// Chat is the dchat protocol on one node. See the package doc.
+// Chat is the dchat application on one node. See the package doc.
 type Chat struct {
 	node  *dnode.Node
+	relay *relay.Relay
+	topic *relay.Topic
 	cfg   Config
-	proto *channel.Protocol[*DchatMessage]
-	now   func() time.Time // time.Now; replaced by tests
 
 	mu   sync.Mutex
-	seen *seenCache
 	buf  []Message // ring of the newest cfg.BufferSize messages
 	head int       // index of the oldest message in buf once full
 	subs map[*Subscription]struct{}
 
-	delivered, relayed, sent, duplicates, expired, rejected atomic.Uint64
+	delivered, sent, rejected atomic.Uint64
 }
 
-// New returns a Chat for n and registers its protocol on n.Registry(),
-// which must happen before n starts. It fails if the registration fails
-// (the node is running, or a dchat protocol is already registered).
+// New returns a Chat for n on the relay topic "dchat" of cfg.Relay (a
+// new relay registered on n when nil), which must happen before n
+// starts. It fails if the relay cannot be made or the topic joined.
 func New(n *dnode.Node, cfg Config) (*Chat, error) {
 	cfg.setDefaults()
-	c := &Chat{
-		node:  n,
-		cfg:   cfg,
-		proto: channel.NewProtocol[*DchatMessage](Name, ProtocolSemver, cfg.MaxText+FrameOverhead, channel.Metering{}),
-		now:   time.Now,
-		seen:  newSeenCache(cfg.SeenMax),
-		subs:  make(map[*Subscription]struct{}),
+	r := cfg.Relay
+	if r == nil {
+		var err error
+		if r, err = relay.New(n, relay.Config{}, nil); err != nil {
+			return nil, fmt.Errorf("dchat: %w", err)
+		}
 	}
-	err := n.Registry().Register(protocols.Registration{
-		Name:     Name,
-		Sessions: channel.Default,
-		Specs:    []*channel.Spec{c.proto.Spec()},
-		New: func(ch *channel.Channel) (protocols.Protocol, error) {
-			c.proto.Filter(ch, c.fresh)
-			c.proto.Handle(ch, func(m *DchatMessage) error { return c.receive(m, ch) })
-			return started{}, nil
-		},
-	})
+	if cfg.MaxText > r.Config().MaxMessageSize {
+		return nil, fmt.Errorf("dchat: max text %d is over the relay's max_message_size %d", cfg.MaxText, r.Config().MaxMessageSize)
+	}
+	t, err := r.Join(Topic)
 	if err != nil {
 		return nil, fmt.Errorf("dchat: %w", err)
 	}
+	c := &Chat{node: n, relay: r, topic: t, cfg: cfg, subs: make(map[*Subscription]struct{})}
+	if err := r.SetValidator(Topic, c.validate); err != nil {
+		return nil, fmt.Errorf("dchat: %w", err)
+	}
+	t.Handle(c.deliver)
 	return c, nil
 }
 
-// started is the per-channel protocol: everything happens in the handler
-// installed by the constructor, so Start has nothing to do.
-type started struct{}
-
-func (started) Start(context.Context) error { return nil }
-
-// Spec returns the dchat stream's Spec.
-func (c *Chat) Spec() *channel.Spec { return c.proto.Spec() }
+// Relay returns the relay the chat travels on.
+func (c *Chat) Relay() *relay.Relay { return c.relay }
 
 // Config returns the Chat's configuration with defaults applied.
 func (c *Chat) Config() Config { return c.cfg }
 
-// Send writes text as a new message from this node: it gets a fresh id,
-// is kept in the buffer (Hops 0, not pushed to subscribers) and is
-// broadcast to every channel. It fails if text is empty, longer than
-// MaxText or not UTF-8, or if the node is not running (ErrNotReady wraps
-// dnode.ErrNotRunning). Having no channel is not an error.
-func (c *Chat) Send(text string) (Message, error) {
+// checkText applies the message rules to text.
+func (c *Chat) checkText(text []byte) error {
 	switch {
-	case text == "":
-		return Message{}, ErrEmpty
+	case len(text) == 0:
+		return ErrEmpty
 	case len(text) > c.cfg.MaxText:
-		return Message{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLong, len(text), c.cfg.MaxText)
-	case !utf8.ValidString(text):
-		return Message{}, ErrNotUTF8
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLong, len(text), c.cfg.MaxText)
+	case !utf8.Valid(text):
+		return ErrNotUTF8
 	}
-	self := c.node.ID()
-	if self == "" {
-		return Message{}, ErrNotReady
-	}
-	var id msgID
-	_, _ = rand.Read(id[:])
-	now := c.now()
-	ts := now.Unix()
-	wire := &DchatMessage{Id: id[:], Sender: []byte(self), Text: text, Timestamp: uint64(ts)}
-	m := Message{ID: hex.EncodeToString(id[:]), Sender: self, Text: text, Time: time.Unix(ts, 0), Received: now}
+	return nil
+}
 
-	// Record the id before broadcasting: in a cycle the message comes
-	// back, possibly before Broadcast returns.
-	c.mu.Lock()
-	c.seen.add(id, now.Add(c.cfg.SeenTTL), now)
-	c.mu.Unlock()
-	sent, err := c.node.Broadcast(c.proto.Spec(), wire)
-	if err != nil {
-		if errors.Is(err, dnode.ErrNotRunning) {
-			err = ErrNotReady
+// validate is the relay validator of the dchat topic: a text that breaks
+// the rules is rejected (it counts against the peer that sent it).
+func (c *Chat) validate(_ context.Context, _ peer.ID, m *relay.Message) relay.ValidationResult {
+	if c.checkText(m.Data) != nil {
+		if !m.Local {
+			c.rejected.Add(1)
 		}
+		return relay.ValidationReject
+	}
+	return relay.ValidationAccept
+}
+
+// Send writes text as a new message from this node to the whole
+// network; it is kept in the buffer (Hops 0, not pushed to subscribers).
+// It fails if text is empty, longer than MaxText or not UTF-8, or if the
+// node is not running (ErrNotReady wraps dnode.ErrNotRunning). Having no
+// channel is not an error: the relay keeps it in its history, and nodes
+// that connect later catch up on it.
+func (c *Chat) Send(text string) (Message, error) {
+	if err := c.checkText([]byte(text)); err != nil {
 		return Message{}, err
 	}
-	c.sent.Add(uint64(sent))
+	if !c.node.Running() {
+		return Message{}, ErrNotReady
+	}
+	id, err := c.topic.Publish(context.Background(), []byte(text))
+	if err != nil {
+		if errors.Is(err, dnode.ErrNotRunning) {
+			return Message{}, ErrNotReady
+		}
+		return Message{}, fmt.Errorf("dchat: %w", err)
+	}
+	c.sent.Add(1)
+	// The relay delivered our message to deliver (Local) already, which
+	// buffered it: return that copy.
 	c.mu.Lock()
-	c.appendLocked(m)
-	c.mu.Unlock()
-	return m, nil
+	defer c.mu.Unlock()
+	for i := len(c.buf) - 1; i >= 0; i-- {
+		if m := c.buf[(c.head+i)%len(c.buf)]; m.ID == id.String() {
+			return m, nil
+		}
+	}
+	return Message{ID: id.String(), Sender: c.node.ID(), Text: text, Time: time.Now(), Received: time.Now()}, nil
+}
+
+// deliver is the topic's handler: every accepted message, ours included.
+func (c *Chat) deliver(m *relay.Message) {
+	msg := Message{ID: m.ID.String(), Sender: m.Origin, Text: string(m.Data), Time: m.Time, Received: m.Received}
+	if !m.Local {
+		msg.Hops = max(m.Hops-1, 0)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.appendLocked(msg)
+	if m.Local {
+		return
+	}
+	for s := range c.subs {
+		s.push(msg)
+	}
+	c.delivered.Add(1)
 }
 
 // Recv returns the newest limit buffered messages (all of them when limit
@@ -236,16 +225,9 @@ func (c *Chat) Subscribe(capacity int) *Subscription {
 	return s
 }
 
-// Stats returns the counters of received messages.
+// Stats returns the chat's counters; the relay's are in Relay().Stats().
 func (c *Chat) Stats() Stats {
-	return Stats{
-		Delivered:  c.delivered.Load(),
-		Relayed:    c.relayed.Load(),
-		Sent:       c.sent.Load(),
-		Duplicates: c.duplicates.Load(),
-		Expired:    c.expired.Load(),
-		Rejected:   c.rejected.Load(),
-	}
+	return Stats{Delivered: c.delivered.Load(), Sent: c.sent.Load(), Rejected: c.rejected.Load()}
 }
 
 // appendLocked adds m to the buffer ring, evicting the oldest message when
@@ -257,145 +239,4 @@ func (c *Chat) appendLocked(m Message) {
 	}
 	c.buf[c.head] = m
 	c.head = (c.head + 1) % len(c.buf)
-}
-
-// validate checks a received message against the protocol rules; an
-// error is a violation by the peer.
-func (c *Chat) validate(m *DchatMessage) (peer.ID, error) {
-	if len(m.GetId()) != IDLen {
-		return "", fmt.Errorf("%w: dchat: id of %d bytes, want %d", channel.ErrViolation, len(m.GetId()), IDLen)
-	}
-	sender, err := peer.IDFromBytes(m.GetSender())
-	if err != nil {
-		return "", fmt.Errorf("%w: dchat: bad sender: %v", channel.ErrViolation, err)
-	}
-	if len(m.GetText()) > c.cfg.MaxText {
-		return "", fmt.Errorf("%w: dchat: text of %d bytes, limit %d", channel.ErrViolation, len(m.GetText()), c.cfg.MaxText)
-	}
-	if !utf8.ValidString(m.GetText()) {
-		return "", fmt.Errorf("%w: dchat: text is not UTF-8", channel.ErrViolation)
-	}
-	return sender, nil
-}
-
-// fresh reports whether an encoded message may be new: a message whose id
-// is in the seen cache is dropped before it is decoded and validated
-// (counted as a duplicate). In a flood most frames a node receives are
-// such copies, one per neighbour, so this keeps their cost to a lookup.
-func (c *Chat) fresh(raw []byte) bool {
-	idb := rawID(raw)
-	if len(idb) != IDLen {
-		return true // receive decides
-	}
-	var id msgID
-	copy(id[:], idb)
-	now := c.now()
-	c.mu.Lock()
-	dup := c.seen.contains(id, now)
-	c.mu.Unlock()
-	if dup {
-		c.duplicates.Add(1)
-	}
-	return !dup
-}
-
-// rawID returns the id field of an encoded DchatMessage (nil if absent or
-// if the encoding is broken before it).
-func rawID(b []byte) []byte {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil
-		}
-		b = b[n:]
-		if num == 1 && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return nil
-			}
-			return v
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return nil
-		}
-		b = b[m:]
-	}
-	return nil
-}
-
-// receive handles a message received on from (nil in unit tests). It runs
-// in the stream's reader goroutine and never blocks; an error stops the
-// channel.
-func (c *Chat) receive(m *DchatMessage, from *channel.Channel) error {
-	sender, err := c.validate(m)
-	if err != nil {
-		c.rejected.Add(1)
-		return err
-	}
-	if int64(m.GetHops()) > int64(c.cfg.MaxHops) {
-		c.rejected.Add(1)
-		return nil
-	}
-	var id msgID
-	copy(id[:], m.GetId())
-	now := c.now()
-	ts := time.Unix(clampUnix(m.GetTimestamp()), 0)
-
-	c.mu.Lock()
-	if c.seen.contains(id, now) || sender == c.node.ID() {
-		c.mu.Unlock()
-		c.duplicates.Add(1)
-		return nil
-	}
-	if ts.Before(now.Add(-c.cfg.SeenTTL)) || ts.After(now.Add(MaxFutureSkew)) {
-		c.mu.Unlock()
-		c.expired.Add(1)
-		return nil
-	}
-	// Remember the id until SeenTTL after the later of now and the
-	// timestamp: a replay after that is older than SeenTTL.
-	c.seen.add(id, later(now, ts).Add(c.cfg.SeenTTL), now)
-	c.mu.Unlock()
-	msg := Message{ID: hex.EncodeToString(id[:]), Sender: sender, Text: m.GetText(), Time: ts, Hops: int(m.GetHops()), Received: now}
-
-	// Relay first, then deliver: the relay is what the rest of the
-	// network waits for, and a subscriber woken before it would be queued
-	// behind the writers the relay starts.
-	if hops := m.GetHops() + 1; int64(hops) < int64(c.cfg.MaxHops) {
-		relay := &DchatMessage{Id: m.GetId(), Sender: m.GetSender(), Text: m.GetText(), Timestamp: m.GetTimestamp(), Hops: hops}
-		sent, err := c.node.BroadcastExcept(c.proto.Spec(), relay, from)
-		if err == nil && sent > 0 {
-			c.relayed.Add(1)
-			c.sent.Add(uint64(sent))
-		} else if err != nil && from != nil {
-			from.Logger().Debug("dchat relay not sent", "id", msg.ID, "err", err)
-		}
-	}
-
-	c.mu.Lock()
-	c.appendLocked(msg)
-	for s := range c.subs {
-		s.push(msg)
-	}
-	c.mu.Unlock()
-	c.delivered.Add(1)
-	return nil
-}
-
-// clampUnix converts a wire timestamp to int64 seconds, saturating values
-// that do not fit (they are far in the future and get dropped).
-func clampUnix(ts uint64) int64 {
-	const maxUnix = 1 << 62
-	if ts > maxUnix {
-		return maxUnix
-	}
-	return int64(ts)
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

@@ -1,397 +1,233 @@
 package dchat
 
 import (
-	"google.golang.org/protobuf/proto"
-
-	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/dnode-p2p/dnode"
-	"github.com/dnode-p2p/dnode/channel"
-	"github.com/dnode-p2p/dnode/protocols"
 )
 
-// fakeClock is a settable clock for Chat.now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// unitChat returns a Chat on a node that is not started (relays are
-// refused by the node, harmlessly) with a fake clock at t0.
-func unitChat(t *testing.T, cfg Config) (*Chat, *fakeClock) {
-	t.Helper()
-	tn := newTestNode(t, "unit", cfg)
-	clk := &fakeClock{now: t0}
-	tn.chat.now = clk.Now
-	return tn.chat, clk
-}
-
-// randomPeer returns a fresh peer ID.
-func randomPeer(t testing.TB) peer.ID {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(nil)
+func TestSendRules(t *testing.T) {
+	tn := newTestNode(t, "a", Config{MaxText: 8})
+	for _, c := range []struct {
+		text string
+		err  error
+	}{
+		{"", ErrEmpty},
+		{"123456789", ErrTooLong},
+		{"\xff\xfe", ErrNotUTF8},
+		{"hello", ErrNotReady}, // not started
+	} {
+		if _, err := tn.chat.Send(c.text); !errors.Is(err, c.err) {
+			t.Errorf("Send(%q) = %v, want %v", c.text, err, c.err)
+		}
+	}
+	if _, err := tn.chat.Send("hello"); !errors.Is(err, dnode.ErrNotRunning) {
+		t.Errorf("ErrNotReady does not wrap dnode.ErrNotRunning: %v", err)
+	}
+	tn.start(t)
+	m, err := tn.chat.Send("hello")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := peer.IDFromPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
+	if m.Text != "hello" || m.Sender != tn.node.ID() || m.Hops != 0 || len(m.ID) != 64 {
+		t.Errorf("sent %+v", m)
 	}
-	return p
-}
-
-// wireMsg returns a valid message with id {b}, from sender, stamped ts.
-func wireMsg(b byte, sender peer.ID, ts time.Time, hops uint32) *DchatMessage {
-	k := msgID{b}
-	return &DchatMessage{Id: k[:], Sender: []byte(sender), Text: "msg", Timestamp: uint64(ts.Unix()), Hops: hops}
-}
-
-func wantStats(t *testing.T, c *Chat, want Stats) {
-	t.Helper()
-	if got := c.Stats(); got != want {
-		t.Errorf("stats = %+v, want %+v", got, want)
+	if got := tn.chat.Recv(0); len(got) != 1 || got[0].ID != m.ID {
+		t.Errorf("Recv = %+v, want the sent message", got)
+	}
+	if st := tn.chat.Stats(); st.Sent != 1 || st.Delivered != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
-func TestDuplicateDropped(t *testing.T) {
-	c, _ := unitChat(t, Config{})
-	from := randomPeer(t)
-	for range 3 {
-		if err := c.receive(wireMsg(1, from, t0, 0), nil); err != nil {
+func TestBufferKeepsNewest(t *testing.T) {
+	tn := newTestNode(t, "a", Config{BufferSize: 3})
+	tn.start(t)
+	for i := range 5 {
+		if _, err := tn.chat.Send(fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Another relay path: same id, higher hop count.
-	if err := c.receive(wireMsg(1, from, t0, 4), nil); err != nil {
+	var texts []string
+	for _, m := range tn.chat.Recv(0) {
+		texts = append(texts, m.Text)
+	}
+	if strings.Join(texts, ",") != "2,3,4" {
+		t.Errorf("buffer %v, want 2,3,4", texts)
+	}
+	if got := tn.chat.Recv(2); len(got) != 2 || got[1].Text != "4" {
+		t.Errorf("Recv(2) = %+v", got)
+	}
+}
+
+// TestLine: five nodes in a line; a message from each end reaches every
+// other node once, with the hop count of its path, and subscribers see
+// it.
+func TestLine(t *testing.T) {
+	nodes := topology(t, 5, false, Config{})
+	cols := make([]*collector, len(nodes))
+	for i, tn := range nodes {
+		cols[i] = collect(t, tn.chat)
+	}
+	first, err := nodes[0].chat.Send("from the first")
+	if err != nil {
 		t.Fatal(err)
 	}
-	wantStats(t, c, Stats{Delivered: 1, Duplicates: 3})
-	got := c.Recv(0)
-	if len(got) != 1 || got[0].Sender != from || got[0].Text != "msg" || got[0].Hops != 0 ||
-		!got[0].Time.Equal(t0) || got[0].ID != "01000000000000000000000000000000" {
-		t.Fatalf("buffer = %+v", got)
-	}
-}
-
-// An id is forgotten SeenTTL after it was seen; a copy arriving after
-// that is older than SeenTTL and dropped as expired, not delivered again.
-func TestSeenExpiryAndReplay(t *testing.T) {
-	c, clk := unitChat(t, Config{SeenTTL: time.Minute})
-	from := randomPeer(t)
-	m := wireMsg(1, from, t0, 0)
-	if err := c.receive(m, nil); err != nil {
+	last, err := nodes[4].chat.Send("from the last")
+	if err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(59 * time.Second)
-	_ = c.receive(m, nil)
-	wantStats(t, c, Stats{Delivered: 1, Duplicates: 1})
-
-	clk.Add(2 * time.Second) // the id has expired from the seen-cache
-	c.mu.Lock()
-	known := c.seen.contains(msgID{1}, clk.Now())
-	c.mu.Unlock()
-	if known {
-		t.Fatal("id still in the seen-cache after SeenTTL")
-	}
-	_ = c.receive(m, nil) // the replay
-	wantStats(t, c, Stats{Delivered: 1, Duplicates: 1, Expired: 1})
-
-	// A fresh message with a new id is still accepted.
-	if err := c.receive(wireMsg(2, from, clk.Now(), 0), nil); err != nil {
-		t.Fatal(err)
-	}
-	wantStats(t, c, Stats{Delivered: 2, Duplicates: 1, Expired: 1})
-}
-
-// Old and far-future timestamps are dropped; a minute of skew is allowed,
-// and an early message is remembered until SeenTTL after its timestamp.
-func TestTimestampWindow(t *testing.T) {
-	c, clk := unitChat(t, Config{SeenTTL: 10 * time.Minute})
-	from := randomPeer(t)
-	_ = c.receive(wireMsg(1, from, t0.Add(-10*time.Minute-time.Second), 0), nil) // too old
-	_ = c.receive(wireMsg(2, from, t0.Add(61*time.Second), 0), nil)              // too far ahead
-	_ = c.receive(&DchatMessage{Id: make([]byte, 16), Sender: []byte(from), Text: "x", Timestamp: ^uint64(0)}, nil)
-	wantStats(t, c, Stats{Expired: 3})
-
-	early := wireMsg(3, from, t0.Add(59*time.Second), 0)
-	_ = c.receive(wireMsg(4, from, t0.Add(-9*time.Minute), 0), nil)
-	_ = c.receive(early, nil)
-	wantStats(t, c, Stats{Delivered: 2, Expired: 3})
-	// Ten minutes after receipt but before ten minutes after its
-	// timestamp, the early message is still known.
-	clk.Add(10*time.Minute + 30*time.Second)
-	_ = c.receive(early, nil)
-	wantStats(t, c, Stats{Delivered: 2, Expired: 3, Duplicates: 1})
-	clk.Add(time.Minute)
-	_ = c.receive(early, nil)
-	wantStats(t, c, Stats{Delivered: 2, Expired: 4, Duplicates: 1})
-}
-
-// The seen-cache holds SeenMax ids; an evicted id is accepted again (the
-// bound trades memory for a duplicate under floods).
-func TestSeenMaxEviction(t *testing.T) {
-	c, _ := unitChat(t, Config{SeenMax: 2})
-	from := randomPeer(t)
-	for b := byte(1); b <= 3; b++ {
-		_ = c.receive(wireMsg(b, from, t0, 0), nil)
-	}
-	_ = c.receive(wireMsg(3, from, t0, 0), nil) // still known
-	wantStats(t, c, Stats{Delivered: 3, Duplicates: 1})
-	_ = c.receive(wireMsg(1, from, t0, 0), nil) // evicted: delivered again
-	wantStats(t, c, Stats{Delivered: 4, Duplicates: 1})
-	c.mu.Lock()
-	size := c.seen.size()
-	c.mu.Unlock()
-	if size != 2 {
-		t.Errorf("seen-cache holds %d ids, bound 2", size)
-	}
-}
-
-// Hop counts up to MaxHops are delivered; above it the message is dropped
-// and counted, without stopping the channel.
-func TestHopLimit(t *testing.T) {
-	c, _ := unitChat(t, Config{MaxHops: 3})
-	from := randomPeer(t)
-	if err := c.receive(wireMsg(1, from, t0, 3), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.receive(wireMsg(2, from, t0, 4), nil); err != nil {
-		t.Fatalf("hops over the limit is not a violation: %v", err)
-	}
-	if err := c.receive(wireMsg(3, from, t0, ^uint32(0)), nil); err != nil {
-		t.Fatal(err)
-	}
-	wantStats(t, c, Stats{Delivered: 1, Rejected: 2})
-	if got := c.Recv(0); len(got) != 1 || got[0].Hops != 3 {
-		t.Fatalf("buffer = %+v", got)
-	}
-}
-
-func TestInvalidMessagesAreViolations(t *testing.T) {
-	c, _ := unitChat(t, Config{MaxText: 8})
-	from := randomPeer(t)
-	good := func() *DchatMessage { return wireMsg(1, from, t0, 0) }
-	cases := map[string]func(m *DchatMessage){
-		"short id":     func(m *DchatMessage) { m.Id = m.Id[:15] },
-		"long id":      func(m *DchatMessage) { m.Id = append(m.Id, 0) },
-		"no id":        func(m *DchatMessage) { m.Id = nil },
-		"bad sender":   func(m *DchatMessage) { m.Sender = []byte("not a peer id") },
-		"no sender":    func(m *DchatMessage) { m.Sender = nil },
-		"long text":    func(m *DchatMessage) { m.Text = "123456789" },
-		"invalid utf8": func(m *DchatMessage) { m.Text = "\xff\xfe" },
-	}
-	for name, mutate := range cases {
-		m := good()
-		mutate(m)
-		if err := c.receive(m, nil); !errors.Is(err, channel.ErrViolation) {
-			t.Errorf("%s: err = %v, want a violation", name, err)
-		}
-	}
-	wantStats(t, c, Stats{Rejected: uint64(len(cases))})
-	m := good()
-	m.Text = "12345678" // exactly MaxText
-	if err := c.receive(m, nil); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// Recv returns at most BufferSize newest messages, oldest first.
-func TestBufferBound(t *testing.T) {
-	c, _ := unitChat(t, Config{BufferSize: 5})
-	from := randomPeer(t)
-	if got := c.Recv(0); len(got) != 0 {
-		t.Fatalf("empty buffer returned %d messages", len(got))
-	}
-	for b := byte(1); b <= 3; b++ {
-		_ = c.receive(wireMsg(b, from, t0, 0), nil)
-	}
-	checkIDs(t, c.Recv(0), 1, 2, 3)
-	checkIDs(t, c.Recv(2), 2, 3)
-	for b := byte(4); b <= 12; b++ {
-		_ = c.receive(wireMsg(b, from, t0, 0), nil)
-	}
-	checkIDs(t, c.Recv(0), 8, 9, 10, 11, 12)
-	checkIDs(t, c.Recv(100), 8, 9, 10, 11, 12)
-	checkIDs(t, c.Recv(3), 10, 11, 12)
-	checkIDs(t, c.Recv(-1), 8, 9, 10, 11, 12)
-}
-
-func checkIDs(t *testing.T, got []Message, want ...byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d messages, want %d", len(got), len(want))
-	}
-	for i, m := range got {
-		k := msgID{want[i]}
-		if m.ID != msgIDHex(k) {
-			t.Errorf("message %d has id %s, want %x", i, m.ID[:2], want[i])
-		}
-	}
-}
-
-func msgIDHex(k msgID) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
-	for _, x := range k {
-		b.WriteByte(digits[x>>4])
-		b.WriteByte(digits[x&15])
-	}
-	return b.String()
-}
-
-// A full subscription drops its oldest message and counts it; Close
-// closes C and detaches the subscription.
-func TestSubscriptionDropOldest(t *testing.T) {
-	c, _ := unitChat(t, Config{})
-	from := randomPeer(t)
-	sub := c.Subscribe(2)
-	other := c.Subscribe(0)
-	for b := byte(1); b <= 3; b++ {
-		_ = c.receive(wireMsg(b, from, t0, 0), nil)
-	}
-	if sub.Dropped() != 1 || other.Dropped() != 0 {
-		t.Fatalf("dropped = %d and %d, want 1 and 0", sub.Dropped(), other.Dropped())
-	}
-	checkIDs(t, []Message{<-sub.C(), <-sub.C()}, 2, 3)
-	sub.Close()
-	sub.Close()
-	_ = c.receive(wireMsg(4, from, t0, 0), nil) // not pushed to the closed one
-	if _, ok := <-sub.C(); ok {
-		t.Fatal("closed subscription delivered a message")
-	}
-	if len(other.C()) != 4 {
-		t.Fatalf("open subscription holds %d messages, want 4", len(other.C()))
-	}
-	other.Close()
-	var drained []Message
-	for m := range other.C() { // queued messages stay readable after Close
-		drained = append(drained, m)
-	}
-	checkIDs(t, drained, 1, 2, 3, 4)
-}
-
-// Concurrent receivers, subscribers and readers are race-free.
-func TestConcurrentUse(t *testing.T) {
-	c, _ := unitChat(t, Config{BufferSize: 50, SeenMax: 100})
-	from := randomPeer(t)
-	sub := c.Subscribe(8)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := range 200 {
-				k := msgID{byte(w), byte(i)}
-				_ = c.receive(&DchatMessage{Id: k[:], Sender: []byte(from), Text: "x", Timestamp: uint64(t0.Unix())}, nil)
-				_ = c.Recv(10)
-				_ = c.Stats()
-			}
-		})
-	}
-	wg.Go(func() {
-		for range 100 {
-			select {
-			case <-sub.C():
-			default:
+	eventually(t, 10*time.Second, func() error {
+		for i, col := range cols {
+			counts, msgs := col.snapshot()
+			for _, sent := range []struct {
+				m    Message
+				from int
+			}{{first, 0}, {last, 4}} {
+				if i == sent.from {
+					if counts[sent.m.ID] != 0 {
+						return errorf("node %d got its own message", i)
+					}
+					continue
+				}
+				if counts[sent.m.ID] != 1 {
+					return errorf("node %d has %q %d times", i, sent.m.Text, counts[sent.m.ID])
+				}
+				hops := i - sent.from - 1
+				if hops < 0 {
+					hops = sent.from - i - 1
+				}
+				if got := msgs[sent.m.ID]; got.Hops != hops || got.Sender != nodes[sent.from].node.ID() || got.Text != sent.m.Text {
+					return errorf("node %d got %+v, want hops %d from node %d", i, got, hops, sent.from)
+				}
 			}
 		}
+		return nil
 	})
-	wg.Wait()
-	sub.Close()
-	st := c.Stats()
-	if st.Delivered != 800 || uint64(len(sub.C()))+sub.Dropped()+100 < 800 {
-		t.Errorf("stats %+v, dropped %d", st, sub.Dropped())
+	if st := nodes[2].chat.Stats(); st.Delivered != 2 || st.Sent != 0 {
+		t.Errorf("middle node stats %+v", st)
 	}
 }
 
-func TestSendErrors(t *testing.T) {
-	c, _ := unitChat(t, Config{MaxText: 4})
-	if _, err := c.Send("hi"); !errors.Is(err, dnode.ErrNotRunning) || !errors.Is(err, ErrNotReady) {
-		t.Errorf("send on a stopped node: %v", err)
+// TestInvalidTextRejected: a node allowing longer texts sends one; the
+// others' validators reject it, it is not delivered, and a valid message
+// after it still is.
+func TestInvalidTextRejected(t *testing.T) {
+	big := prepareNode(t, "big", Config{MaxText: 8192})
+	small := prepareNode(t, "small", Config{})
+	big.build(t)
+	small.build(t, big.addr)
+	big.start(t)
+	small.start(t)
+	eventually(t, 10*time.Second, func() error {
+		if chatChannels(small.node) != 1 || chatChannels(big.node) != 1 {
+			return errorf("no channel yet")
+		}
+		return nil
+	})
+	col := collect(t, small.chat)
+	if _, err := big.chat.Send(strings.Repeat("x", 5000)); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := c.Send(""); !errors.Is(err, ErrEmpty) {
-		t.Errorf("empty: %v", err)
-	}
-	if _, err := c.Send("hello"); !errors.Is(err, ErrTooLong) {
-		t.Errorf("too long: %v", err)
-	}
-	if _, err := c.Send("\xff"); !errors.Is(err, ErrNotUTF8) {
-		t.Errorf("not utf-8: %v", err)
-	}
-	if got := c.Recv(0); len(got) != 0 {
-		t.Errorf("failed sends were buffered: %+v", got)
-	}
-}
-
-// New registers like any protocol: a second dchat on the same node, or
-// one on a running node, is refused.
-func TestNewRegistration(t *testing.T) {
-	tn := newTestNode(t, "a", Config{})
-	if _, err := New(tn.node, Config{}); !errors.Is(err, protocols.ErrDuplicate) {
-		t.Errorf("second dchat: %v", err)
-	}
-	if got := tn.chat.Spec().ID("test"); got != "/dnode/test/dchat/1.0.0" {
-		t.Errorf("protocol ID %s", got)
-	}
-	if got := tn.chat.Spec().MaxBytes(); got != DefaultMaxText+FrameOverhead {
-		t.Errorf("MaxBytes %d", got)
-	}
-	n, err := dnode.New(testSettings(t))
+	ok, err := big.chat.Send("short")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
+	eventually(t, 10*time.Second, func() error {
+		counts, _ := col.snapshot()
+		if counts[ok.ID] != 1 {
+			return errorf("the valid message did not arrive")
+		}
+		return nil
+	})
+	counts, _ := col.snapshot()
+	if len(counts) != 1 {
+		t.Errorf("delivered %d messages, want only the valid one", len(counts))
 	}
-	defer n.Stop()
-	if _, err := New(n, Config{}); !errors.Is(err, protocols.ErrFrozen) {
-		t.Errorf("dchat on a running node: %v", err)
+	if st := small.chat.Stats(); st.Rejected != 1 || st.Delivered != 1 {
+		t.Errorf("stats %+v, want 1 rejected, 1 delivered", st)
 	}
 }
 
-func TestFreshDropsSeenBeforeDecoding(t *testing.T) {
-	c, _ := unitChat(t, Config{})
-	from := randomPeer(t)
-	raw, err := proto.Marshal(wireMsg(2, from, t0, 3))
-	if err != nil {
-		t.Fatal(err)
+// collector counts, per message id, how often a node's subscription
+// delivered it.
+type collector struct {
+	sub  *Subscription
+	done chan struct{}
+
+	mu     sync.Mutex
+	counts map[string]int
+	msgs   map[string]Message
+}
+
+func collect(t *testing.T, c *Chat) *collector {
+	col := &collector{sub: c.Subscribe(1000), done: make(chan struct{}), counts: map[string]int{}, msgs: map[string]Message{}}
+	go func() {
+		defer close(col.done)
+		for m := range col.sub.C() {
+			col.mu.Lock()
+			col.counts[m.ID]++
+			col.msgs[m.ID] = m
+			col.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		col.sub.Close()
+		<-col.done
+	})
+	return col
+}
+
+func (col *collector) snapshot() (map[string]int, map[string]Message) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	counts := make(map[string]int, len(col.counts))
+	msgs := make(map[string]Message, len(col.msgs))
+	for k, v := range col.counts {
+		counts[k] = v
+		msgs[k] = col.msgs[k]
 	}
-	if id := rawID(raw); len(id) != IDLen || id[0] != 2 {
-		t.Fatalf("rawID = %x", id)
+	return counts, msgs
+}
+
+// topology builds n nodes where node i has node i-1 as manual peer and,
+// if ring, node 0 has node n-1; it starts them and waits until every
+// node has its channels.
+func topology(t *testing.T, n int, ring bool, cfg Config) []*testNode {
+	t.Helper()
+	nodes := make([]*testNode, n)
+	for i := range n {
+		nodes[i] = prepareNode(t, fmt.Sprintf("n%d", i), cfg)
 	}
-	if rawID([]byte{0x0a, 0x7f}) != nil || rawID([]byte{0xff}) != nil {
-		t.Fatal("rawID of a broken encoding is not nil")
+	for i, tn := range nodes {
+		switch {
+		case i > 0:
+			tn.build(t, nodes[i-1].addr)
+		case ring:
+			tn.build(t, nodes[n-1].addr)
+		default:
+			tn.build(t)
+		}
 	}
-	if !c.fresh(raw) {
-		t.Fatal("unseen message dropped")
+	for _, tn := range nodes {
+		tn.start(t)
 	}
-	if err := c.receive(wireMsg(2, from, t0, 3), nil); err != nil {
-		t.Fatal(err)
-	}
-	if c.fresh(raw) {
-		t.Fatal("seen message kept")
-	}
-	// Messages without a usable id go on to receive, which judges them.
-	if !c.fresh(nil) {
-		t.Fatal("message without id dropped")
-	}
-	wantStats(t, c, Stats{Delivered: 1, Duplicates: 1})
+	eventually(t, 20*time.Second, func() error {
+		for i, tn := range nodes {
+			want := 2
+			if !ring && (i == 0 || i == n-1) {
+				want = 1
+			}
+			if got := tn.chat.Relay().Stats().Links; got != want {
+				return errorf("node %d has %d relay links, want %d", i, got, want)
+			}
+		}
+		return nil
+	})
+	return nodes
 }

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dnode-p2p/dnode/settings"
 )
 
-// Defaults of Config.
+// Defaults of Config, the same as the [relay] table's
+// (settings.DefaultRelay).
 const (
 	DefaultMaxMessageSize = 1 << 20
 	DefaultEagerMaxSize   = 16 << 10
@@ -118,46 +121,41 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports the first bad field of c (after defaults), naming its
-// [relay] key.
+// [relay] key; the error wraps ErrConfig.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	for _, t := range c.Topics {
-		if err := checkTopic(t); err != nil {
-			return fmt.Errorf("%w: relay.topics: %v", ErrConfig, err)
-		}
-	}
-	type rng struct {
-		key       string
-		v, lo, hi int
-	}
-	for _, r := range []rng{
-		{"relay.max_message_size", c.MaxMessageSize, 1, maxAbsoluteMessage},
-		{"relay.eager_max_size", c.EagerMaxSize, 1, maxAbsoluteMessage},
-		{"relay.history_count", c.HistoryCount, 1, 1 << 24},
-		{"relay.history_bytes", c.HistoryBytes, 1, 1 << 40},
-		{"relay.max_hops", c.MaxHops, 1, 255},
-		{"relay.meter_messages", c.MeterMessages, 1, 1 << 30},
-		{"relay.meter_bytes", c.MeterBytes, 1, 1 << 40},
-		{"relay.reject_limit", c.RejectLimit, 1, 1 << 30},
-		{"relay.unknown_limit", c.UnknownLimit, 1, 1 << 30},
-		{"relay.queue_bytes", c.QueueBytes, 1, 1 << 40},
-	} {
-		if r.v < r.lo || r.v > r.hi {
-			return fmt.Errorf("%w: %s is %d, must be in %d..%d", ErrConfig, r.key, r.v, r.lo, r.hi)
-		}
-	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{{"relay.history_age", c.HistoryAge}, {"relay.lazy_interval", c.LazyInterval}, {"relay.meter_window", c.MeterWindow}} {
-		if d.v <= 0 {
-			return fmt.Errorf("%w: %s must be positive", ErrConfig, d.key)
-		}
+	s := c.Settings()
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if c.SubscriptionBuffer < 0 {
 		return fmt.Errorf("%w: subscription buffer must not be negative", ErrConfig)
 	}
 	return nil
+}
+
+// FromSettings returns the Config of a node's [relay] table.
+func FromSettings(s settings.Relay) Config {
+	return Config{
+		Topics:         append([]string(nil), s.Topics...),
+		MaxMessageSize: s.MaxMessageSize, EagerMaxSize: s.EagerMaxSize,
+		HistoryCount: s.HistoryCount, HistoryAge: s.HistoryAge, HistoryBytes: s.HistoryBytes,
+		LazyInterval: s.LazyInterval, MaxHops: s.MaxHops,
+		MeterWindow: s.MeterWindow, MeterMessages: s.MeterMessages, MeterBytes: s.MeterBytes,
+		RejectLimit: s.RejectLimit, UnknownLimit: s.UnknownLimit, QueueBytes: s.QueueBytes,
+	}
+}
+
+// Settings returns c as a [relay] table (SubscriptionBuffer has no key).
+func (c Config) Settings() settings.Relay {
+	return settings.Relay{
+		Topics:         append([]string(nil), c.Topics...),
+		MaxMessageSize: c.MaxMessageSize, EagerMaxSize: c.EagerMaxSize,
+		HistoryCount: c.HistoryCount, HistoryAge: c.HistoryAge, HistoryBytes: c.HistoryBytes,
+		LazyInterval: c.LazyInterval, MaxHops: c.MaxHops,
+		MeterWindow: c.MeterWindow, MeterMessages: c.MeterMessages, MeterBytes: c.MeterBytes,
+		RejectLimit: c.RejectLimit, UnknownLimit: c.UnknownLimit, QueueBytes: c.QueueBytes,
+	}
 }
 
 // checkTopic reports whether t is a valid topic name: 1..MaxTopicLen

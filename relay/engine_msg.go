@@ -219,7 +219,7 @@ func (e *engine) relay(ent *entry, from *link, catchUp bool, now time.Time) {
 		// A new origin (or one forgotten): every link is a tree link until
 		// duplicates prune it down to a tree.
 		for id, l := range e.links {
-			if l.ready && l.accepts(ent.topic, ent.size) {
+			if l.ready && l.relays(ent.topic) {
 				t.eager[id] = struct{}{}
 			}
 		}

@@ -36,11 +36,11 @@ type link struct {
 // accepts reports whether the peer takes messages of topic with size
 // bytes of data.
 func (l *link) accepts(topic string, size int) bool {
-	if l.topics != nil && !l.topics[topic] {
-		return false
-	}
-	return l.maxSize == 0 || size <= l.maxSize
+	return l.relays(topic) && (l.maxSize == 0 || size <= l.maxSize)
 }
+
+// relays reports whether the peer relays topic.
+func (l *link) relays(topic string) bool { return l.topics == nil || l.topics[topic] }
 
 // window starts a new metering window when the current one is over.
 func (l *link) window(now time.Time, w time.Duration) {

@@ -217,9 +217,9 @@ func (p linkProtocol) Start(context.Context) error {
 		r.mu.Unlock()
 		return nil
 	}
-	bans := r.execLocked(r.eng.StartLink(id, p.ch.RTT(), now), now)
+	post := r.execLocked(r.eng.StartLink(id, p.ch.RTT(), now), now)
 	r.mu.Unlock()
-	r.ban(bans)
+	post.run()
 	return nil
 }
 
@@ -240,9 +240,9 @@ func (r *Relay) receive(ch *channel.Channel, id linkID, f *pb.Frame, size int) e
 	if m == nil {
 		r.mu.Lock()
 		r.eng.SetRTT(id, ch.RTT())
-		bans := r.execLocked(r.eng.Frame(id, f, size, now), now)
+		post := r.execLocked(r.eng.Frame(id, f, size, now), now)
 		r.mu.Unlock()
-		r.ban(bans)
+		post.run()
 		return nil
 	}
 	origin, err := r.check(m)
@@ -262,10 +262,10 @@ func (r *Relay) receive(ch *channel.Channel, id linkID, f *pb.Frame, size int) e
 	r.mu.Lock()
 	r.eng.SetRTT(id, ch.RTT())
 	validate, acts := r.eng.Message(id, in, now)
-	bans := r.execLocked(acts, now)
+	post := r.execLocked(acts, now)
 	v := r.validators[m.GetTopic()]
 	r.mu.Unlock()
-	r.ban(bans)
+	post.run()
 	if !validate {
 		return nil
 	}
@@ -280,9 +280,9 @@ func (r *Relay) receive(ch *channel.Channel, id linkID, f *pb.Frame, size int) e
 		}
 	}
 	r.mu.Lock()
-	bans = r.execLocked(r.eng.Accept(id, in, verdict, now), now)
+	post = r.execLocked(r.eng.Accept(id, in, verdict, now), now)
 	r.mu.Unlock()
-	r.ban(bans)
+	post.run()
 	return nil
 }
 
@@ -307,26 +307,44 @@ func (r *Relay) check(m *pb.Message) (peer.ID, error) {
 // message builds the Message of in for subscribers and validators.
 func (r *Relay) message(in *incoming, self peer.ID, now time.Time, local bool) *Message {
 	m := r.messageFrom(in, self, self, now)
-	m.Local = local
+	m.Local, m.Hops = local, 0
 	return m
 }
 
 func (r *Relay) messageFrom(in *incoming, origin, from peer.ID, now time.Time) *Message {
-	hops := 0
-	if from != origin || in.m.GetHops() > 0 {
-		hops = int(in.m.GetHops()) + 1
-	}
 	return &Message{
 		ID: in.id, Topic: in.m.GetTopic(), Origin: origin, Data: in.m.GetData(),
-		Time: msgTime(in.m.GetTime()), Hops: hops, ReceivedFrom: from, Received: now,
+		Time: msgTime(in.m.GetTime()), Hops: int(in.m.GetHops()) + 1, ReceivedFrom: from, Received: now,
+	}
+}
+
+// after is what execLocked leaves for after r.mu is released:
+// violations to report (stopping a channel calls back into detach) and
+// topic handlers to call (they may call the relay).
+type after struct {
+	bans  []ban
+	calls []handlerCall
+}
+
+type handlerCall struct {
+	h Handler
+	m *Message
+}
+
+// run reports the violations and calls the handlers; r.mu is not held.
+func (a after) run() {
+	for _, b := range a.bans {
+		b.ch.Ban(b.err)
+	}
+	for _, c := range a.calls {
+		c.h(c.m)
 	}
 }
 
 // execLocked carries out the engine's actions; r.mu is held. Sends and
-// deliveries never block. Violations are returned for ban, to be run
-// after r.mu is released (stopping a channel calls back into detach).
-func (r *Relay) execLocked(acts []action, now time.Time) []ban {
-	var bans []ban
+// deliveries never block; what must wait for r.mu's release is returned.
+func (r *Relay) execLocked(acts []action, now time.Time) after {
+	var post after
 	for _, a := range acts {
 		switch a.kind {
 		case actSend:
@@ -344,10 +362,10 @@ func (r *Relay) execLocked(acts []action, now time.Time) []ban {
 				r.publishDrop(dropQueueFull.String(), a.link, now)
 			}
 		case actDeliver:
-			r.deliverLocked(a.msg, now)
+			post.calls = r.deliverLocked(a.msg, now, post.calls)
 		case actViolation:
 			if ch := r.chans[a.link]; ch != nil {
-				bans = append(bans, ban{ch: ch, err: a.err})
+				post.bans = append(post.bans, ban{ch: ch, err: a.err})
 			}
 		case actDrop:
 			r.publishDrop(a.reason, a.link, now)
@@ -358,22 +376,23 @@ func (r *Relay) execLocked(acts []action, now time.Time) []ban {
 		}
 	}
 	r.armLocked()
-	return bans
+	return post
 }
 
 func (r *Relay) publishDrop(reason string, l linkID, now time.Time) {
 	r.events.Publish(events.Event{Kind: events.RelayDrop, ChannelID: uint64(l), State: reason, Time: now})
 }
 
-// deliverLocked hands a message to its topic's subscribers.
-func (r *Relay) deliverLocked(d *delivery, now time.Time) {
+// deliverLocked hands a message to its topic's subscribers, and adds
+// the calls of its handlers to calls.
+func (r *Relay) deliverLocked(d *delivery, now time.Time, calls []handlerCall) []handlerCall {
 	t := r.topics[d.m.GetTopic()]
-	if t == nil || len(t.subs) == 0 {
-		return
+	if t == nil || len(t.subs)+len(t.handlers) == 0 {
+		return calls
 	}
 	origin, err := peer.IDFromBytes(d.m.GetOrigin())
 	if err != nil {
-		return
+		return calls
 	}
 	from := origin
 	if ch := r.chans[d.from]; ch != nil {
@@ -391,18 +410,16 @@ func (r *Relay) deliverLocked(d *delivery, now time.Time) {
 			r.eng.stats.drop(dropSubscriber)
 		}
 	}
+	for _, h := range t.handlers {
+		calls = append(calls, handlerCall{h: h, m: msg})
+	}
+	return calls
 }
 
 // ban is a violation to report once r.mu is released.
 type ban struct {
 	ch  *channel.Channel
 	err error
-}
-
-func (r *Relay) ban(bans []ban) {
-	for _, b := range bans {
-		b.ch.Ban(b.err)
-	}
 }
 
 // armLocked sets the timer to the engine's next deadline; r.mu is held.
@@ -432,7 +449,7 @@ func (r *Relay) tick() {
 	now := time.Now()
 	r.mu.Lock()
 	r.timerAt = time.Time{}
-	bans := r.execLocked(r.eng.Tick(now), now)
+	post := r.execLocked(r.eng.Tick(now), now)
 	r.mu.Unlock()
-	r.ban(bans)
+	post.run()
 }

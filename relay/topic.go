@@ -12,9 +12,26 @@ import (
 // Topic is a handle on one topic, from Relay.Join: publish to it and
 // subscribe to it. It is safe for concurrent use.
 type Topic struct {
-	r    *Relay
-	name string
-	subs map[*Subscription]struct{} // under r.mu
+	r        *Relay
+	name     string
+	subs     map[*Subscription]struct{} // under r.mu
+	handlers []Handler                  // under r.mu
+}
+
+// Handler is called with every message of its topic delivered here
+// (received, and published here: Message.Local), after the relay's lock
+// is released, on the goroutine that accepted the message (a channel's
+// reader, or Publish's caller). It must not block; it may call the
+// relay.
+type Handler func(m *Message)
+
+// Handle adds h to the topic's handlers: a Subscription without a
+// goroutine, for applications that react at once (dchat keeps its
+// buffer this way).
+func (t *Topic) Handle(h Handler) {
+	t.r.mu.Lock()
+	t.handlers = append(t.handlers, h)
+	t.r.mu.Unlock()
 }
 
 // String returns the topic's name.
@@ -90,8 +107,8 @@ func (t *Topic) Publish(ctx context.Context, data []byte) (ID, error) {
 	}
 	r.mu.Lock()
 	acts := r.eng.Publish(in, now)
-	bans := r.execLocked(acts, now)
+	post := r.execLocked(acts, now)
 	r.mu.Unlock()
-	r.ban(bans)
+	post.run()
 	return in.id, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 )
 
 // JSON-RPC 2.0 error codes used by the server.
@@ -65,7 +66,10 @@ type method struct {
 	// ("[multiaddr]"); minParams and maxParams bound their number.
 	params               string
 	minParams, maxParams int
-	call                 func(ctx context.Context, p params) (any, error)
+	// names, when set, are the params' names in positional order: the
+	// method then also takes its params as an object by name.
+	names []string
+	call  func(ctx context.Context, p params) (any, error)
 	// sub starts a subscription: it acquires the source at once, so that
 	// nothing published after the response is missed, and returns the
 	// pump that forwards it (run by the connection after the response is
@@ -197,6 +201,7 @@ func (d *dispatcher) handleOne(ctx context.Context, raw json.RawMessage, sess se
 	if json.Unmarshal(fields["method"], &name) != nil || name == "" {
 		return marshalError(id, errorf(CodeInvalidRequest, `invalid request: "method" must be a non-empty string`)), nil
 	}
+	m := d.methods[name]
 	var rawParams []json.RawMessage
 	if ps, ok := fields["params"]; ok && !isNull(ps) {
 		switch bytes.TrimSpace(ps)[0] {
@@ -205,12 +210,20 @@ func (d *dispatcher) handleOne(ctx context.Context, raw json.RawMessage, sess se
 				return marshalError(id, errorf(CodeInvalidRequest, "invalid request: params: %v", err)), nil
 			}
 		case '{':
-			return d.reply(hasID, id, nil, errorf(CodeInvalidParams, "%s takes positional params (a JSON array), not an object", name)), nil
+			if m == nil {
+				break
+			}
+			if m.names == nil {
+				return d.reply(hasID, id, nil, errorf(CodeInvalidParams, "%s takes positional params (a JSON array), not an object", name)), nil
+			}
+			var err *Error
+			if rawParams, err = byName(ps, name, m); err != nil {
+				return d.reply(hasID, id, nil, err), nil
+			}
 		default:
 			return marshalError(id, errorf(CodeInvalidRequest, "invalid request: params must be an array or an object")), nil
 		}
 	}
-	m := d.methods[name]
 	if m == nil {
 		return d.reply(hasID, id, nil, errorf(CodeMethodNotFound, "method not found: %s", name)), nil
 	}
@@ -307,4 +320,30 @@ func countParams(lo, hi int) string {
 	default:
 		return fmt.Sprintf("%d to %d params", lo, hi)
 	}
+}
+
+// byName maps object params onto m's positional params by m.names;
+// absent names become null.
+func byName(ps json.RawMessage, name string, m *method) ([]json.RawMessage, *Error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(ps, &obj); err != nil {
+		return nil, errorf(CodeInvalidRequest, "invalid request: params: %v", err)
+	}
+	out := make([]json.RawMessage, 0, len(m.names))
+	for k := range obj {
+		if !slices.Contains(m.names, k) {
+			return nil, errorf(CodeInvalidParams, "%s %s: unknown param %q", name, m.params, k)
+		}
+	}
+	for _, n := range m.names {
+		v, ok := obj[n]
+		if !ok {
+			v = json.RawMessage("null")
+		}
+		out = append(out, v)
+	}
+	for len(out) > 0 && isNull(out[len(out)-1]) {
+		out = out[:len(out)-1]
+	}
+	return out, nil
 }

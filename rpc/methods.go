@@ -15,6 +15,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/relay"
 )
 
 // Info is the result of p2p.get_info.
@@ -85,9 +86,9 @@ const maxBanSeconds = 100 * 365 * 24 * 3600
 // "manual".
 const banReason = "manual: banned over RPC"
 
-// methodTable builds the methods of a server for node n and chat c (may
-// be nil: then dchat.* do not exist).
-func methodTable(n *dnode.Node, c Chat) map[string]*method {
+// methodTable builds the methods of a server for node n, chat c and
+// relay r (either may be nil: then dchat.* or relay.* do not exist).
+func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 	m := map[string]*method{
 		"ping": {params: "[]", call: func(context.Context, params) (any, error) { return "pong", nil }},
 		"p2p.get_info": {params: "[]", call: func(context.Context, params) (any, error) {
@@ -143,6 +144,9 @@ func methodTable(n *dnode.Node, c Chat) map[string]*method {
 				}
 			}, sub.Close, nil
 		}},
+	}
+	if r != nil {
+		relayMethods(m, r)
 	}
 	if c != nil {
 		m["dchat.send"] = &method{params: "[text]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {

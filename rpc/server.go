@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/relay"
 )
 
 // DefaultMaxBody is the default bound on a request body or WebSocket
@@ -43,6 +44,8 @@ const (
 type Config struct {
 	Node *dnode.Node // required
 	Chat Chat        // may be nil: then dchat.* are not found
+	// Relay may be nil: then relay.* are not found.
+	Relay *relay.Relay
 	// Listen is the host:port to bind ("127.0.0.1:0" picks a port). A
 	// host that is not a loopback address (or localhost) needs AuthToken.
 	Listen string
@@ -99,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		disp:   &dispatcher{methods: methodTable(cfg.Node, cfg.Chat), log: cfg.Logger},
+		disp:   &dispatcher{methods: methodTable(cfg.Node, cfg.Chat, cfg.Relay), log: cfg.Logger},
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*wsConn]struct{}),

@@ -111,10 +111,10 @@ func (s *Settings) applyTOML(root map[string]any, k toml.Key) error {
 }
 
 // isTable reports whether a key path names one of the known tables: net,
-// net.profiles, net.profiles.<tcp|quic|ws>, or seed.
+// net.profiles, net.profiles.<tcp|quic|ws>, relay or seed.
 func isTable(k toml.Key) bool {
 	switch {
-	case len(k) == 1 && k[0] == "seed":
+	case len(k) == 1 && (k[0] == "seed" || k[0] == "relay"):
 		return true
 	case len(k) == 0 || k[0] != "net":
 		return false

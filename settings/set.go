@@ -72,6 +72,23 @@ func (s *Settings) entries() []entry {
 			entry{prefix + "channel_heartbeat_interval", n.profileSlot(name, func(p *Profile) *time.Duration { return &p.ChannelHeartbeatInterval })},
 		)
 	}
+	r := &s.Relay
+	e = append(e,
+		entry{"relay.topics", stringsSlot(&r.Topics)},
+		entry{"relay.max_message_size", intSlot(&r.MaxMessageSize)},
+		entry{"relay.eager_max_size", intSlot(&r.EagerMaxSize)},
+		entry{"relay.history_count", intSlot(&r.HistoryCount)},
+		entry{"relay.history_age", durationSlot(&r.HistoryAge)},
+		entry{"relay.history_bytes", intSlot(&r.HistoryBytes)},
+		entry{"relay.lazy_interval", durationSlot(&r.LazyInterval)},
+		entry{"relay.max_hops", intSlot(&r.MaxHops)},
+		entry{"relay.meter_window", durationSlot(&r.MeterWindow)},
+		entry{"relay.meter_messages", intSlot(&r.MeterMessages)},
+		entry{"relay.meter_bytes", intSlot(&r.MeterBytes)},
+		entry{"relay.reject_limit", intSlot(&r.RejectLimit)},
+		entry{"relay.unknown_limit", intSlot(&r.UnknownLimit)},
+		entry{"relay.queue_bytes", intSlot(&r.QueueBytes)},
+	)
 	return append(e,
 		entry{"seed.networks", stringsSlot(&s.Seed.Networks)},
 		entry{"seed.whitelist_refinery_interval", durationSlot(&s.Seed.WhitelistRefineryInterval)},

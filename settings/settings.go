@@ -125,7 +125,45 @@ type Settings struct {
 	AppName    string // not a TOML key; set by the daemon
 	AppVersion string // not a TOML key; semver MAJOR.MINOR.PATCH[-pre][+build]
 	Net        Net
-	Seed       Seed // [seed]: used by `dnode seed` only
+	Relay      Relay // [relay]: the relay layer (package relay)
+	Seed       Seed  // [seed]: used by `dnode seed` only
+}
+
+// Relay holds the [relay] table: how the node relays applications'
+// messages to the whole network (package relay; docs/config.md).
+type Relay struct {
+	Topics         []string      // topics: relayed topics; empty means every topic
+	MaxMessageSize int           // max_message_size: bytes of data, 1..256 MiB
+	EagerMaxSize   int           // eager_max_size: larger messages are offered and fetched, not pushed
+	HistoryCount   int           // history_count: messages kept for fetches and catch-up
+	HistoryAge     time.Duration // history_age: how long they are kept; also the oldest message accepted
+	HistoryBytes   int           // history_bytes: bytes of data kept
+	LazyInterval   time.Duration // lazy_interval: how long announcements wait to be batched
+	MaxHops        int           // max_hops: the hop limit, 1..255
+	MeterWindow    time.Duration // meter_window: the receive metering window
+	MeterMessages  int           // meter_messages: unasked frames per window and channel
+	MeterBytes     int           // meter_bytes: unasked bytes per window and channel
+	RejectLimit    int           // reject_limit: validator rejections per window and channel
+	UnknownLimit   int           // unknown_limit: fetches and announcements of unknown messages per window and channel
+	QueueBytes     int           // queue_bytes: relay bytes queued per channel; 0 means max(16 MiB, 4 × max_message_size)
+}
+
+// DefaultRelay returns the [relay] defaults.
+func DefaultRelay() Relay {
+	return Relay{
+		MaxMessageSize: 1 << 20,
+		EagerMaxSize:   16 << 10,
+		HistoryCount:   4096,
+		HistoryAge:     10 * time.Minute,
+		HistoryBytes:   64 << 20,
+		LazyInterval:   500 * time.Millisecond,
+		MaxHops:        16,
+		MeterWindow:    10 * time.Second,
+		MeterMessages:  50000,
+		MeterBytes:     256 << 20,
+		RejectLimit:    5,
+		UnknownLimit:   1000,
+	}
 }
 
 // Seed holds the [seed] table: how a seed node (DarkFi's Lilith) runs.
@@ -157,6 +195,7 @@ func Default() Settings {
 		AppName:    "dnode",
 		AppVersion: "0.1.0",
 		Seed:       Seed{WhitelistRefineryInterval: 120 * time.Second, InboundConnections: 512},
+		Relay:      DefaultRelay(),
 		Net: Net{
 			Inbound: []ma.Multiaddr{
 				ma.StringCast("/ip4/0.0.0.0/tcp/26661"),
@@ -208,6 +247,9 @@ func (s Settings) Clone() Settings {
 	}
 	if s.Seed.Networks != nil {
 		c.Seed.Networks = append([]string(nil), s.Seed.Networks...)
+	}
+	if s.Relay.Topics != nil {
+		c.Relay.Topics = append([]string(nil), s.Relay.Topics...)
 	}
 	if s.Net.Profiles != nil {
 		c.Net.Profiles = make(map[string]Profile, len(s.Net.Profiles))

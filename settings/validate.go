@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -33,6 +34,9 @@ func logLevels() []string {
 // modify s.
 func (s *Settings) Validate() error {
 	if err := s.validateMain(); err != nil {
+		return err
+	}
+	if err := s.Relay.Validate(); err != nil {
 		return err
 	}
 	for i, nw := range s.Seed.Networks {
@@ -297,4 +301,47 @@ func checkPeerID(s string) (err error) {
 	}()
 	_, err = ma.NewComponent("p2p", s)
 	return err
+}
+
+// Validate checks the [relay] table's ranges and returns the first
+// problem as an *Error naming its key.
+func (r *Relay) Validate() error {
+	for i, t := range r.Topics {
+		switch {
+		case t == "" || len(t) > 256:
+			return errf(indexKey("relay.topics", i), "%s: a topic is 1..256 bytes", quote(t))
+		case !utf8.ValidString(t):
+			return errf(indexKey("relay.topics", i), "%s is not UTF-8", quote(t))
+		case slices.Contains(r.Topics[:i], t):
+			return errf(indexKey("relay.topics", i), "%s is listed twice", quote(t))
+		}
+	}
+	for _, c := range []struct {
+		key       string
+		v, lo, hi int
+	}{
+		{"relay.max_message_size", r.MaxMessageSize, 1, 256 << 20},
+		{"relay.eager_max_size", r.EagerMaxSize, 1, 256 << 20},
+		{"relay.history_count", r.HistoryCount, 1, 1 << 24},
+		{"relay.history_bytes", r.HistoryBytes, 1, 1 << 40},
+		{"relay.max_hops", r.MaxHops, 1, 255},
+		{"relay.meter_messages", r.MeterMessages, 1, 1 << 30},
+		{"relay.meter_bytes", r.MeterBytes, 1, 1 << 40},
+		{"relay.reject_limit", r.RejectLimit, 1, 1 << 30},
+		{"relay.unknown_limit", r.UnknownLimit, 1, 1 << 30},
+		{"relay.queue_bytes", r.QueueBytes, 0, 1 << 40},
+	} {
+		if err := checkRange(c.key, c.v, c.lo, c.hi); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"relay.history_age", r.HistoryAge}, {"relay.lazy_interval", r.LazyInterval}, {"relay.meter_window", r.MeterWindow}} {
+		if err := checkPositive(d.key, d.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

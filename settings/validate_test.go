@@ -52,6 +52,12 @@ func TestValidateTOML(t *testing.T) {
 		{"rpc_listen port too big", "rpc_listen = \"127.0.0.1:65536\"\n", "rpc_listen", "not a number"},
 		{"log_level unknown", "log_level = \"verbose\"\n", "log_level", `"verbose" is not one of debug, info`},
 		{"log_level uppercase", "log_level = \"INFO\"\n", "log_level", "is not one of"},
+		{"relay max_message_size zero", "[relay]\nmax_message_size = 0\n", "relay.max_message_size", "0 is out of range 1..268435456"},
+		{"relay max_hops too big", "[relay]\nmax_hops = 256\n", "relay.max_hops", "256 is out of range 1..255"},
+		{"relay empty topic", "[relay]\ntopics = [\"a\", \"\"]\n", "relay.topics[1]", "1..256 bytes"},
+		{"relay duplicate topic", "[relay]\ntopics = [\"a\", \"a\"]\n", "relay.topics[1]", "listed twice"},
+		{"relay zero lazy_interval", "[relay]\nlazy_interval = 0\n", "relay.lazy_interval", "must be positive"},
+		{"relay negative queue_bytes", "[relay]\nqueue_bytes = -1\n", "relay.queue_bytes", "out of range"},
 		{"stable order: top-level before net", "network = \"X\"\n[net]\noutbound_connections = -1\n", "network", "network id"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

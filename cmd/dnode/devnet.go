@@ -56,9 +56,11 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 		reg := metrics.NewRegistry()
 		m := metrics.New(reg, n)
 		_ = m // registered gauges read the node at scrape time
+		metrics.RegisterRelay(reg, chat.Relay())
 		srv, err := rpc.New(rpc.Config{
 			Node:    n,
 			Chat:    chatrpc.Adapt(chat),
+			Relay:   chat.Relay(),
 			Listen:  "127.0.0.1:0",
 			Metrics: metrics.Handler(reg),
 			Logger:  logging.Discard().Logger("rpc"),

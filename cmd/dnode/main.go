@@ -119,7 +119,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newRunCmd(), newIDCmd(), newSeedCmd(), newDevnetCmd(),
-		newInfoCmd(), newPeersCmd(), newHostsCmd(), newEventsCmd(), newChatCmd())
+		newInfoCmd(), newPeersCmd(), newHostsCmd(), newEventsCmd(), newChatCmd(),
+		newPublishCmd(), newRelayCmd())
 	return root
 }
 

@@ -15,7 +15,9 @@ import (
 	"github.com/dnode-p2p/dnode/internal/chatrpc"
 	"github.com/dnode-p2p/dnode/internal/logging"
 	"github.com/dnode-p2p/dnode/metrics"
+	"github.com/dnode-p2p/dnode/relay"
 	"github.com/dnode-p2p/dnode/rpc"
+	"github.com/dnode-p2p/dnode/settings"
 )
 
 // logger is the command's own go-log logger.
@@ -41,16 +43,20 @@ func newRunCmd() *cobra.Command {
 	return cmd
 }
 
-// chatFor returns the chat that the RPC's dchat.* methods drive for node
-// n. It is called after the node is built and before it starts, so it may
-// register the chat's protocol on n.Registry(). A nil chat (the default)
-// leaves dchat.* out of the RPC.
-var chatFor = func(n *dnode.Node) (rpc.Chat, error) {
-	c, err := dchat.New(n, dchat.Config{})
+// appsFor builds the applications the RPC drives on node n, after the
+// node is built and before it starts: the relay, configured by the
+// [relay] table, and dchat on it. Tests may replace it; a nil result
+// leaves dchat.* or relay.* out of the RPC.
+var appsFor = func(n *dnode.Node, s settings.Settings) (rpc.Chat, *relay.Relay, error) {
+	r, err := relay.New(n, relay.FromSettings(s.Relay), logging.New(nil).Logger("relay"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return chatrpc.Adapt(c), nil
+	c, err := dchat.New(n, dchat.Config{Relay: r})
+	if err != nil {
+		return nil, nil, err
+	}
+	return chatrpc.Adapt(c), r, nil
 }
 
 // runNode runs a node until cmd's context is cancelled or the process gets
@@ -77,10 +83,16 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 		return configError(err)
 	}
 	m.SetNode(node)
-	var chat rpc.Chat
-	if chatFor != nil {
-		if chat, err = chatFor(node); err != nil {
-			return configError(fmt.Errorf("chat: %w", err))
+	var (
+		chat rpc.Chat
+		rl   *relay.Relay
+	)
+	if appsFor != nil {
+		if chat, rl, err = appsFor(node, s); err != nil {
+			return configError(fmt.Errorf("apps: %w", err))
+		}
+		if rl != nil {
+			metrics.RegisterRelay(reg, rl)
 		}
 	}
 	var srv *rpc.Server
@@ -88,6 +100,7 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 		srv, err = rpc.New(rpc.Config{
 			Node:      node,
 			Chat:      chat,
+			Relay:     rl,
 			Listen:    s.RPCListen,
 			AuthToken: os.Getenv(tokenEnv),
 			Metrics:   metrics.Handler(reg),

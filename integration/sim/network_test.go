@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/dchat"
+	"github.com/dnode-p2p/dnode/relay"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
@@ -31,10 +33,28 @@ type config struct {
 	bandwidth    int           // bits per second, each direction of each node's link
 }
 
-// simNode is one dnode node of the network with its chat.
+// simNode is one dnode node of the network with its chat and relay,
+// and the relay messages it delivered.
 type simNode struct {
-	node *dnode.Node
-	chat *dchat.Chat
+	node  *dnode.Node
+	chat  *dchat.Chat
+	relay *relay.Relay
+
+	mu  sync.Mutex
+	got map[relay.ID]delivery
+}
+
+type delivery struct {
+	count int
+	first time.Time
+}
+
+// delivered returns how often the node delivered id, and when first.
+func (sn *simNode) delivered(id relay.ID) (int, time.Time) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	d := sn.got[id]
+	return d.count, d.first
 }
 
 // network is a running simulated network. It must be built and stopped
@@ -43,7 +63,7 @@ type simnetwork struct {
 	t     testing.TB
 	net   *simnet.Simnet
 	seeds []*dnode.Node
-	nodes []simNode
+	nodes []*simNode
 }
 
 // addrFor returns the simulated QUIC listen address of host index i. Each
@@ -127,10 +147,28 @@ func startNetwork(t testing.TB, cfg config) *simnetwork {
 		if err != nil {
 			t.Fatalf("dchat %d: %v", i, err)
 		}
+		sn := &simNode{node: n, chat: c, relay: c.Relay(), got: map[relay.ID]delivery{}}
+		topic, err := sn.relay.Join(dchat.Topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic.Handle(func(m *relay.Message) {
+			if m.Local {
+				return
+			}
+			sn.mu.Lock()
+			d := sn.got[m.ID]
+			if d.count == 0 {
+				d.first = m.Received
+			}
+			d.count++
+			sn.got[m.ID] = d
+			sn.mu.Unlock()
+		})
 		if err := n.Start(ctx); err != nil {
 			t.Fatalf("start node %d: %v", i, err)
 		}
-		nw.nodes = append(nw.nodes, simNode{node: n, chat: c})
+		nw.nodes = append(nw.nodes, sn)
 	}
 	return nw
 }
