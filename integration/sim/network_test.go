@@ -16,8 +16,8 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/dchat"
-	"github.com/dnode-p2p/dnode/relay"
 	"github.com/dnode-p2p/dnode/internal/testnet"
+	"github.com/dnode-p2p/dnode/relay"
 	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
 )

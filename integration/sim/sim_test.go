@@ -9,11 +9,11 @@ package sim
 import (
 	"flag"
 	"fmt"
-	"slices"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
