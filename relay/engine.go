@@ -22,6 +22,7 @@ type engine struct {
 	store   *store
 	fetches map[uint64]*fetch
 	timers  timerHeap
+	asks    map[linkID]*askBatch // fetch requests waiting for sendAsks
 	stats   counters
 	out     []action
 }
@@ -62,6 +63,7 @@ func newEngine(cfg Config) *engine {
 		treeMap: make(map[string]*tree),
 		store:   newStore(cfg),
 		fetches: make(map[uint64]*fetch),
+		asks:    make(map[linkID]*askBatch),
 	}
 	if len(cfg.Topics) > 0 {
 		e.topics = make(map[string]bool, len(cfg.Topics))
@@ -73,8 +75,12 @@ func newEngine(cfg Config) *engine {
 	return e
 }
 
-// take returns the actions gathered since the last call.
+// take returns the actions gathered since the last call, after sending
+// the fetch requests queued meanwhile.
 func (e *engine) take() []action {
+	if len(e.asks) > 0 {
+		e.sendAsks()
+	}
 	out := e.out
 	e.out = nil
 	return out
@@ -168,10 +174,6 @@ func (e *engine) sendFrame(l *link, f *pb.Frame) {
 		return // our own frames always encode
 	}
 	e.send(l, data)
-}
-
-func (e *engine) sendGraft(l *link, short uint64) {
-	e.sendFrame(l, &pb.Frame{Body: &pb.Frame_Graft{Graft: &pb.Graft{Fetch: appendShort(nil, short)}}})
 }
 
 func (e *engine) sendIWant(l *link, ids []uint64) {

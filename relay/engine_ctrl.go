@@ -248,13 +248,15 @@ func (e *engine) digest(l *link, d *pb.Digest, now time.Time) error {
 	if len(ask) == 0 {
 		return nil
 	}
-	// One deadline for the batch, long enough for it to arrive.
-	deadline := now.Add(l.fetchTimeout(len(ask) * DefaultEagerMaxSize))
+	// One deadline for the batch; while the peer keeps answering it is
+	// extended (fetchTimeout).
+	deadline := now.Add(l.fetchTimeout(0) + time.Duration(len(ask))*time.Millisecond)
 	for _, s := range ask {
 		f := e.fetches[s]
 		f.sources = nil
 		l.fetches--
 		f.asked = []linkID{l.id}
+		f.askedAt = now
 		f.deadline = deadline
 	}
 	e.schedule(deadline, timerFetch, ask[0])

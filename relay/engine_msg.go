@@ -45,7 +45,9 @@ func (e *engine) Message(id linkID, in *incoming, now time.Time) (validate bool,
 	ent := e.store.get(in.id)
 	// Answers to our own fetches are not metered: we asked for them.
 	solicited := (f != nil && f.wasAsked(id)) || (ent != nil && ent.wasAsked(id))
-	if !solicited {
+	if solicited {
+		l.answeredAt = now
+	} else {
 		if err := l.meter(&e.cfg, in.size, now); err != nil {
 			e.dropped(dropMetering, l)
 			e.violation(l, err)

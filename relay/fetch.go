@@ -3,6 +3,8 @@ package relay
 import (
 	"container/heap"
 	"time"
+
+	"github.com/dnode-p2p/dnode/relay/pb"
 )
 
 // fetchMode says how a missing message is fetched.
@@ -33,8 +35,13 @@ type fetch struct {
 	size     int      // from an Offer (0 if unknown)
 	sources  []source // announcers not asked yet, in arrival order
 	asked    []linkID // asked, in order; the last one is being waited for
+	askedAt  time.Time
 	deadline time.Time
 }
+
+// maxFetchWait bounds how long one source is waited for while it keeps
+// answering other requests (a long catch-up batch).
+const maxFetchWait = 2 * time.Minute
 
 func (f *fetch) knows(l linkID) bool {
 	for _, s := range f.sources {
@@ -138,8 +145,30 @@ func (e *engine) Tick(now time.Time) []action {
 			e.fetchTimeout(e.fetches[t.key], now)
 		}
 	}
+	e.sendAsks()
 	e.store.evict(now)
 	return e.take()
+}
+
+// askBatch is what ask queued for one link: one Graft and one IWant
+// frame carry them all.
+type askBatch struct{ grafts, iwants []uint64 }
+
+// sendAsks sends the queued asks, one Graft and one IWant per link.
+func (e *engine) sendAsks() {
+	for id, b := range e.asks {
+		delete(e.asks, id)
+		l := e.links[id]
+		if l == nil {
+			continue
+		}
+		for len(b.grafts) > 0 {
+			n := min(len(b.grafts), MaxDigest)
+			e.sendFrame(l, &pb.Frame{Body: &pb.Frame_Graft{Graft: &pb.Graft{Fetch: packShorts(b.grafts[:n])}}})
+			b.grafts = b.grafts[n:]
+		}
+		e.sendIWant(l, b.iwants)
+	}
 }
 
 // want records that link l announced short (at distance dist from the
@@ -177,8 +206,8 @@ func (e *engine) want(l *link, short uint64, dist int, mode fetchMode, size int,
 	return true
 }
 
-// ask asks f's next source for it: Graft (lazy mode) or IWant. With no
-// source left the fetch is given up.
+// ask asks f's next source for it: Graft (lazy mode) or IWant, queued
+// for sendAsks. With no source left the fetch is given up.
 func (e *engine) ask(f *fetch, now time.Time) {
 	for len(f.sources) > 0 {
 		s := f.sources[0]
@@ -189,26 +218,40 @@ func (e *engine) ask(f *fetch, now time.Time) {
 		}
 		l.fetches--
 		f.asked = append(f.asked, s.link)
+		b := e.asks[l.id]
+		if b == nil {
+			b = &askBatch{}
+			e.asks[l.id] = b
+		}
 		if f.mode == fetchLazy {
-			e.sendGraft(l, f.short)
+			b.grafts = append(b.grafts, f.short)
 			e.stats.grafts++
 		} else {
-			e.sendIWant(l, []uint64{f.short})
+			b.iwants = append(b.iwants, f.short)
 		}
 		e.stats.fetches++
+		f.askedAt = now
 		f.deadline = now.Add(l.fetchTimeout(f.size))
 		e.schedule(f.deadline, timerFetch, f.short)
 		return
 	}
 	e.dropFetch(f)
-	e.stats.drop(dropUnknown)
+	e.dropped(dropUnknown, nil)
 }
 
-// fetchTimeout handles a fetch whose deadline passed: the link asked
-// last did not answer (a miss), and the next source is asked.
+// fetchTimeout handles a fetch whose deadline passed. A source that
+// answered other requests within the last graft timeout is still busy
+// answering (a catch-up batch): it gets more time, up to maxFetchWait.
+// Otherwise the link asked last did not answer (a miss), and the next
+// source is asked.
 func (e *engine) fetchTimeout(f *fetch, now time.Time) {
 	if n := len(f.asked); n > 0 {
 		if l := e.links[f.asked[n-1]]; l != nil {
+			if wait := l.graftTimeout(); now.Sub(l.answeredAt) < wait && now.Sub(f.askedAt) < maxFetchWait {
+				f.deadline = now.Add(wait)
+				e.schedule(f.deadline, timerFetch, f.short)
+				return
+			}
 			if err := l.miss(&e.cfg, now); err != nil {
 				e.violation(l, err)
 			}

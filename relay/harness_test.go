@@ -25,7 +25,8 @@ type tnode struct {
 	sub   *Subscription
 
 	mu   sync.Mutex
-	got  map[ID]int // deliveries per id (not our own)
+	got  map[ID]int    // deliveries per id (not our own)
+	last map[ID][]byte // the data of each delivered message
 	wg   sync.WaitGroup
 	stop context.CancelFunc
 }
@@ -41,10 +42,15 @@ func nodeSettings(t testing.TB) settings.Settings {
 	return s
 }
 
-// newTNode builds and starts a node with a relay of cfg.
-func newTNode(t testing.TB, cfg Config, name string) *tnode {
+// newTNode builds and starts a node with a relay of cfg; edit, if not
+// nil, changes its settings first.
+func newTNode(t testing.TB, cfg Config, name string, edit ...func(*settings.Settings)) *tnode {
 	t.Helper()
-	n, err := dnode.New(nodeSettings(t), dnode.WithLogHandler(testnet.LogHandler(t), "node", name))
+	s := nodeSettings(t)
+	for _, f := range edit {
+		f(&s)
+	}
+	n, err := dnode.New(s, dnode.WithLogHandler(testnet.LogHandler(t), "node", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +66,7 @@ func newTNode(t testing.TB, cfg Config, name string) *tnode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &tnode{node: n, relay: r, topic: tp, sub: sub, got: map[ID]int{}}
+	tn := &tnode{node: n, relay: r, topic: tp, sub: sub, got: map[ID]int{}, last: map[ID][]byte{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	tn.stop = cancel
 	tn.wg.Add(1)
@@ -74,6 +80,7 @@ func newTNode(t testing.TB, cfg Config, name string) *tnode {
 			if !m.Local {
 				tn.mu.Lock()
 				tn.got[m.ID]++
+				tn.last[m.ID] = m.Data
 				tn.mu.Unlock()
 			}
 		}
@@ -90,6 +97,12 @@ func (tn *tnode) close() {
 	tn.stop()
 	tn.wg.Wait()
 	_ = tn.node.Stop()
+}
+
+func (tn *tnode) data(id ID) []byte {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return tn.last[id]
 }
 
 func (tn *tnode) count(id ID) int {

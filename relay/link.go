@@ -30,7 +30,8 @@ type link struct {
 	msgs, bytes     int
 	rejects, misses int
 
-	fetches int // pending fetches this link is a source of
+	fetches    int       // pending fetches this link is a source of
+	answeredAt time.Time // when it last sent a message we asked for
 }
 
 // accepts reports whether the peer takes messages of topic with size
