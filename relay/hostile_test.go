@@ -137,7 +137,6 @@ func randomShorts(n int) []byte {
 	return b
 }
 
-
 // TestHostilePeers: each kind of bad relay input from a peer ends in a
 // counted drop and a ban, never a crash or unbounded state; an honest
 // neighbour of the target sees at most what the limits let through.
