@@ -29,9 +29,10 @@ var (
 
 // TestSimulation bootstraps a network of -sim.nodes nodes from 3 seeds on
 // a simulated network, waits until every node's 8 outbound slots are full,
-// then publishes 20 dchat messages (relay messages) from random nodes,
-// stopping a tenth of the nodes after the tenth, and checks that every
-// node still alive delivered every message exactly once. It logs the
+// then publishes 20 dchat messages (relay messages) from 5 nodes,
+// stopping a tenth of the other nodes after the tenth (the publishers'
+// trees lose nodes and are repaired), and checks that every node still
+// alive delivered every message exactly once. It logs the
 // simulated time each phase took and the real time and memory the run
 // cost.
 func TestSimulation(t *testing.T) {
@@ -73,14 +74,17 @@ func TestSimulation(t *testing.T) {
 		t.Logf("slots: all %d nodes full (%d slots) %s after the last node started (simulated; starting %d nodes took %s simulated)",
 			n, slots, fillTime.Round(time.Millisecond), n+cfg.seeds, started.Sub(simStart).Round(time.Millisecond))
 
-		// A stream of relay messages from random live nodes; a tenth of
-		// the nodes stop halfway through. Every message reaches every node
-		// still alive exactly once.
-		const msgs, killAt = 20, 10
+		// A stream of relay messages from five publishers; a tenth of the
+		// other nodes stop halfway through, after every publisher's tree
+		// formed, so the second half travels on trees that lost nodes and
+		// must be repaired. Every message reaches every node still alive
+		// exactly once.
+		const msgs, killAt, publishers = 20, 10, 5
 		alive := make([]bool, n)
 		for i := range alive {
 			alive[i] = true
 		}
+		pubs := rand.Perm(n)[:publishers]
 		type sentMsg struct {
 			id   relay.ID
 			from int
@@ -90,16 +94,18 @@ func TestSimulation(t *testing.T) {
 		var killed int
 		for k := range msgs {
 			if k == killAt {
-				for _, i := range rand.Perm(n)[:n/10] {
-					alive[i] = false
-					killed++
-					_ = nw.nodes[i].node.Stop()
+				for _, i := range rand.Perm(n) {
+					if killed == n/10 {
+						break
+					}
+					if !slices.Contains(pubs, i) {
+						alive[i] = false
+						killed++
+						_ = nw.nodes[i].node.Stop()
+					}
 				}
 			}
-			from := rand.IntN(n)
-			for !alive[from] {
-				from = rand.IntN(n)
-			}
+			from := pubs[k%publishers]
 			m, err := nw.nodes[from].chat.Send(fmt.Sprintf("message %d from the simulation", k))
 			if err != nil {
 				t.Fatalf("send: %v", err)
@@ -162,8 +168,8 @@ func TestSimulation(t *testing.T) {
 		}
 		sample()
 		slices.Sort(reached)
-		t.Logf("relay: %d messages from random nodes, %d nodes stopped after message %d; each reached every live node once; reach-all (simulated) median %s, max %s; %d deliveries, %d duplicates, %d grafts",
-			msgs, killed, killAt, reached[len(reached)/2].Round(time.Microsecond), reached[len(reached)-1].Round(time.Microsecond), recv, dups, grafts)
+		t.Logf("relay: %d messages from %d publishers, %d other nodes stopped after message %d; each reached every live node once; reach-all (simulated) median %s, max %s; %d deliveries, %d duplicates, %d grafts",
+			msgs, publishers, killed, killAt, reached[len(reached)/2].Round(time.Microsecond), reached[len(reached)-1].Round(time.Microsecond), recv, dups, grafts)
 	})
 	t.Logf("cost: %d nodes + %d seeds simulated in %s real time, peak heap in use %d MiB",
 		n, cfg.seeds, time.Since(realStart).Round(time.Millisecond), peakHeap>>20)
