@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/events"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/protocols/version"
 	"github.com/dnode-p2p/dnode/relay/pb"
@@ -206,6 +207,8 @@ func TestHostilePeers(t *testing.T) {
 			}
 			honest := newTNode(t, Config{}, "honest", slowPing)
 			connect(t, honest, target)
+			evs := target.node.Events().Subscribe(4096)
+			defer evs.Close()
 			x := newHostile(t, target)
 			if err := c.attack(x); err != nil {
 				t.Fatalf("attack: %v", err)
@@ -214,6 +217,22 @@ func TestHostilePeers(t *testing.T) {
 			st := target.relay.Stats()
 			if c.reason != "" && st.Dropped[c.reason] == 0 {
 				t.Errorf("no %s drop counted: %v", c.reason, st.Dropped)
+			}
+			if c.reason != "" {
+				// ... and published as a relay_drop event.
+				deadline := time.After(5 * time.Second)
+			wait:
+				for {
+					select {
+					case e := <-evs.C():
+						if e.Kind == events.RelayDrop && e.State == c.reason {
+							break wait
+						}
+					case <-deadline:
+						t.Errorf("no relay_drop event with state %s", c.reason)
+						break wait
+					}
+				}
 			}
 			// Nothing is left pending for the gone peer, and the honest
 			// neighbour got no more than the metering let through.
