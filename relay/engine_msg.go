@@ -65,7 +65,7 @@ func (e *engine) Message(id linkID, in *incoming, now time.Time) (validate bool,
 		reason = dropHopLimit
 	case !e.relays(m.GetTopic()):
 		reason = dropTopic
-	case t.Before(now.Add(-e.cfg.HistoryAge)) || t.After(now.Add(MaxFutureSkew)):
+	case t.Before(now.Add(-e.cfg.HistoryAge)) || t.After(now.Add(MaxFutureSkew)) || m.GetTime() <= e.store.floor:
 		reason = dropExpired
 	}
 	if reason != numDropReasons {
@@ -175,7 +175,7 @@ func (e *engine) newEntry(in *incoming, dist int, from linkID) *entry {
 	return &entry{
 		id: in.id, short: in.id.short(),
 		key:   treeKey(m.GetTopic(), string(m.GetOrigin())),
-		topic: m.GetTopic(), size: len(m.GetData()),
+		topic: m.GetTopic(), time: m.GetTime(), size: len(m.GetData()),
 		dist: dist, from: from,
 	}
 }

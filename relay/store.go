@@ -9,6 +9,7 @@ type entry struct {
 	short  uint64
 	key    string // tree key: topic + "\x00" + origin
 	topic  string
+	time   uint64    // the message's time, unix ns
 	size   int       // data bytes
 	dist   int       // links between the origin and us: 0 for our own messages
 	from   linkID    // the link it first came on (0: published here)
@@ -90,6 +91,10 @@ type store struct {
 	histAge            time.Duration
 	seenTTL            time.Duration
 	seenMax            int
+	// floor is the newest message time among entries forgotten before
+	// their expiry (the seen set was full): a message not newer than it
+	// might be one of them replayed, and is refused as expired.
+	floor uint64
 }
 
 func newStore(cfg Config) *store {
@@ -147,6 +152,9 @@ func (s *store) evict(now time.Time) {
 		e := s.order.front()
 		if len(s.seen) <= s.seenMax && now.Before(e.expire) {
 			break
+		}
+		if now.Before(e.expire) {
+			s.floor = max(s.floor, e.time)
 		}
 		s.order.pop()
 		s.dropData(e)
