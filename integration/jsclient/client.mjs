@@ -2,20 +2,26 @@
 // interop test (integration/interop_test.go). It knows dnode only through
 // docs/protocol.md and the .proto files, which it loads at run time.
 //
-// Usage: node --import ./polyfill-node20.mjs client.mjs <target-multiaddr> <network> [app-version]
+// Usage: node --import ./polyfill-node20.mjs client.mjs <target-multiaddr> <network> [app-version] [--text T]
 //
 // Output, one line each, on stdout:
 //   SELF <peer-id>                       our peer ID, first
 //   PING <rtt>ms                         libp2p ping (/ipfs/ping/1.0.0)
 //   IDENTIFY <agent> <proto,proto,...>   from the peer:identify event
 //   HANDSHAKE OK <app>/<version>         dnode version handshake done
-//   DCHAT <text>                         each dchat message received
-// It exits 0 after the first DCHAT line or after RUN_MS, 1 on any failure
-// (with "ERROR <message>" on stderr).
+//   RELAY <topic> <data>                 each relay message received, data as
+//                                        UTF-8 (\ \n \r escaped), once per id
+//   PUBLISHED <id>                       after the first RELAY line: the hex id
+//                                        of our own message (topic dchat, --text)
+//   BYE closed|sigterm|timeout           why it stops
+// After the handshake it stays connected until the dnode closes the
+// connection or SIGTERM (exit 0), or RUN_MS pass (exit 0, "BYE timeout");
+// it exits 1 on any failure (with "ERROR <message>" on stderr).
 
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -27,22 +33,32 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import protobuf from 'protobufjs'
 
+import { DEFAULT_MAX_MESSAGE_SIZE, FRAME_SLACK, Relay } from './relay.mjs'
+
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.resolve(here, '..', '..')
 
-const RUN_MS = 20_000 // stop after this long without a DCHAT line
+const RUN_MS = 30_000 // stay connected this long after the handshake at most
 const STEP_MS = 10_000 // dial, ping, identify and handshake deadlines
+const TOPIC = 'dchat' // the topic we publish on
+const MAX_MESSAGE_SIZE = DEFAULT_MAX_MESSAGE_SIZE // our Hello's max_message_size
 
-// Frame caps: version, verack and ping from docs/protocol.md; addr from
-// protocols/addr (MaxBytes, not in the doc); dchat from dchat/dchat.proto
-// (MaxText + 256 with the default MaxText of 4096).
-const CAP = { version: 4096, verack: 256, ping: 32, addr: 65536, dchat: 4096 + 256 }
+// Frame caps, from docs/protocol.md.
+const CAP = { version: 4096, verack: 256, ping: 32, addr: 65536, relay: MAX_MESSAGE_SIZE + FRAME_SLACK }
 
-const [target, network, appVersion = '0.1.0'] = process.argv.slice(2)
-if (target == null || network == null) {
-  console.error('usage: client.mjs <target-multiaddr> <network> [app-version]')
+let args
+try {
+  args = parseArgs({ allowPositionals: true, options: { text: { type: 'string', default: 'hello from js-libp2p' } } })
+} catch (err) {
+  console.error(`usage: client.mjs <target-multiaddr> <network> [app-version] [--text T]: ${err.message}`)
   process.exit(2)
 }
+const [target, network, appVersion = '0.1.0'] = args.positionals
+if (target == null || network == null || args.positionals.length > 3) {
+  console.error('usage: client.mjs <target-multiaddr> <network> [app-version] [--text T]')
+  process.exit(2)
+}
+const text = args.values.text
 
 function fail (msg) {
   console.error(`ERROR ${msg}`)
@@ -70,25 +86,6 @@ function findType (ns, name) {
   return null
 }
 
-// dchatProtoFile finds the .proto under dchat/ that defines DchatMessage.
-function dchatProtoFile () {
-  const dir = path.join(repo, 'dchat')
-  const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(d, e.name)
-    if (e.isDirectory()) return walk(p)
-    return e.name.endsWith('.proto') ? [p] : []
-  })
-  let files
-  try {
-    files = walk(dir)
-  } catch (err) {
-    throw new Error(`no dchat .proto: cannot read ${dir}: ${err.message}`)
-  }
-  const f = files.find((p) => /message\s+DchatMessage\s*\{/.test(readFileSync(p, 'utf8')))
-  if (f == null) throw new Error(`no .proto under ${dir} defines DchatMessage`)
-  return f
-}
-
 // loadProto parses file; imports resolve against the importing file's
 // folder, then the repository root.
 async function loadProto (file) {
@@ -107,9 +104,8 @@ const Version = findType(pbRoot, 'Version')
 const Verack = findType(pbRoot, 'Verack')
 const PingMessage = findType(pbRoot, 'PingMessage')
 const AddrMessage = findType(pbRoot, 'AddrMessage')
-const dchatFile = dchatProtoFile()
-const DchatMessage = findType(await loadProto(dchatFile), 'DchatMessage')
-for (const [n, t] of Object.entries({ Version, Verack, PingMessage, AddrMessage, DchatMessage })) {
+const Frame = findType(await loadProto(path.join(repo, 'relay', 'pb', 'relay.proto')), 'Frame')
+for (const [n, t] of Object.entries({ Version, Verack, PingMessage, AddrMessage, Frame })) {
   if (t == null) fail(`message ${n} not found in the .proto files`)
 }
 
@@ -118,7 +114,7 @@ const IDS = {
   version: proto('version'),
   ping: proto('ping'),
   addr: proto('addr'),
-  dchat: proto('dchat')
+  relay: proto('relay')
 }
 
 const decode = (T, bytes) => T.toObject(T.decode(bytes.subarray()), { longs: String, defaults: true })
@@ -131,8 +127,9 @@ function majorMinor (v) {
 }
 
 let stopping = false
-let gotDchat
-const dchatSeen = new Promise((resolve) => { gotDchat = resolve })
+let handshakeDone = false
+const firstRelay = Promise.withResolvers()
+const bye = Promise.withResolvers() // resolves with why we stop
 
 const node = await createLibp2p({
   addresses: { listen: [] }, // a pure client: dnode never dials back
@@ -144,7 +141,9 @@ const node = await createLibp2p({
 })
 
 // readFrames calls onFrame for every frame of an inbound dnode stream until
-// the peer closes it.
+// the peer closes it. A dnode closing a channel resets its streams before
+// it closes the connection: a reset ends the stream here, and the
+// connection's close ends the client.
 async function readFrames (stream, name, onFrame) {
   const lp = lpStream(stream, { maxDataLength: CAP[name] })
   while (true) {
@@ -152,7 +151,7 @@ async function readFrames (stream, name, onFrame) {
     try {
       buf = await lp.read()
     } catch (err) {
-      if (stopping || err.name === 'UnexpectedEOFError') return // stream ended
+      if (stopping || err.name === 'UnexpectedEOFError' || err.name === 'StreamResetError') return // stream ended
       throw err
     }
     await onFrame(buf)
@@ -167,6 +166,37 @@ function ourPingStream (connection) {
   return outPing
 }
 
+// Our own outgoing relay stream, opened right after the handshake; Hello
+// is its first frame. Frames go out in the order send is called.
+let outRelay = null
+function ourRelayStream (connection) {
+  outRelay ??= connection.newStream(IDS.relay).then(async (s) => {
+    const lp = lpStream(s, { maxDataLength: CAP.relay })
+    await lp.write(relay.hello())
+    return lp
+  })
+  return outRelay
+}
+
+// printable makes data one printable line: UTF-8 with \, \n and \r escaped.
+const printable = (data) => new TextDecoder().decode(data).replace(/[\\\n\r]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r' })[c])
+
+let conn = null // the connection to the dnode
+const relay = new Relay({
+  Frame,
+  self: node.peerId.toMultihash().bytes,
+  maxMessageSize: MAX_MESSAGE_SIZE,
+  send: async (bytes) => {
+    const out = await ourRelayStream(conn)
+    await out.write(bytes)
+  },
+  onMessage: (m, id) => {
+    console.log(`RELAY ${m.topic} ${printable(m.data)}`)
+    firstRelay.resolve()
+  },
+  log: (line) => console.error(line)
+})
+
 // Handlers go in before dialing, so identify already lists them and
 // before the handshake, so nothing the dnode sends right after it is lost.
 const handlers = {
@@ -180,18 +210,16 @@ const handlers = {
     }
   }),
   [IDS.addr]: (stream) => readFrames(stream, 'addr', async (buf) => { decode(AddrMessage, buf) }),
-  [IDS.dchat]: (stream) => readFrames(stream, 'dchat', async (buf) => {
-    const m = decode(DchatMessage, buf)
-    console.log(`DCHAT ${m.text}`)
-    gotDchat()
-  })
+  [IDS.relay]: (stream) => readFrames(stream, 'relay', (buf) => relay.receive(buf.subarray()))
 }
 for (const [id, h] of Object.entries(handlers)) {
   await node.handle(id, async (stream, connection) => {
     try {
       await h(stream, connection)
     } catch (err) {
-      if (!stopping) fail(`${id}: ${err.message}`)
+      // A write racing the dnode's close fails harmlessly: the
+      // connection's close event ends the client.
+      if (!stopping && connection.status === 'open') fail(`${id}: ${err.message}`)
     }
   })
 }
@@ -209,7 +237,7 @@ async function handshake (connection) {
     appVersion,
     timestamp: Math.floor(Date.now() / 1000),
     observedAddr: observed.bytes,
-    protocols: [IDS.version, IDS.ping, IDS.addr, IDS.dchat]
+    protocols: [IDS.version, IDS.ping, IDS.addr, IDS.relay]
   }))
   // Steps 2-4 of docs/protocol.md: read Version, write Verack, read
   // Verack; compatibility is judged once both messages are in.
@@ -231,30 +259,51 @@ async function handshake (connection) {
 
 console.log(`SELF ${node.peerId}`)
 
-const watchdog = setTimeout(() => fail(`no result within ${RUN_MS + 3 * STEP_MS} ms`), RUN_MS + 3 * STEP_MS)
-try {
+process.on('SIGTERM', () => bye.resolve('sigterm'))
+
+// session runs the client's steps and then waits for a reason to stop.
+let linger
+async function session () {
   const ma = multiaddr(target)
   const connection = await withTimeout(node.dial(ma), STEP_MS, 'dial')
+  conn = connection
   node.addEventListener('connection:close', (evt) => {
-    if (evt.detail === connection && !stopping) fail('connection closed by the dnode')
+    if (evt.detail !== connection || stopping) return
+    if (!handshakeDone) fail('connection closed by the dnode before the handshake')
+    bye.resolve('closed')
   })
 
   const rtt = await withTimeout(node.services.ping.ping(ma), STEP_MS, 'libp2p ping')
   console.log(`PING ${rtt}ms`)
+  // The graft timeout of docs/protocol.md: 3 RTT + 20 ms, within 50 ms and 1 s.
+  relay.graftTimeoutMs = Math.min(Math.max(3 * rtt + 20, 50), 1000)
 
   const id = await withTimeout(identified, STEP_MS, 'identify')
   console.log(`IDENTIFY ${id.agentVersion} ${[...id.protocols].sort().join(',')}`)
 
   const theirs = await withTimeout(handshake(connection), STEP_MS, 'version handshake')
+  handshakeDone = true
   console.log(`HANDSHAKE OK ${theirs.appName}/${theirs.appVersion}`)
+  await withTimeout(ourRelayStream(connection), STEP_MS, 'relay stream and Hello')
 
-  let timer
-  await Promise.race([dchatSeen, new Promise((resolve) => { timer = setTimeout(resolve, RUN_MS) })])
-  clearTimeout(timer)
+  linger = setTimeout(() => bye.resolve('timeout'), RUN_MS)
+  await firstRelay.promise
+  const msgID = await relay.publish(TOPIC, new TextEncoder().encode(text))
+  console.log(`PUBLISHED ${msgID}`)
+  return bye.promise
+}
+
+const watchdog = setTimeout(() => fail(`no result within ${RUN_MS + 4 * STEP_MS} ms`), RUN_MS + 4 * STEP_MS)
+let why
+try {
+  why = await Promise.race([session(), bye.promise])
 } catch (err) {
   fail(err.message)
 }
+clearTimeout(linger)
 stopping = true
+relay.close()
+console.log(`BYE ${why}`)
 clearTimeout(watchdog)
 await withTimeout(node.stop(), 5000, 'stop').catch((err) => fail(err.message))
 process.exit(0)
