@@ -17,17 +17,23 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/dchat"
+	"github.com/dnode-p2p/dnode/relay"
 )
 
 // jsClientDir holds the js-libp2p client (see jsclient/README.md).
 const jsClientDir = "jsclient"
 
 // TestJSInterop runs a dnode peer written with js-libp2p (jsclient/,
-// built only from docs/protocol.md and the .proto files) against a dnode:
+// built only from docs/protocol.md and the .proto files) against d, one
+// node of a triangle of dnodes (d, b, c) running dchat on the relay:
 // libp2p ping and identify, the version handshake, answering dnode's
-// pings, and receiving a dchat message.
+// pings, catch-up (a message b wrote before the client came reaches it
+// through d's Digest), a message c writes reaching it through d, a large
+// message offered to it (Offer, IWant), and its own message reaching every node's chat exactly once with the id the
+// client computed.
 func TestJSInterop(t *testing.T) {
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -36,71 +42,196 @@ func TestJSInterop(t *testing.T) {
 	}
 	npmCI(t)
 
-	s := testSettings(t)
-	s.Network = "test"
-	d := newNodeWith(t, "d", s)
-	chat, err := dchat.New(d, dchat.Config{})
+	var (
+		nodes []*dnode.Node
+		chats []*dchat.Chat
+	)
+	for _, name := range []string{"d", "b", "c"} {
+		s := testSettings(t)
+		s.Network = "test"
+		s.Net.OutboundConnections = 0 // the triangle's channels are made below
+		n := newNodeWith(t, name, s)
+		chat, err := dchat.New(n, dchat.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		nodes, chats = append(nodes, n), append(chats, chat)
+	}
+	d, b, c := nodes[0], nodes[1], nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, e := range [][2]*dnode.Node{{b, d}, {c, d}, {c, b}} {
+		if _, err := e[0].Connect(ctx, addrOf(t, e[1]), channel.Manual); err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		for i, chat := range chats {
+			if n := chat.Relay().Stats().Links; n != 2 {
+				return errorf("node %d has %d relay links, want 2", i, n)
+			}
+		}
+		return nil
+	})
+
+	// b writes before the client comes: d keeps it in its history.
+	const early = "written before you came"
+	earlyMsg, err := chats[1].Send(early)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	target := tcpAddrOf(t, d.Addrs())
+	eventually(t, 10*time.Second, func() error {
+		if countID(chats[0], earlyMsg.ID) == 0 {
+			return errorf("d does not have b's message yet")
+		}
+		return nil
+	})
 
-	c := startJSClient(t, target.String(), "test")
+	const text = "hello from js-libp2p, ünïcödé"
+	cl := startJSClient(t, tcpAddrOf(t, d.Addrs()).String(), "test", "--text", text)
 	deadline := time.Now().Add(45 * time.Second)
 
-	self, err := peer.Decode(c.waitFor(t, "SELF ", deadline))
+	self, err := peer.Decode(cl.waitFor(t, "SELF ", deadline))
 	if err != nil {
 		t.Fatalf("client peer ID: %v", err)
 	}
-	rtt := strings.TrimSuffix(c.waitFor(t, "PING ", deadline), "ms")
+	rtt := strings.TrimSuffix(cl.waitFor(t, "PING ", deadline), "ms")
 	if ms, err := strconv.ParseFloat(rtt, 64); err != nil || ms < 0 {
 		t.Errorf("PING line has rtt %q", rtt)
 	}
-	agent, protos, _ := strings.Cut(c.waitFor(t, "IDENTIFY ", deadline), " ")
+	agent, protos, _ := strings.Cut(cl.waitFor(t, "IDENTIFY ", deadline), " ")
 	if !strings.HasPrefix(agent, "dnode/") {
 		t.Errorf("identify agent = %q, want dnode/...", agent)
 	}
-	for _, want := range []string{"/dnode/test/version/1.0.0", "/dnode/test/ping/1.0.0", "/dnode/test/dchat/1.0.0", "/ipfs/ping/1.0.0"} {
-		if !slices.Contains(strings.Split(protos, ","), want) {
+	list := strings.Split(protos, ",")
+	for _, want := range []string{"/dnode/test/version/1.0.0", "/dnode/test/ping/1.0.0", "/dnode/test/relay/1.0.0", "/ipfs/ping/1.0.0"} {
+		if !slices.Contains(list, want) {
 			t.Errorf("identify protocols %s lack %s", protos, want)
 		}
 	}
-	if got := c.waitFor(t, "HANDSHAKE OK ", deadline); !strings.HasPrefix(got, "dnode/") {
+	if slices.Contains(list, "/dnode/test/dchat/1.0.0") {
+		t.Errorf("identify protocols %s still list the dchat stream", protos)
+	}
+	if got := cl.waitFor(t, "HANDSHAKE OK ", deadline); !strings.HasPrefix(got, "dnode/") {
 		t.Errorf("handshake with %q, want dnode/...", got)
 	}
 	// The channel's RTT is set once the client answered dnode's ping with
 	// a pong on its own ping stream.
+	var ch *channel.Channel
 	eventually(t, time.Until(deadline), func() error {
-		for _, ch := range d.Channels() {
-			if ch.Peer() != self || ch.Session() != channel.Inbound {
-				continue
+		ch = nil
+		for _, x := range d.Channels() {
+			if x.Peer() == self && x.Session() == channel.Inbound {
+				ch = x
 			}
-			if ch.RTT() <= 0 {
-				return errorf("inbound channel for %s has no pong yet", self)
-			}
-			return nil
 		}
-		return errorf("no inbound channel for %s: %v", self, sessionsOf(d))
+		switch {
+		case ch == nil:
+			return errorf("no inbound channel for %s: %v", self, sessionsOf(d))
+		case ch.RTT() <= 0:
+			return errorf("inbound channel for %s has no pong yet", self)
+		}
+		return nil
 	})
 
-	if _, err := chat.Send("hello from dnode"); err != nil {
+	// Catch-up: d's Digest lists b's message, the client asks for it.
+	if got := cl.waitFor(t, "RELAY ", deadline); got != "dchat "+early {
+		t.Errorf("first RELAY %q, want %q", got, "dchat "+early)
+	}
+	// After its first RELAY line the client publishes on dchat.
+	pubID := cl.waitFor(t, "PUBLISHED ", deadline)
+	if _, err := relay.ParseID(pubID); err != nil {
+		t.Errorf("PUBLISHED %q: %v", pubID, err)
+	}
+	// Live: c's message reaches the client through d (c has no channel
+	// with it).
+	if _, err := chats[2].Send("hello from c"); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.waitFor(t, "DCHAT ", deadline); got != "hello from dnode" {
-		t.Errorf("DCHAT %q, want %q", got, "hello from dnode")
+	if got := cl.waitFor(t, "RELAY ", deadline); got != "dchat hello from c" {
+		t.Errorf("second RELAY %q, want %q", got, "dchat hello from c")
 	}
-	// The client stops by itself after its first DCHAT line.
+	// A large message (over eager_max_size, 16 KiB) on another topic is
+	// never pushed: d offers it, the client fetches it with IWant.
+	bulk := strings.Repeat("large message, ", 40<<10/len("large message, "))
+	if _, err := chats[2].Relay().Publish(t.Context(), "bulk", []byte(bulk)); err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.waitFor(t, "RELAY ", deadline); got != "bulk "+bulk {
+		t.Errorf("third RELAY has %d bytes, want %q and %d bytes of data", len(got), "bulk ", len(bulk))
+	}
+
+	// The client's message reaches every node, relayed by d to b and c,
+	// with the id the client computed and the client as its sender.
+	eventually(t, time.Until(deadline), func() error {
+		for i, chat := range chats {
+			var got []dchat.Message
+			for _, m := range chat.Recv(0) {
+				if m.Sender == self {
+					got = append(got, m)
+				}
+			}
+			switch {
+			case len(got) == 0:
+				return errorf("node %d has no message from the client yet", i)
+			case len(got) > 1:
+				t.Fatalf("node %d has %d messages from the client: %+v", i, len(got), got)
+			case got[0].ID != pubID || got[0].Text != text:
+				t.Fatalf("node %d has the client's message as id %s text %q, want id %s (PUBLISHED) text %q",
+					i, got[0].ID, got[0].Text, pubID, text)
+			}
+		}
+		return nil
+	})
+
+	// Nothing the client sent broke a rule: its channel is up and d
+	// dropped nothing.
+	if err := ch.Err(); err != nil {
+		t.Errorf("d's channel for the client stopped: %v", err)
+	}
+	for reason, n := range chats[0].Relay().Stats().Dropped {
+		if n != 0 {
+			t.Errorf("d dropped %d relay frames or messages (%s)", n, reason)
+		}
+	}
+
+	// d closes the channel: the client says so and exits 0.
+	ch.Stop(nil)
+	if got := cl.waitFor(t, "BYE ", deadline); got != "closed" {
+		t.Errorf("BYE %q, want closed", got)
+	}
 	select {
-	case <-c.exited:
-		if c.err != nil {
-			t.Errorf("client: %v\nstderr:\n%s", c.err, c.stderr.String())
+	case <-cl.exited:
+		if cl.err != nil {
+			t.Errorf("client: %v\nstderr:\n%s", cl.err, cl.stderr.String())
 		}
 	case <-time.After(time.Until(deadline)):
-		t.Errorf("client still running after its DCHAT line")
+		t.Errorf("client still running after d closed its channel")
 	}
+
+	// Exactly once, still, now that every copy had time to arrive: each
+	// node delivered each message once.
+	for i, chat := range chats {
+		for _, id := range []string{earlyMsg.ID, pubID} {
+			if n := countID(chat, id); n != 1 {
+				t.Errorf("node %d has message %s %d times, want once", i, id, n)
+			}
+		}
+	}
+}
+
+// countID counts the messages with id in chat's buffer.
+func countID(chat *dchat.Chat, id string) int {
+	n := 0
+	for _, m := range chat.Recv(0) {
+		if m.ID == id {
+			n++
+		}
+	}
+	return n
 }
 
 // npmCI installs jsclient's packages from its lock file unless
@@ -147,11 +278,11 @@ type jsClient struct {
 	stderr syncBuffer
 }
 
-// startJSClient runs the client against target on network; it is killed
-// at cleanup.
-func startJSClient(t *testing.T, target, network string) *jsClient {
+// startJSClient runs the client against target on network, with extra
+// arguments; it is killed at cleanup.
+func startJSClient(t *testing.T, target, network string, args ...string) *jsClient {
 	t.Helper()
-	cmd := exec.Command("node", "--import", "./polyfill-node20.mjs", "client.mjs", target, network)
+	cmd := exec.Command("node", append([]string{"--import", "./polyfill-node20.mjs", "client.mjs", target, network}, args...)...)
 	cmd.Dir = jsClientDir
 	c := &jsClient{lines: make(chan string, 64), exited: make(chan struct{})}
 	cmd.Stderr = &c.stderr
