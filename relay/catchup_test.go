@@ -90,7 +90,7 @@ func TestCatchUp(t *testing.T) {
 	// How fast is a benchmark figure (bench/, "catch-up"); here it is
 	// only logged.
 	t.Logf("caught up %d messages in %s after reconnecting (stats: caught_up %d, duplicates %d)", len(missed), took.Round(time.Millisecond), st.CaughtUp, st.Duplicates)
-	if st.CaughtUp != uint64(len(missed)) {
-		t.Errorf("caught_up %d, want %d", st.CaughtUp, len(missed))
+	if st.CaughtUp < uint64(len(missed)) {
+		t.Errorf("caught_up %d, want at least %d: the messages did not come through catch-up", st.CaughtUp, len(missed))
 	}
 }

@@ -71,6 +71,7 @@ func (e *engine) hello(l *link, h *pb.Hello) error {
 		}
 		topics[t] = true
 	}
+	l.hello = true
 	l.topics = topics
 	l.maxSize = DefaultMaxMessageSize
 	if m := h.GetMaxMessageSize(); m > 0 {

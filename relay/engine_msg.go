@@ -235,7 +235,7 @@ func (e *engine) relay(ent *entry, from *link, catchUp bool, now time.Time) {
 		if ent.has(id) || !l.accepts(ent.topic, ent.size) {
 			continue
 		}
-		if _, eager := t.eager[id]; eager {
+		if _, eager := t.eager[id]; eager && l.hello {
 			e.send(l, ent.wire)
 		} else {
 			e.announce(l, ent.short, ent.dist, now)

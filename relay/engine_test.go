@@ -34,6 +34,7 @@ func newEH(t *testing.T, cfg Config, links ...linkID) *eh {
 	h := &eh{t: t, e: newEngine(cfg), origin: []byte(id)}
 	for _, l := range links {
 		h.e.StartLink(l, 10*time.Millisecond, time.Now())
+		h.e.Frame(l, &pb.Frame{Body: &pb.Frame_Hello{Hello: &pb.Hello{}}}, 2, time.Now())
 	}
 	return h
 }
@@ -189,11 +190,11 @@ func TestEngine(t *testing.T) {
 			return []step{
 				{do: func(h *eh) []action { return h.frame(1, ih) }},
 				{do: func(h *eh) []action { return h.frame(2, ih) }},
-				// RTT 10 ms: graft timeout 3×10+20 = 50 ms.
-				{after: 49 * time.Millisecond, do: (*eh).tick},
+				// RTT 10 ms: graft timeout max(4×10+50, 150) = 150 ms.
+				{after: 149 * time.Millisecond, do: (*eh).tick},
 				{after: time.Millisecond, do: (*eh).tick, want: []string{"1 graft fetch=1 join=0"}},
 				// Link 1 does not answer within the fetch timeout: link 2 is asked.
-				{after: 50 * time.Millisecond, do: (*eh).tick, want: []string{"2 graft fetch=1 join=0"}},
+				{after: 150 * time.Millisecond, do: (*eh).tick, want: []string{"2 graft fetch=1 join=0"}},
 				// 2 answers: delivered; 2 is now a tree link, 1 gets nothing
 				// (it announced the message, so it has it).
 				{do: func(h *eh) []action { return h.recv(2, m) }, want: []string{"deliver"}},
@@ -258,8 +259,8 @@ func TestEngine(t *testing.T) {
 			return []step{
 				{do: func(h *eh) []action { return h.frame(1, offer) }, want: []string{"1 iwant n=1"}},
 				{do: func(h *eh) []action { return h.frame(2, offer) }},
-				// 50 ms + 1 s per MiB.
-				{after: 1049 * time.Millisecond, do: (*eh).tick},
+				// 150 ms + 1 s per MiB.
+				{after: 1149 * time.Millisecond, do: (*eh).tick},
 				{after: time.Millisecond, do: (*eh).tick, want: []string{"2 iwant n=1"}},
 			}
 		}},
@@ -299,8 +300,9 @@ func TestEngine(t *testing.T) {
 				{do: func(h *eh) []action { return h.recv(1, future) }, want: []string{"drop expired"}},
 			}
 		}},
-		{"metering: frames past the window's limit are a violation", Config{MeterMessages: 3}, []linkID{1}, func(h *eh) []step {
+		{"metering: frames past the window's limit are a violation", Config{MeterMessages: 4}, []linkID{1}, func(h *eh) []step {
 			prune := &pb.Frame{Body: &pb.Frame_Prune{Prune: &pb.Prune{}}}
+			// The peer's Hello was the first frame of the window.
 			return []step{
 				{do: func(h *eh) []action { return h.frame(1, prune) }},
 				{do: func(h *eh) []action { return h.frame(1, prune) }},
@@ -352,6 +354,13 @@ func TestEngine(t *testing.T) {
 				}},
 				{do: func(h *eh) []action { return h.recv(1, h.mk("hello", 0)) }, want: []string{"deliver"}},
 				{do: func(h *eh) []action { return h.recv(1, h.mk("hi", 0)) }, want: []string{"deliver", "3 message hops=1"}},
+			}
+		}},
+		{"no message is pushed to a peer before its Hello: it gets an announcement", small, []linkID{1}, func(h *eh) []step {
+			return []step{
+				{do: func(h *eh) []action { return h.e.StartLink(2, 0, time.Now()) }, want: []string{"2 hello"}},
+				{do: func(h *eh) []action { return h.recv(1, h.mk("early", 0)) }, want: []string{"deliver"}},
+				{after: 500 * time.Millisecond, do: (*eh).tick, want: []string{"2 ihave n=1"}},
 			}
 		}},
 		{"a restricted node drops other topics", Config{Topics: []string{"only"}}, []linkID{1, 2}, func(h *eh) []step {

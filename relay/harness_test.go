@@ -161,3 +161,45 @@ func randomGraph(t testing.TB, nodes []*tnode, k int, seed uint64) []int {
 	}
 	return deg
 }
+
+// quiet waits until nothing relay is in flight among nodes: no fetch
+// pending, no announcement batched, no frame queued on any channel, and
+// the relay byte counters unchanged over three polls 50 ms apart (frames
+// written to loopback arrive well within that).
+func quiet(t testing.TB, nodes []*tnode) {
+	t.Helper()
+	var last [2]uint64
+	stable := 0
+	testnet.Eventually(t, 30*time.Second, func() error {
+		var now [2]uint64
+		for _, nd := range nodes {
+			r := nd.relay
+			r.mu.Lock()
+			busy := len(r.eng.fetches)
+			for _, l := range r.eng.links {
+				busy += len(l.pending)
+			}
+			now[0] += r.eng.stats.bytesSent
+			now[1] += r.eng.stats.bytesReceived
+			r.mu.Unlock()
+			for _, ch := range nd.node.Channels() {
+				if f, _ := ch.Queued(); f > 0 {
+					busy++
+				}
+			}
+			if busy > 0 {
+				stable = 0
+				return fmt.Errorf("relay busy: %d fetches, batched announcements or queued frames", busy)
+			}
+		}
+		if now != last {
+			last, stable = now, 0
+			return fmt.Errorf("relay bytes still moving")
+		}
+		if stable++; stable < 3 {
+			time.Sleep(50 * time.Millisecond) // the gap between polls that must see no traffic
+			return fmt.Errorf("relay quiet for %d polls", stable)
+		}
+		return nil
+	})
+}

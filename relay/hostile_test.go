@@ -211,7 +211,9 @@ func TestHostilePeers(t *testing.T) {
 			defer evs.Close()
 			x := newHostile(t, target)
 			if err := c.attack(x); err != nil {
-				t.Fatalf("attack: %v", err)
+				// The node may reset the stream before the attack is
+				// written out; the ban below is what counts.
+				t.Logf("attack: %v", err)
 			}
 			x.waitBanned(target)
 			st := target.relay.Stats()

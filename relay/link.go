@@ -16,8 +16,11 @@ type link struct {
 	rtt   time.Duration // last ping RTT, 0 if unknown
 	ready bool          // our Hello went out: frames may be sent
 
-	// From the peer's Hello: the topics it relays (nil: every topic) and
-	// the largest message it accepts.
+	// From the peer's Hello (hello: it arrived): the topics it relays
+	// (nil: every topic) and the largest message it accepts. Until it
+	// arrives no full message is pushed to the peer (its limit is not
+	// known); it gets announcements instead.
+	hello   bool
 	topics  map[string]bool
 	maxSize int
 
@@ -88,13 +91,14 @@ func (l *link) miss(cfg *Config, now time.Time) error {
 }
 
 // graftTimeout is how long a message announced on l may take to arrive
-// along the tree before it is fetched from l: a few RTTs, within 50 ms
-// and 1 s (100 ms while the RTT is unknown).
+// along the tree before it is fetched from l: 4 RTTs and 50 ms, within
+// 150 ms and 2 s (250 ms while the RTT is unknown). A timeout too short
+// for a loaded path grafts a link whose copy then arrives twice.
 func (l *link) graftTimeout() time.Duration {
 	if l == nil || l.rtt <= 0 {
-		return 100 * time.Millisecond
+		return 250 * time.Millisecond
 	}
-	return min(max(3*l.rtt+20*time.Millisecond, 50*time.Millisecond), time.Second)
+	return min(max(4*l.rtt+50*time.Millisecond, 150*time.Millisecond), 2*time.Second)
 }
 
 // fetchTimeout is how long a fetch of size bytes from l may take before

@@ -94,26 +94,6 @@ func totals(nodes []*tnode) (dups, recv uint64) {
 	return dups, recv
 }
 
-// quiet waits until every relay byte sent has been received and no
-// fetch is pending: nothing is in flight, so counters are final.
-func quiet(t testing.TB, nodes []*tnode) {
-	t.Helper()
-	testnet.Eventually(t, 30*time.Second, func() error {
-		var sent, recv uint64
-		pending := 0
-		for _, nd := range nodes {
-			s := nd.relay.Stats()
-			sent += s.BytesSent
-			recv += s.BytesReceived
-			pending += s.Pending
-		}
-		if sent != recv || pending != 0 {
-			return fmt.Errorf("relay bytes sent %d, received %d; %d fetches pending", sent, recv, pending)
-		}
-		return nil
-	})
-}
-
 func logTotals(t testing.TB, phase string, nodes []*tnode) {
 	var s Stats
 	for _, nd := range nodes {
