@@ -23,6 +23,7 @@ type engine struct {
 	fetches map[uint64]*fetch
 	timers  timerHeap
 	asks    map[linkID]*askBatch // fetch requests waiting for sendAsks
+	lag     time.Duration        // recent tree lag (see graftTimeout)
 	stats   counters
 	out     []action
 }
@@ -154,9 +155,9 @@ func (e *engine) dropped(reason dropReason, l *link) {
 	e.out = append(e.out, a)
 }
 
-// send queues data (an encoded frame) on l, after l's pending IHave
-// batch, which leaves with it.
-func (e *engine) send(l *link, data []byte) {
+// send queues data (an encoded frame of kind k) on l, after l's pending
+// IHave batch, which leaves with it.
+func (e *engine) send(l *link, k frameKind, data []byte) {
 	if !l.ready {
 		return
 	}
@@ -164,6 +165,8 @@ func (e *engine) send(l *link, data []byte) {
 		e.flush(l)
 	}
 	e.stats.bytesSent += uint64(len(data))
+	e.stats.framesSent[k]++
+	e.stats.frameBytesSent[k] += uint64(len(data))
 	e.out = append(e.out, action{kind: actSend, link: l.id, data: data})
 }
 
@@ -173,7 +176,27 @@ func (e *engine) sendFrame(l *link, f *pb.Frame) {
 	if err != nil {
 		return // our own frames always encode
 	}
-	e.send(l, data)
+	e.send(l, kindOf(f), data)
+}
+
+func kindOf(f *pb.Frame) frameKind {
+	switch f.GetBody().(type) {
+	case *pb.Frame_Hello:
+		return kindHello
+	case *pb.Frame_Message:
+		return kindMessage
+	case *pb.Frame_Ihave:
+		return kindIHave
+	case *pb.Frame_Offer:
+		return kindOffer
+	case *pb.Frame_Iwant:
+		return kindIWant
+	case *pb.Frame_Graft:
+		return kindGraft
+	case *pb.Frame_Prune:
+		return kindPrune
+	}
+	return kindDigest
 }
 
 func (e *engine) sendIWant(l *link, ids []uint64) {

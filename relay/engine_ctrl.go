@@ -173,7 +173,7 @@ func (e *engine) serve(l *link, list []uint64, now time.Time) {
 			ent.have = append(ent.have, l.id)
 		}
 		if l.accepts(ent.topic, ent.size) {
-			e.send(l, ent.wire)
+			e.send(l, kindMessage, ent.wire)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func (e *engine) Message(id linkID, in *incoming, now time.Time) (validate bool,
 		}
 	}
 	if ent != nil {
-		e.duplicate(l, ent, solicited)
+		e.duplicate(l, ent, solicited, now)
 		return false, e.take()
 	}
 	m := in.m
@@ -81,7 +81,7 @@ func (e *engine) Message(id linkID, in *incoming, now time.Time) (validate bool,
 // duplicate handles a copy of a message we have, received on l. An
 // unasked push means l is a tree link where it should not be: l is
 // pruned from the message's tree (Plumtree's PRUNE).
-func (e *engine) duplicate(l *link, ent *entry, solicited bool) {
+func (e *engine) duplicate(l *link, ent *entry, solicited bool, now time.Time) {
 	e.stats.duplicates++
 	delete(l.pending, ent.short)
 	if !ent.has(l.id) {
@@ -90,7 +90,17 @@ func (e *engine) duplicate(l *link, ent *entry, solicited bool) {
 	if solicited {
 		return
 	}
-	if t := e.treeMap[ent.key]; t != nil {
+	if !ent.announced.IsZero() {
+		// The tree's copy of a message we grafted: how late it was.
+		e.sampleLag(now.Sub(ent.announced))
+		ent.announced = time.Time{}
+	}
+	t := e.treeMap[ent.key]
+	if t != nil {
+		if _, eager := t.eager[l.id]; !eager {
+			// Pruned already: copies it pushed before our Prune reached it.
+			return
+		}
 		delete(t.eager, l.id)
 	}
 	e.sendFrame(l, &pb.Frame{Body: &pb.Frame_Prune{Prune: &pb.Prune{Ids: appendShort(nil, ent.short)}}})
@@ -113,13 +123,21 @@ const (
 func (e *engine) Accept(id linkID, in *incoming, v verdict, now time.Time) []action {
 	l := e.linkOf(id)
 	if ent := e.store.get(in.id); ent != nil { // a copy validated at the same time
-		e.duplicate(l, ent, ent.wasAsked(id))
+		e.duplicate(l, ent, ent.wasAsked(id), now)
 		return e.take()
 	}
 	ent := e.newEntry(in, int(in.m.GetHops())+1, id)
 	mode := fetchLazy
 	if f := e.fetches[ent.short]; f != nil {
 		mode = f.mode
+		if f.mode == fetchLazy {
+			if len(f.asked) == 0 {
+				// Announced first, then came along the tree unasked.
+				e.sampleLag(now.Sub(f.created))
+			} else {
+				ent.announced = f.created // a tree copy may still come
+			}
+		}
 		ent.asked = f.asked
 		for _, s := range f.sources {
 			ent.have = append(ent.have, s.link)
@@ -236,7 +254,7 @@ func (e *engine) relay(ent *entry, from *link, catchUp bool, now time.Time) {
 			continue
 		}
 		if _, eager := t.eager[id]; eager && l.hello {
-			e.send(l, ent.wire)
+			e.send(l, kindMessage, ent.wire)
 		} else {
 			e.announce(l, ent.short, ent.dist, now)
 		}

@@ -36,6 +36,7 @@ type fetch struct {
 	sources  []source // announcers not asked yet, in arrival order
 	asked    []linkID // asked, in order; the last one is being waited for
 	askedAt  time.Time
+	created  time.Time
 	deadline time.Time
 }
 
@@ -191,11 +192,11 @@ func (e *engine) want(l *link, short uint64, dist int, mode fetchMode, size int,
 		e.stats.drop(dropUnknown)
 		return false
 	}
-	f := &fetch{short: short, mode: mode, size: size, sources: []source{{link: l.id, dist: dist}}}
+	f := &fetch{short: short, mode: mode, size: size, sources: []source{{link: l.id, dist: dist}}, created: now}
 	l.fetches++
 	e.fetches[short] = f
 	if mode == fetchLazy {
-		f.deadline = now.Add(l.graftTimeout())
+		f.deadline = now.Add(e.graftTimeout(l))
 		e.schedule(f.deadline, timerFetch, short)
 		return true
 	}
@@ -269,4 +270,20 @@ func (e *engine) dropFetch(f *fetch) {
 	}
 	f.sources = nil
 	delete(e.fetches, f.short)
+}
+
+// graftTimeout is how long an announced message may take to come along
+// the tree: the link's RTT-based timeout, or twice the recent tree lag
+// (how much later than an announcement messages have been arriving along
+// the tree) when that is longer, at most maxGraftTimeout. Under load the
+// tree's paths queue, and a timeout that does not follow grafts links
+// whose copies then arrive twice.
+func (e *engine) graftTimeout(l *link) time.Duration {
+	return min(max(l.graftTimeout(), 2*e.lag), maxGraftTimeout)
+}
+
+// sampleLag records that a message arrived along the tree lag after its
+// first announcement (an exponentially weighted mean, weight 1/8).
+func (e *engine) sampleLag(lag time.Duration) {
+	e.lag += (lag - e.lag) / 8
 }

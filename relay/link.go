@@ -98,8 +98,11 @@ func (l *link) graftTimeout() time.Duration {
 	if l == nil || l.rtt <= 0 {
 		return 250 * time.Millisecond
 	}
-	return min(max(4*l.rtt+50*time.Millisecond, 150*time.Millisecond), 2*time.Second)
+	return min(max(4*l.rtt+50*time.Millisecond, 150*time.Millisecond), maxGraftTimeout)
 }
+
+// maxGraftTimeout bounds the graft timeout.
+const maxGraftTimeout = 2 * time.Second
 
 // fetchTimeout is how long a fetch of size bytes from l may take before
 // the next source is asked: the graft timeout plus a second per MiB.

@@ -38,7 +38,25 @@ type counters struct {
 	announced, fetches, caughtUp    uint64
 	digestsSent                     uint64
 	dropped                         [numDropReasons]uint64
+	framesSent, frameBytesSent      [numFrameKinds]uint64
 }
+
+// frameKind names a Frame's body, for the per-kind counters.
+type frameKind uint8
+
+const (
+	kindHello frameKind = iota
+	kindMessage
+	kindIHave
+	kindOffer
+	kindIWant
+	kindGraft
+	kindPrune
+	kindDigest
+	numFrameKinds
+)
+
+var frameKindNames = [numFrameKinds]string{"hello", "message", "ihave", "offer", "iwant", "graft", "prune", "digest"}
 
 func (c *counters) init() {}
 
@@ -82,6 +100,11 @@ type Stats struct {
 	// Dropped counts dropped messages and frames by reason (every reason
 	// of DropReasons is present).
 	Dropped map[string]uint64 `json:"dropped"`
+	// FramesSent and FrameBytesSent count the frames handed to channels
+	// and their encoded bytes, by kind (hello, message, ihave, offer,
+	// iwant, graft, prune, digest).
+	FramesSent     map[string]uint64 `json:"frames_sent"`
+	FrameBytesSent map[string]uint64 `json:"frame_bytes_sent"`
 }
 
 // snapshot returns the engine's Stats.
@@ -98,6 +121,12 @@ func (e *engine) snapshot() Stats {
 	}
 	for r, n := range c.dropped {
 		s.Dropped[dropReason(r).String()] = n
+	}
+	s.FramesSent = make(map[string]uint64, numFrameKinds)
+	s.FrameBytesSent = make(map[string]uint64, numFrameKinds)
+	for k := range numFrameKinds {
+		s.FramesSent[frameKindNames[k]] = c.framesSent[k]
+		s.FrameBytesSent[frameKindNames[k]] = c.frameBytesSent[k]
 	}
 	for _, t := range e.treeMap {
 		n := 0

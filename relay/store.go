@@ -16,6 +16,10 @@ type entry struct {
 	seen   time.Time // when it arrived
 	expire time.Time // when the seen set forgets it
 	valid  bool      // accepted by the validator
+	// announced is when it was first announced to us, if it was before
+	// it arrived (zero otherwise): a late copy along the tree measures
+	// the tree's lag.
+	announced time.Time
 
 	// wire is the message encoded as a Frame with hops = dist, while it
 	// is in the history (nil otherwise).
