@@ -225,7 +225,7 @@ func (n *Node) Start(ctx context.Context) error {
 func (n *Node) newHost() (*dhost.Host, error) {
 	key := n.opts.identity
 	if key == nil {
-		k, created, err := dhost.LoadOrCreateIdentity(n.settings.Datastore)
+		k, created, err := dhost.LoadOrCreateIdentityLog(n.settings.Datastore, n.log)
 		if err != nil {
 			return nil, err
 		}
