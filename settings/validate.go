@@ -82,6 +82,9 @@ func (n *Net) validate() error {
 	if err := checkAddrs("net.inbound", n.Inbound, checkNoP2P("listen")); err != nil {
 		return err
 	}
+	if err := checkNoDuplicates("net.inbound", n.Inbound); err != nil {
+		return err
+	}
 	if err := checkAddrs("net.external_addrs", n.ExternalAddrs, checkNoP2P("advertised")); err != nil {
 		return err
 	}
@@ -97,7 +100,7 @@ func (n *Net) validate() error {
 	if err := checkRange("net.inbound_connections", n.InboundConnections, 0, 65536); err != nil {
 		return err
 	}
-	if err := checkPositive("net.hostlist_save_interval", n.HostlistSaveInterval); err != nil {
+	if err := checkAtLeast("net.hostlist_save_interval", n.HostlistSaveInterval, MinHostlistSaveInterval); err != nil {
 		return err
 	}
 	if err := checkPositive("net.greylist_refinery_interval", n.GreylistRefineryInterval); err != nil {
@@ -176,6 +179,32 @@ func checkRange(key string, v, lo, hi int) error {
 func checkPositive(key string, d time.Duration) error {
 	if d <= 0 {
 		return errf(key, "%s: must be positive", d)
+	}
+	return nil
+}
+
+// MinHostlistSaveInterval is the least net.hostlist_save_interval: every
+// save encodes the whole book, and a shorter interval would only burn
+// disk writes.
+const MinHostlistSaveInterval = time.Second
+
+func checkAtLeast(key string, d, least time.Duration) error {
+	if d < least {
+		return errf(key, "%s: must be at least %s", d, least)
+	}
+	return nil
+}
+
+// checkNoDuplicates refuses a list that holds the same multiaddr twice,
+// naming both positions.
+func checkNoDuplicates(key string, addrs []ma.Multiaddr) error {
+	seen := make(map[string]int, len(addrs))
+	for i, a := range addrs {
+		k := a.String()
+		if j, dup := seen[k]; dup {
+			return errf(indexKey(key, i), "%s is listed twice (also %s)", quote(k), indexKey(key, j))
+		}
+		seen[k] = i
 	}
 	return nil
 }

@@ -19,7 +19,9 @@ func TestValidateTOML(t *testing.T) {
 		{"known_peer_percent too big", "[net]\nknown_peer_percent = 101\n", "net.known_peer_percent", "101 is out of range 0..100"},
 		{"known_peer_percent negative", "[net]\nknown_peer_percent = -1\n", "net.known_peer_percent", "out of range"},
 		{"getaddrs_max too big", "[net]\ngetaddrs_max = 5000\n", "net.getaddrs_max", "5000 is out of range 0..1000"},
-		{"zero duration", "[net]\nhostlist_save_interval = 0\n", "net.hostlist_save_interval", "must be positive"},
+		{"zero duration", "[net]\nhostlist_save_interval = 0\n", "net.hostlist_save_interval", "must be at least 1s"},
+		{"save interval under 1s", "[net]\nhostlist_save_interval = \"999ms\"\n", "net.hostlist_save_interval", "999ms: must be at least 1s"},
+		{"duplicate inbound", "[net]\ninbound = [\"/ip4/0.0.0.0/tcp/5\", \"/ip4/0.0.0.0/udp/5/quic-v1\", \"/ip4/0.0.0.0/tcp/5\"]\n", "net.inbound[2]", `"/ip4/0.0.0.0/tcp/5" is listed twice (also net.inbound[0])`},
 		{"negative duration", "[net]\nban_duration = \"-1h\"\n", "net.ban_duration", "must be positive"},
 		{"negative seconds", "[net]\ngreylist_refinery_interval = -5\n", "net.greylist_refinery_interval", "must be positive"},
 		{"zero time_with_no_connections", "[net]\ntime_with_no_connections = 0\n", "net.time_with_no_connections", "must be positive"},
@@ -148,5 +150,18 @@ func TestValidateAccepts(t *testing.T) {
 				t.Errorf("Validate: %v", err)
 			}
 		})
+	}
+}
+
+// The bounds themselves are accepted: a 1 s save interval, the same port
+// on two transports.
+func TestValidateAcceptsBounds(t *testing.T) {
+	fixedEnv(t)
+	s, err := Parse([]byte("[net]\nhostlist_save_interval = 1\ninbound = [\"/ip4/0.0.0.0/tcp/5\", \"/ip4/0.0.0.0/udp/5/quic-v1\", \"/ip6/::/tcp/5\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
