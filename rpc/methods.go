@@ -50,18 +50,9 @@ type Hosts struct {
 	Gold  []HostEntry `json:"gold"`
 	Dark  []HostEntry `json:"dark"`
 	Black []HostEntry `json:"black"`
-	// Total holds each list's full length; the lists above hold the page
-	// asked for (offset, limit, applied to each list).
-	Total HostTotals `json:"total"`
-}
-
-// HostTotals are the lengths of the address book's lists.
-type HostTotals struct {
-	Grey  int `json:"grey"`
-	White int `json:"white"`
-	Gold  int `json:"gold"`
-	Dark  int `json:"dark"`
-	Black int `json:"black"`
+	// Each list holds the page asked for (offset, limit, applied to each
+	// list): a list shorter than limit is complete. (No totals here: the
+	// result stays an object of lists only, as before pagination.)
 }
 
 // HostEntry is one address of a host list.
@@ -336,22 +327,20 @@ func direction(d network.Direction) string {
 // getHosts builds p2p.get_hosts's result; b may be nil (never started).
 func getHosts(b *addrbook.Book, pg page) Hosts {
 	var h Hosts
-	list := func(c addrbook.Color, total *int) []HostEntry {
+	list := func(c addrbook.Color) []HostEntry {
 		out := []HostEntry{}
 		if b == nil {
 			return out
 		}
-		entries := b.Entries(c)
-		*total = len(entries)
-		for _, e := range pageOf(entries, pg) {
+		for _, e := range pageOf(b.Entries(c), pg) {
 			out = append(out, HostEntry{Addr: e.Addr.String(), LastSeen: e.LastSeen.Unix()})
 		}
 		return out
 	}
-	h.Grey = list(addrbook.Grey, &h.Total.Grey)
-	h.White = list(addrbook.White, &h.Total.White)
-	h.Gold = list(addrbook.Gold, &h.Total.Gold)
-	h.Dark = list(addrbook.Dark, &h.Total.Dark)
-	h.Black = list(addrbook.Black, &h.Total.Black)
+	h.Grey = list(addrbook.Grey)
+	h.White = list(addrbook.White)
+	h.Gold = list(addrbook.Gold)
+	h.Dark = list(addrbook.Dark)
+	h.Black = list(addrbook.Black)
 	return h
 }

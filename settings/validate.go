@@ -66,6 +66,20 @@ func (s *Settings) validateMain() error {
 	if err := checkListen(s.RPCListen); err != nil {
 		return errf("rpc_listen", "%s: %s", quote(s.RPCListen), err)
 	}
+	for i, h := range s.RPCHosts {
+		if err := checkRPCHost(h); err != nil {
+			return errf(indexKey("rpc_hosts", i), "%s: %s", quote(h), err)
+		}
+	}
+	if err := checkRange("rpc_max_batch", s.RPCMaxBatch, 1, 10000); err != nil {
+		return err
+	}
+	if err := checkRange("rpc_max_response_bytes", s.RPCMaxResponseBytes, 64<<10, 1<<30); err != nil {
+		return err
+	}
+	if err := checkRange("rpc_max_in_flight", s.RPCMaxInFlight, 1, 4096); err != nil {
+		return err
+	}
 	if !slices.Contains(logLevels(), s.LogLevel) {
 		return errf("log_level", "%s is not one of %s", quote(s.LogLevel), strings.Join(logLevels(), ", "))
 	}
@@ -205,6 +219,25 @@ func checkNoDuplicates(key string, addrs []ma.Multiaddr) error {
 			return errf(indexKey(key, i), "%s is listed twice (also %s)", quote(k), indexKey(key, j))
 		}
 		seen[k] = i
+	}
+	return nil
+}
+
+// checkRPCHost accepts "*", a host name or an IP address, without port or
+// scheme.
+func checkRPCHost(h string) error {
+	switch {
+	case h == "*":
+		return nil
+	case h == "":
+		return errors.New("empty host")
+	case strings.Contains(h, "://"):
+		return errors.New("want a host name, not a URL")
+	case strings.ContainsAny(h, " \t/@?#"):
+		return errors.New("want a host name or IP address")
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return errors.New("want a host name without port")
 	}
 	return nil
 }
