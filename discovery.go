@@ -46,3 +46,7 @@ func (n *Node) Direct() *sessions.Direct {
 
 // HostlistSaveFailures returns how many hostlist saves failed.
 func (n *Node) HostlistSaveFailures() uint64 { return n.hostlistSaveFailures.Load() }
+
+// HostlistBadLines returns how many hostlist lines the node's loads
+// skipped as malformed or truncated (see addrbook.Book.Load).
+func (n *Node) HostlistBadLines() uint64 { return n.hostlistBadLines.Load() }

@@ -51,6 +51,7 @@ type Node struct {
 	bcast    broadcaster
 
 	hostlistSaveFailures atomic.Uint64
+	hostlistBadLines     atomic.Uint64 // hostlist lines skipped by loads
 
 	life     sync.Mutex                    // serialises Start and Stop
 	cur      atomic.Pointer[run]           // the running instance, nil when stopped
@@ -187,6 +188,10 @@ func (n *Node) Start(ctx context.Context) error {
 		n.log.Warn("hostlist not loaded, starting from seeds", "path", n.settings.HostlistPath(), "err", err)
 	} else if res.MovedAside != "" {
 		n.log.Warn("hostlist was corrupt; moved aside, starting from seeds", "path", n.settings.HostlistPath(), "moved_to", res.MovedAside)
+	} else if res.Skipped > 0 {
+		n.hostlistBadLines.Add(uint64(res.Skipped))
+		n.log.Warn("hostlist loaded; bad lines skipped", "path", n.settings.HostlistPath(), "hosts", res.Loaded,
+			"skipped", res.Skipped, "copy", res.KeptAside)
 	} else {
 		n.log.Info("hostlist loaded", "path", n.settings.HostlistPath(), "hosts", res.Loaded, "created", res.Created)
 	}
@@ -225,7 +230,7 @@ func (n *Node) Start(ctx context.Context) error {
 func (n *Node) newHost() (*dhost.Host, error) {
 	key := n.opts.identity
 	if key == nil {
-		k, created, err := dhost.LoadOrCreateIdentity(n.settings.Datastore)
+		k, created, err := dhost.LoadOrCreateIdentityLog(n.settings.Datastore, n.log)
 		if err != nil {
 			return nil, err
 		}

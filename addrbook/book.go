@@ -1,6 +1,7 @@
 package addrbook
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -101,6 +102,10 @@ type Book struct {
 	hooks  []func(n int)
 
 	saveMu sync.Mutex // serialises Save and Load's file writes
+	// lastSaved is what the file at lastPath holds, as far as the book
+	// knows (written by Save, read by Load); nil when unknown. saveMu.
+	lastSaved *[sha256.Size]byte
+	lastPath  string
 }
 
 // New returns an empty Book.

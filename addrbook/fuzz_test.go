@@ -33,7 +33,7 @@ func FuzzHostlistParse(f *testing.F) {
 		b := New(Config{Clock: mock, Self: testPeer(3)})
 		// The file I/O around it is covered by the hostlist tests; fuzzing
 		// runs the parser and the installer in memory, without fsyncs.
-		n, err := b.loadData(data)
+		n, _, err := b.loadData(data)
 		if err != nil {
 			for _, c := range savedColors {
 				if b.Len(c) != 0 {
@@ -47,9 +47,9 @@ func FuzzHostlistParse(f *testing.F) {
 		}
 		saved := b.encode()
 		b2 := New(Config{Clock: mock, Self: testPeer(3)})
-		n2, err := b2.loadData(saved)
-		if err != nil || n2 != n {
-			t.Fatalf("reload: %d of %d, %v", n2, n, err)
+		n2, bad, err := b2.loadData(saved)
+		if err != nil || n2 != n || len(bad) != 0 {
+			t.Fatalf("reload: %d of %d, %d lines skipped, %v", n2, n, len(bad), err)
 		}
 		for _, c := range savedColors {
 			x, y := b.Entries(c), b2.Entries(c)
@@ -226,8 +226,8 @@ func FuzzBookOps(f *testing.F) {
 				}
 			case 15: // save and load (in memory)
 				b2 := New(Config{Clock: mock, Self: fp.peers[31]})
-				if _, err := b2.loadData(b.encode()); err != nil {
-					t.Fatalf("reload: %v", err)
+				if _, bad, err := b2.loadData(b.encode()); err != nil || len(bad) != 0 {
+					t.Fatalf("reload: %v, skipped %v", err, bad)
 				}
 				if err := checkInvariants(b2); err != nil {
 					t.Fatal(err)

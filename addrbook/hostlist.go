@@ -2,19 +2,20 @@ package addrbook
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode/internal/atomicfile"
 )
 
 // FileHeader is the first line of a hostlist file.
@@ -31,19 +32,47 @@ var savedColors = [...]Color{Dark, Grey, White, Gold}
 type LoadResult struct {
 	Loaded     int    // entries stored in the book
 	Created    bool   // the file was missing and an empty one was created
-	MovedAside string // the invalid file was renamed to this path
+	MovedAside string // the file was not a hostlist and was renamed to this path
+	// Skipped counts the lines that were skipped: malformed lines and an
+	// unterminated (truncated) last line. The other lines are loaded.
+	Skipped int
+	// KeptAside is a copy of the file as it was, made when lines were
+	// skipped (the next Save drops them from the file).
+	KeptAside string
 }
 
 // Save writes the Dark, Grey, White and Gold lists to path (never Black)
-// atomically: it writes path+".tmp" (mode 0600), fsyncs it, renames it
-// over path and fsyncs the directory, creating missing parent directories
-// with mode 0700. The file is FileHeader and then one line
-// "colour\tmultiaddr\tunix_last_seen\n" per entry. Concurrent Saves are
-// serialised.
+// atomically: it writes a temporary file in path's directory (mode 0600),
+// fsyncs it, renames it over path and fsyncs the directory, creating
+// missing parent directories with mode 0700. The file is FileHeader and
+// then one line "colour\tmultiaddr\tunix_last_seen\n" per entry.
+// Concurrent Saves are serialised.
+//
+// When the file already holds exactly these lists (this book loaded or
+// saved it, and it still exists), Save writes nothing: a periodic save of
+// an unchanged book neither rewrites nor fsyncs the file.
 func (b *Book) Save(path string) error {
 	b.saveMu.Lock() // before encoding, so that the last Save writes the newest lists
 	defer b.saveMu.Unlock()
-	return writeAtomic(path, b.encode())
+	data := b.encode()
+	sum := sha256.Sum256(data)
+	if b.lastSaved != nil && *b.lastSaved == sum && b.lastPath == path {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+	}
+	b.lastSaved = nil
+	if err := writeAtomic(path, data); err != nil {
+		return err
+	}
+	b.remember(path, data)
+	return nil
+}
+
+// remember records that the file at path holds data. saveMu.
+func (b *Book) remember(path string, data []byte) {
+	sum := sha256.Sum256(data)
+	b.lastSaved, b.lastPath = &sum, path
 }
 
 // encode returns the hostlist file for the book's current lists.
@@ -66,13 +95,23 @@ func (b *Book) encode() []byte {
 }
 
 // Load replaces the book's Dark, Grey, White and Gold lists with the
-// hostlist at path. A missing file is created empty (Created). A file that
-// is not entirely valid (wrong or missing header, any malformed line, an
-// unknown colour or a "black" line, an address without /p2p/, a
-// non-numeric last_seen, no final newline, over 16 MiB) is renamed to
-// path+".corrupt-<unix time>" (MovedAside), a warning is logged, the book
-// is left as it was and the error is nil, so the node starts from its
-// seeds. Only I/O errors are returned.
+// hostlist at path. A missing file is created empty (Created); an empty
+// (0-byte) file is an empty hostlist.
+//
+// Load is tolerant: lines may end in "\n" or "\r\n"; blank lines are
+// ignored; a malformed line (not three tab-separated fields, an unknown
+// colour or a "black" line, an address without /p2p/, a non-numeric
+// last_seen) is skipped, logged and counted in Skipped, and the other
+// lines are loaded; a last line without a final newline (a truncated
+// write) is skipped and counted too, so it is the only line lost. When
+// lines were skipped, a copy of the file is kept at
+// path+".bad-<unix time>" (KeptAside) before the next Save drops them.
+//
+// Only a file that is not a hostlist at all (a first line other than
+// FileHeader, or over 16 MiB) is renamed to path+".corrupt-<unix time>"
+// (MovedAside) with a warning; the book is then left as it was and the
+// error is nil, so the node starts from its seeds. Only I/O errors are
+// returned.
 //
 // Loaded entries are not filtered except that our own peer ID, banned
 // peers and (unless Localnet) non-global hosts are dropped; a future
@@ -90,12 +129,13 @@ func (b *Book) Load(path string) (LoadResult, error) {
 			return res, fmt.Errorf("create hostlist: %w", err)
 		}
 		res.Created = true
+		b.remember(path, []byte(FileHeader+"\n"))
 		return res, nil
 	}
 	if err != nil {
 		return res, fmt.Errorf("read hostlist: %w", err)
 	}
-	n, perr := b.loadData(data)
+	loaded, bad, perr := b.loadData(data)
 	if perr != nil {
 		aside, err := moveAside(path, b.clk.Now())
 		if err != nil {
@@ -105,18 +145,44 @@ func (b *Book) Load(path string) (LoadResult, error) {
 		res.MovedAside = aside
 		return res, nil
 	}
-	res.Loaded = n
+	res.Skipped = len(bad)
+	if len(bad) > 0 {
+		for i, e := range bad {
+			if i == maxLoggedBadLines {
+				b.log.Warn("more hostlist lines skipped", "path", path, "more", len(bad)-i)
+				break
+			}
+			b.log.Warn("hostlist line skipped", "path", path, "line", e.line, "err", e.err)
+		}
+		kept, err := keepAside(path, data, b.clk.Now())
+		if err != nil {
+			b.log.Warn("hostlist: could not keep a copy of the file with skipped lines", "path", path, "err", err)
+		}
+		res.KeptAside = kept
+	}
+	res.Loaded = loaded
+	b.remember(path, data) // Save compares what it would write with it
 	return res, nil
 }
 
-// loadData parses a hostlist file and, if it is valid, installs it and
-// returns how many entries it stored; otherwise the book is unchanged.
-func (b *Book) loadData(data []byte) (int, error) {
-	lists, err := parseHostlist(data)
+// loadData parses a hostlist file and, unless it is not a hostlist at
+// all (then the book is unchanged), installs its valid lines; it returns
+// how many entries it stored and the lines it skipped.
+func (b *Book) loadData(data []byte) (int, []badLine, error) {
+	lists, bad, err := parseHostlist(data)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return b.replaceLists(lists), nil
+	return b.replaceLists(lists), bad, nil
+}
+
+// maxLoggedBadLines bounds the skipped lines Load logs one by one.
+const maxLoggedBadLines = 10
+
+// badLine is a skipped line: its number (the header is line 1) and why.
+type badLine struct {
+	line int
+	err  error
 }
 
 // readLimited reads path, at most maxFileSize+1 bytes (parseHostlist
@@ -130,32 +196,39 @@ func readLimited(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
 }
 
-// parseHostlist parses a whole file strictly. The items of each colour are
-// returned in file order, with LastSeen not yet clamped.
-func parseHostlist(data []byte) ([numColors][]*item, error) {
-	var lists [numColors][]*item
+// parseHostlist parses a file: the items of each colour in file order,
+// with LastSeen not yet clamped, and the lines skipped. The error is set
+// only when the file is not a hostlist (too large, wrong first line).
+func parseHostlist(data []byte) (lists [numColors][]*item, bad []badLine, err error) {
 	if len(data) > maxFileSize {
-		return lists, errors.New("file too large")
+		return lists, nil, errors.New("file too large")
 	}
-	body, ok := bytes.CutPrefix(data, []byte(FileHeader+"\n"))
-	if !ok {
-		return lists, errors.New("missing header")
+	if len(data) == 0 {
+		return lists, nil, nil
 	}
-	if len(body) == 0 {
-		return lists, nil
+	header, body, _ := bytes.Cut(data, []byte("\n"))
+	if string(bytes.TrimSuffix(header, []byte("\r"))) != FileHeader {
+		return lists, nil, errors.New("missing header")
 	}
-	if body[len(body)-1] != '\n' {
-		return lists, errors.New("truncated: no final newline")
-	}
-	lines := strings.Split(string(body[:len(body)-1]), "\n")
-	for n, line := range lines {
-		it, c, err := parseLine(line)
+	for n := 2; len(body) > 0; n++ {
+		line, rest, terminated := bytes.Cut(body, []byte("\n"))
+		body = rest
+		if !terminated {
+			bad = append(bad, badLine{n, errors.New("truncated: no final newline")})
+			break
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		it, c, err := parseLine(string(line))
 		if err != nil {
-			return lists, fmt.Errorf("line %d: %w", n+2, err)
+			bad = append(bad, badLine{n, err})
+			continue
 		}
 		lists[c] = append(lists[c], it)
 	}
-	return lists, nil
+	return lists, bad, nil
 }
 
 func parseLine(line string) (*item, Color, error) {
@@ -231,65 +304,40 @@ func (b *Book) replaceLists(parsed [numColors][]*item) int {
 // moveAside renames an invalid file to path+".corrupt-<unix>" (with a
 // numeric suffix if that exists) and returns the new path.
 func moveAside(path string, now time.Time) (string, error) {
-	base := path + ".corrupt-" + strconv.FormatInt(now.Unix(), 10)
-	aside := base
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if i > 1000 {
-			return "", fmt.Errorf("no free name for %s", base)
-		}
-		aside = base + "." + strconv.Itoa(i)
+	aside, err := freeName(path+".corrupt-", now)
+	if err != nil {
+		return "", err
 	}
 	return aside, os.Rename(path, aside)
 }
 
-// writeAtomic replaces path with data: temp file, fsync, rename, fsync of
-// the directory.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// keepAside writes a copy of data, the file at path, to
+// path+".bad-<unix>" (with a numeric suffix if that exists).
+func keepAside(path string, data []byte, now time.Time) (string, error) {
+	kept, err := freeName(path+".bad-", now)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return kept, writeAtomic(kept, data)
 }
 
-// syncDir makes a rename in dir durable. Windows cannot sync directories.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
+// freeName returns prefix+<unix time>, with a numeric suffix when that
+// exists.
+func freeName(prefix string, now time.Time) (string, error) {
+	base := prefix + strconv.FormatInt(now.Unix(), 10)
+	name := base
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+			return name, nil
+		}
+		if i > 1000 {
+			return "", fmt.Errorf("no free name for %s", base)
+		}
+		name = base + "." + strconv.Itoa(i)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+}
+
+// writeAtomic replaces path with data (see internal/atomicfile).
+func writeAtomic(path string, data []byte) error {
+	return atomicfile.Write(path, data, atomicfile.Options{})
 }

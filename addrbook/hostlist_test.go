@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // populated returns a book with entries in every list.
@@ -143,24 +144,16 @@ func TestHostlistMissingCreated(t *testing.T) {
 	}
 }
 
+// Only a file that is not a hostlist (no or another header) is moved
+// aside.
 func TestHostlistInvalidMovedAside(t *testing.T) {
 	p := testPeer(1).String()
 	good := "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\t1699990000\n"
 	cases := map[string]string{
 		"no header":        good,
 		"wrong header":     "# dnode hostlist v2\n" + good,
-		"no final newline": FileHeader + "\n" + strings.TrimSuffix(good, "\n"),
-		"black line":       FileHeader + "\n" + strings.Replace(good, "grey", "black", 1),
-		"unknown colour":   FileHeader + "\n" + strings.Replace(good, "grey", "blue", 1),
-		"bad multiaddr":    FileHeader + "\ngrey\t/ip4/8.8.8/tcp/1/p2p/" + p + "\t1\n",
-		"no p2p":           FileHeader + "\ngrey\t/ip4/8.8.8.8/tcp/1\t1\n",
-		"bad last_seen":    FileHeader + "\ngrey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\tyesterday\n",
-		"negative":         FileHeader + "\ngrey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\t-5\n",
-		"empty line":       FileHeader + "\n\n" + good,
-		"extra field":      FileHeader + "\n" + strings.TrimSuffix(good, "\n") + "\tx\n",
-		"crlf":             FileHeader + "\n" + strings.TrimSuffix(good, "\n") + "\r\n",
+		"truncated header": FileHeader[:5],
 		"binary":           "\x00\x01\x02garbage",
-		"empty":            "",
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -192,13 +185,93 @@ func TestHostlistInvalidMovedAside(t *testing.T) {
 	}
 }
 
+// One bad line costs that line only: it is skipped and counted, the lines
+// around it load, and a copy of the file is kept aside.
+func TestHostlistBadLineSkipped(t *testing.T) {
+	p := testPeer(1).String()
+	before := "grey\t/ip4/8.8.8.1/tcp/1/p2p/" + testPeer(7).String() + "\t1699990000\n"
+	after := "white\t/ip4/8.8.8.2/tcp/1/p2p/" + testPeer(8).String() + "\t1699990001\n"
+	bad := map[string]string{
+		"black line":     "black\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\t1\n",
+		"unknown colour": "blue\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\t1\n",
+		"bad multiaddr":  "grey\t/ip4/8.8.8/tcp/1/p2p/" + p + "\t1\n",
+		"no p2p":         "grey\t/ip4/8.8.8.8/tcp/1\t1\n",
+		"bad last_seen":  "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\tyesterday\n",
+		"negative":       "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\t-5\n",
+		"extra field":    "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\t1\tx\n",
+		"two fields":     "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\n",
+		"binary":         "\x00\x01\x02garbage\n",
+	}
+	for name, line := range bad {
+		t.Run(name, func(t *testing.T) {
+			b, _ := newTestBook(t, Config{})
+			path := filepath.Join(t.TempDir(), "hosts.tsv")
+			content := FileHeader + "\n" + before + line + after
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res, err := b.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Loaded != 2 || res.Skipped != 1 || res.MovedAside != "" {
+				t.Fatalf("%+v, want 2 loaded and 1 skipped", res)
+			}
+			if b.Len(Grey) != 1 || b.Len(White) != 1 {
+				t.Fatalf("grey %d white %d", b.Len(Grey), b.Len(White))
+			}
+			want := fmt.Sprintf("%s.bad-%d", path, epoch.Unix())
+			if kept, _ := os.ReadFile(want); res.KeptAside != want || string(kept) != content {
+				t.Fatalf("copy kept aside at %q, want %s with the original content", res.KeptAside, want)
+			}
+		})
+	}
+}
+
+// A file written with CRLF line ends (edited on Windows) loads whole.
+func TestHostlistCRLF(t *testing.T) {
+	b, mock := populated(t)
+	path := filepath.Join(t.TempDir(), "hosts.tsv")
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	crlf := bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
+	if err := os.WriteFile(path, crlf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b2 := New(Config{Clock: mock})
+	res, err := b2.Load(path)
+	if err != nil || res.Skipped != 0 || res.MovedAside != "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	equalLists(t, b, b2)
+}
+
+// A blank line is harmless: ignored, not counted.
+func TestHostlistBlankLinesIgnored(t *testing.T) {
+	b, _ := newTestBook(t, Config{})
+	path := filepath.Join(t.TempDir(), "hosts.tsv")
+	good := "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + testPeer(1).String() + "\t1699990000\n"
+	if err := os.WriteFile(path, []byte(FileHeader+"\n\n \r\n"+good+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Load(path)
+	if err != nil || res.Loaded != 1 || res.Skipped != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+// Random bytes after the header never fail the load nor break the book;
+// random bytes without it are moved aside.
 func TestHostlistRandomGarbage(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	dir := t.TempDir()
 	for i := range 50 {
-		data := make([]byte, rng.Intn(4096))
+		data := make([]byte, 1+rng.Intn(4096))
 		rng.Read(data)
-		if i%2 == 0 {
+		withHeader := i%2 == 0
+		if withHeader {
 			data = append([]byte(FileHeader+"\n"), data...)
 		}
 		path := filepath.Join(dir, fmt.Sprintf("g%d.tsv", i))
@@ -207,15 +280,16 @@ func TestHostlistRandomGarbage(t *testing.T) {
 		}
 		b, _ := newTestBook(t, Config{})
 		res, err := b.Load(path)
-		if err != nil || res.MovedAside == "" || res.Loaded != 0 {
+		if err != nil || (res.MovedAside == "") != withHeader {
 			t.Fatalf("garbage %d: %+v %v", i, res, err)
 		}
+		mustInvariants(t, b)
 	}
 }
 
-// TestHostlistEveryCut loads a saved file cut at every byte length: each
-// cut either loads (a prefix that ends at a line boundary is a valid
-// hostlist) or is moved aside; nothing panics.
+// TestHostlistEveryCut loads a saved file cut at every byte length, as a
+// truncated write would leave it: every complete line loads, and only the
+// cut line is lost (a cut inside the header leaves no line to lose).
 func TestHostlistEveryCut(t *testing.T) {
 	b, mock := populated(t)
 	dir := t.TempDir()
@@ -227,8 +301,8 @@ func TestHostlistEveryCut(t *testing.T) {
 	if len(data) > 16<<10 {
 		t.Fatalf("file unexpectedly large: %d", len(data))
 	}
-	loaded, aside := 0, 0
 	path := filepath.Join(dir, "cut.tsv")
+	header := len(FileHeader) + 1
 	for n := 0; n <= len(data); n++ {
 		if err := os.WriteFile(path, data[:n], 0o600); err != nil {
 			t.Fatal(err)
@@ -238,28 +312,80 @@ func TestHostlistEveryCut(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut %d: %v", n, err)
 		}
-		validPrefix := n >= len(FileHeader)+1 && data[n-1] == '\n'
-		switch {
-		case res.MovedAside != "":
-			aside++
-			if validPrefix {
-				t.Fatalf("cut %d at a line boundary moved aside", n)
+		mustInvariants(t, b2)
+		if n > 0 && n < header-1 { // header-1: the header whole, its newline cut
+			if res.MovedAside == "" {
+				t.Fatalf("cut %d inside the header not moved aside: %+v", n, res)
 			}
 			os.Remove(res.MovedAside)
-		default:
-			loaded++
-			if !validPrefix {
-				t.Fatalf("cut %d mid-line loaded", n)
-			}
-			want := bytes.Count(data[len(FileHeader)+1:n], []byte("\n"))
-			if res.Loaded != want {
-				t.Fatalf("cut %d: loaded %d of %d lines", n, res.Loaded, want)
-			}
+			continue
 		}
-		mustInvariants(t, b2)
+		if res.MovedAside != "" {
+			t.Fatalf("cut %d moved aside", n)
+		}
+		complete := 0
+		if n >= header {
+			complete = bytes.Count(data[header:n], []byte("\n"))
+		}
+		partial := n >= header && data[n-1] != '\n'
+		if res.Loaded != complete || res.Skipped != btoi(partial) {
+			t.Fatalf("cut %d: loaded %d skipped %d, want %d and %d", n, res.Loaded, res.Skipped, complete, btoi(partial))
+		}
+		if res.KeptAside != "" {
+			os.Remove(res.KeptAside)
+		}
 	}
-	if loaded == 0 || aside == 0 {
-		t.Fatalf("loaded %d, moved aside %d", loaded, aside)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// A periodic save of an unchanged book writes nothing; a change is
+// written.
+func TestHostlistSaveSkipsUnchanged(t *testing.T) {
+	b, mock := populated(t)
+	path := filepath.Join(t.TempDir(), "hosts.tsv")
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	st1, _ := os.Stat(path)
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := os.Stat(path)
+	if !os.SameFile(st1, st2) {
+		t.Fatal("unchanged book rewrote the file")
+	}
+	// Loaded and saved again unchanged: no write either.
+	b2 := New(Config{Clock: mock})
+	if _, err := b2.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if st3, _ := os.Stat(path); !os.SameFile(st1, st3) {
+		t.Fatal("book saved right after loading rewrote the file")
+	}
+	b2.Insert(testPeer(99), []Entry{{Addr: ma.StringCast("/ip4/9.9.9.9/tcp/1/p2p/" + testPeer(98).String()),
+		Peer: testPeer(98), LastSeen: mock.Now()}})
+	if err := b2.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if st4, _ := os.Stat(path); os.SameFile(st1, st4) {
+		t.Fatal("changed book not written")
+	}
+	// A file removed behind the book's back is written again.
+	os.Remove(path)
+	if err := b2.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal("removed file not written again")
 	}
 }
 

@@ -25,20 +25,38 @@ type Ban struct {
 	Reason string
 }
 
+// MaxBans bounds the peer bans and, separately, the address bans a Gater
+// holds (the address book's black list holds as many).
+const MaxBans = 10000
+
+// banSweepInterval is how often Ban sweeps expired bans out.
+const banSweepInterval = time.Minute
+
 // Gater is dnode's connection gater: it refuses blacklisted and banned
 // peers and addresses in both directions and enforces the inbound cap.
 // It is safe for concurrent use; its methods never block.
+//
+// Its ban state is bounded: at most MaxBans peer bans and MaxBans address
+// bans. Expired bans are dropped when looked up, by Sweep (the refinery
+// calls it every round), and by Ban at most every minute; a Ban that
+// finds its map full sweeps it, and if it is still full evicts the ban
+// that expires soonest (an attacker's fresh identities push out each
+// other's bans, not the long ones). Eviction scans the map: O(MaxBans),
+// only while the map is full.
 type Gater struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	blacklist []blacklistEntry
 	inbound   *ConnTracker
+	maxBans   int
 
 	refusedInbound atomic.Uint64 // inbound connections refused at the cap
+	evicted        atomic.Uint64 // bans evicted at the cap
 
-	mu       sync.Mutex
-	peerBans map[peer.ID]Ban
-	addrBans map[netip.Addr]Ban
+	mu        sync.Mutex
+	peerBans  map[peer.ID]Ban
+	addrBans  map[netip.Addr]Ban
+	lastSweep time.Time
 }
 
 var _ connmgr.ConnectionGater = (*Gater)(nil)
@@ -48,6 +66,7 @@ func newGater(c clock.Clock, log *slog.Logger, blacklist []string, tracker *Conn
 		clock:    c,
 		log:      log,
 		inbound:  tracker,
+		maxBans:  MaxBans,
 		peerBans: make(map[peer.ID]Ban),
 		addrBans: make(map[netip.Addr]Ban),
 	}
@@ -64,17 +83,88 @@ func newGater(c clock.Clock, log *slog.Logger, blacklist []string, tracker *Conn
 // Ban refuses peer p (if not empty) and address a (if valid) until d has
 // passed. Banning again extends or shortens the ban to the new time.
 func (g *Gater) Ban(p peer.ID, a netip.Addr, d time.Duration, reason string) {
-	until := g.clock.Now().Add(d)
+	now := g.clock.Now()
+	until := now.Add(d)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if now.Sub(g.lastSweep) >= banSweepInterval {
+		g.sweepLocked(now)
+	}
 	if p != "" {
+		if _, ok := g.peerBans[p]; !ok {
+			makeRoom(g, now, g.peerBans)
+		}
 		g.peerBans[p] = Ban{Peer: p, Until: until, Reason: reason}
 	}
 	if a.IsValid() {
 		a = a.Unmap()
+		if _, ok := g.addrBans[a]; !ok {
+			makeRoom(g, now, g.addrBans)
+		}
 		g.addrBans[a] = Ban{Peer: p, Addr: a, Until: until, Reason: reason}
 	}
 }
+
+// makeRoom frees one entry of a full ban map: it sweeps expired bans, and
+// if none expired evicts the ban that expires soonest. g.mu.
+func makeRoom[K comparable](g *Gater, now time.Time, bans map[K]Ban) {
+	if len(bans) < g.maxBans {
+		return
+	}
+	g.sweepLocked(now)
+	if len(bans) < g.maxBans {
+		return
+	}
+	var (
+		victim K
+		soon   time.Time
+		found  bool
+	)
+	for k, b := range bans {
+		if !found || b.Until.Before(soon) {
+			victim, soon, found = k, b.Until, true
+		}
+	}
+	delete(bans, victim)
+	g.evicted.Add(1)
+	g.log.Debug("ban map full: evicted the ban expiring soonest", "until", soon)
+}
+
+// Sweep drops expired bans and returns how many it dropped.
+func (g *Gater) Sweep() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sweepLocked(g.clock.Now())
+}
+
+func (g *Gater) sweepLocked(now time.Time) int {
+	g.lastSweep = now
+	n := 0
+	for k, b := range g.peerBans {
+		if !now.Before(b.Until) {
+			delete(g.peerBans, k)
+			n++
+		}
+	}
+	for k, b := range g.addrBans {
+		if !now.Before(b.Until) {
+			delete(g.addrBans, k)
+			n++
+		}
+	}
+	return n
+}
+
+// BanCounts returns how many peer and address bans the gater holds
+// (expired ones not yet swept included).
+func (g *Gater) BanCounts() (peers, addrs int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.peerBans), len(g.addrBans)
+}
+
+// EvictedBans returns how many bans were evicted because a map was full.
+func (g *Gater) EvictedBans() uint64 { return g.evicted.Load() }
 
 // Unban lifts the bans on p and a. It reports whether any ban was lifted.
 func (g *Gater) Unban(p peer.ID, a netip.Addr) bool {

@@ -40,6 +40,7 @@
 //	dnode_inbound_connections                  live inbound libp2p connections (while running)
 //	dnode_broadcasts_rejected_total            Broadcast calls refused
 //	dnode_hostlist_save_failures_total         hostlist saves that failed
+//	dnode_hostlist_bad_lines_total             hostlist lines skipped by loads (malformed or truncated)
 //
 // NewRegistry adds Go's runtime (go_*) and process (process_*) collectors
 // and go-libp2p's resource manager collectors (libp2p_rcmgr_*: limits,

@@ -232,6 +232,8 @@ var (
 		"Broadcasts rejected: node not running or too many in flight.", nil, nil)
 	descSaveFailures = prometheus.NewDesc("dnode_hostlist_save_failures_total",
 		"Hostlist saves that failed.", nil, nil)
+	descBadLines = prometheus.NewDesc("dnode_hostlist_bad_lines_total",
+		"Hostlist lines skipped when the hostlist was loaded: malformed lines and a truncated last line.", nil, nil)
 )
 
 // sessionKinds and directions are the label values dnode_channels always
@@ -244,7 +246,7 @@ var (
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descInfo, descChannels, descHosts, descRTT, descRTTChannels,
-		descSlots, descInbound, descRejected, descSaveFailures} {
+		descSlots, descInbound, descRejected, descSaveFailures, descBadLines} {
 		ch <- d
 	}
 }
@@ -270,6 +272,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descInfo, 1, s.Network, s.AppVersion, n.ID().String())
 	counter(descRejected, float64(n.RejectedBroadcasts()))
 	counter(descSaveFailures, float64(n.HostlistSaveFailures()))
+	counter(descBadLines, float64(n.HostlistBadLines()))
 
 	type key struct {
 		session   channel.Session

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/internal/leaktest"
 	"github.com/dnode-p2p/dnode/protocols/pb"
@@ -252,4 +255,36 @@ func TestNoNodeAndDuplicate(t *testing.T) {
 		}
 	}()
 	New(reg, nil)
+}
+
+// A hostlist with a bad line loads the rest, and the skipped line is
+// counted in dnode_hostlist_bad_lines_total.
+func TestMetricsHostlistBadLines(t *testing.T) {
+	s := testSettings(t)
+	peerLine := func(ip string) string {
+		return "grey\t/ip4/" + ip + "/tcp/1/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo\t1699990000\n"
+	}
+	data := addrbook.FileHeader + "\n" + peerLine("127.0.0.1") + "not a line\n" + peerLine("127.0.0.2")
+	if err := os.WriteFile(s.HostlistPath(), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg := NewRegistry()
+	m := New(reg, nil)
+	n, err := dnode.New(s, dnode.WithObserver(m), dnode.WithLogHandler(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetNode(n)
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	rec := httptest.NewRecorder()
+	Handler(reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if v := sample(rec.Body.String(), "dnode_hostlist_bad_lines_total"); v != 1 {
+		t.Fatalf("dnode_hostlist_bad_lines_total = %v, want 1", v)
+	}
+	if got := n.Book().Len(addrbook.Grey); got != 2 {
+		t.Fatalf("grey holds %d entries, want the 2 good lines", got)
+	}
 }

@@ -23,11 +23,11 @@
 // Params are positional (a JSON array; absent or null for none).
 //
 //	ping                                  → "pong"
-//	p2p.get_info                          → Info {peer_id, network, app_version, addrs,
+//	p2p.get_info [offset, limit]          → Info {peer_id, network, app_version, addrs,
 //	                                        channels: [{id, peer_id, addr, session, direction,
-//	                                        start_time, rtt_ms}], outbound_slots}
-//	p2p.get_hosts                         → Hosts {grey, white, gold, dark, black}:
-//	                                        lists of {addr, last_seen}
+//	                                        start_time, rtt_ms}], outbound_slots, channels_total}
+//	p2p.get_hosts [offset, limit]         → Hosts {grey, white, gold, dark, black}:
+//	                                        lists of {addr, last_seen}, each paged
 //	p2p.add_peer [multiaddr]              → true: a manual peer (multiaddr with /p2p/)
 //	p2p.remove_peer [multiaddr]           → whether it was a manual peer
 //	p2p.ban [peer_id | multiaddr, secs]   → true; secs optional, 0 or absent means the
@@ -38,9 +38,18 @@
 //	                                        notifications {"jsonrpc":"2.0",
 //	                                        "method":"dnet.subscribe_events","params":[Event]}
 //	dchat.send [text]                     → the ChatMessage sent
-//	dchat.recv [limit]                    → [ChatMessage] oldest first (limit optional)
+//	dchat.recv [limit, offset]            → [ChatMessage] oldest first: the newest limit
+//	                                        after skipping the newest offset
 //	dchat.subscribe                       → subscription id (WebSocket only); then
 //	                                        notifications "dchat.subscribe" with [ChatMessage]
+//
+// # Pagination
+//
+// Every list method takes offset (default 0) and limit (0 or absent: the
+// maximum, MaxPageLimit; more is -32602) among its positional params, or
+// by name; without them the results are as before pagination. A method
+// declares where (method.page), and the dispatcher reads and checks them
+// for it, so that methods added later page the same way.
 //
 // Lists are never null. start_time and last_seen are unix seconds, rtt_ms
 // the last ping round trip in milliseconds (0 before the first pong).
@@ -66,6 +75,10 @@
 //	-32603  internal error (a method panicked; the server keeps running)
 //	-32000  the node refused or failed: not running, peer already added,
 //	        cannot ban ourselves, a chat error, a subscription over HTTP
+//	-32001  the reply would exceed Config.MaxResponse (default 4 MiB); in a
+//	        batch, the requests left when the budget ran out are not run
+//	-32002  busy: Config.MaxInFlight (default 16) messages are being served;
+//	        over HTTP with status 503 and Retry-After
 //
 // A request body over Config.MaxBody (default 1 MiB) is answered with HTTP
 // 413 and a -32600 error object (id null) in the body; the client may
@@ -77,12 +90,18 @@
 //
 // Listen must be a loopback address (127.0.0.0/8, ::1, localhost) unless
 // AuthToken is set; New refuses anything else. With a token, every HTTP
-// request, /metrics and the WebSocket upgrade included, must carry
-// "Authorization: Bearer <token>" (401 otherwise). Without a token,
-// requests that carry an Origin header are refused with 403: browsers
-// send it, so a web page cannot drive a token-less node through its
-// visitor's browser (cross-site requests, DNS rebinding). At most
-// MaxConns WebSocket connections are open at once.
+// request and WebSocket upgrade, and /metrics unless MetricsPublic, must
+// carry "Authorization: Bearer <token>" (401 otherwise). `dnode run` sets
+// a random token per start and writes it to <datastore>/rpc.cookie
+// (WriteCookie; clients use ReadCookie).
+//
+// Checked first, with or without a token: the Host header must name
+// localhost, a loopback IP, the listen host (any IP literal when listening
+// on an unspecified address) or one of Config.Hosts ("*": any), else 403
+// (DNS rebinding); a request with an Origin header (a browser) is served
+// only when the Origin's host passes the same check, else 403, on HTTP and
+// on the WebSocket upgrade. At most MaxConns WebSocket connections are
+// open at once.
 //
 // # Why no library
 //

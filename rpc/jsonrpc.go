@@ -69,7 +69,12 @@ type method struct {
 	// names, when set, are the params' names in positional order: the
 	// method then also takes its params as an object by name.
 	names []string
-	call  func(ctx context.Context, p params) (any, error)
+	// page, when set, makes it a list method: the dispatcher reads its
+	// offset and limit params there into params.pg, and the method
+	// returns pageOf(list, p.pg). Every method whose result is or holds a
+	// list of unbounded length must set it.
+	page *pageAt
+	call func(ctx context.Context, p params) (any, error)
 	// sub starts a subscription: it acquires the source at once, so that
 	// nothing published after the response is missed, and returns the
 	// pump that forwards it (run by the connection after the response is
@@ -86,6 +91,7 @@ type params struct {
 	method string
 	usage  string
 	raw    []json.RawMessage
+	pg     page // list methods: the page asked for
 }
 
 func (p params) len() int { return len(p.raw) }
@@ -125,8 +131,10 @@ func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw),
 
 // dispatcher parses JSON-RPC messages and runs their methods.
 type dispatcher struct {
-	methods map[string]*method
-	log     *slog.Logger
+	methods     map[string]*method
+	log         *slog.Logger
+	maxBatch    int // requests in a batch
+	maxResponse int // bytes of one reply (a batch's replies together)
 }
 
 // session is what a transport offers to the methods: subscriptions need
@@ -148,7 +156,7 @@ func (d *dispatcher) handle(ctx context.Context, data []byte, sess session) (rep
 		return marshalError(nullID, errorf(CodeParseError, "parse error: the message is not valid JSON")), nil
 	}
 	if data[0] != '[' {
-		resp, start := d.handleOne(ctx, data, sess)
+		resp, start, _ := d.handleOne(ctx, data, sess, d.maxResponse)
 		if start != nil {
 			starts = append(starts, start)
 		}
@@ -161,14 +169,22 @@ func (d *dispatcher) handle(ctx context.Context, data []byte, sess session) (rep
 	switch {
 	case len(batch) == 0:
 		return marshalError(nullID, errorf(CodeInvalidRequest, "invalid request: empty batch")), nil
-	case len(batch) > MaxBatch:
-		return marshalError(nullID, errorf(CodeInvalidRequest, "invalid request: batch of %d requests, at most %d allowed", len(batch), MaxBatch)), nil
+	case len(batch) > d.maxBatch:
+		return marshalError(nullID, errorf(CodeInvalidRequest,
+			"invalid request: batch of %d requests, at most %d allowed (the server's rpc_max_batch)", len(batch), d.maxBatch)), nil
 	}
+	// The replies share one budget: once it is spent, the remaining
+	// requests are not run and each gets a too-large error (small).
 	var out [][]byte
+	used := 2
 	for _, raw := range batch {
-		resp, start := d.handleOne(ctx, raw, sess)
+		resp, start, over := d.handleOne(ctx, raw, sess, d.maxResponse-used)
 		if resp != nil {
 			out = append(out, resp)
+			used += len(resp) + 1
+		}
+		if over {
+			used = d.maxResponse
 		}
 		if start != nil {
 			starts = append(starts, start)
@@ -181,25 +197,28 @@ func (d *dispatcher) handle(ctx context.Context, data []byte, sess session) (rep
 }
 
 // handleOne runs one request object; it returns nil for a notification.
-func (d *dispatcher) handleOne(ctx context.Context, raw json.RawMessage, sess session) (reply []byte, start func()) {
+// budget bounds the reply's size: past it the reply is a CodeTooLarge
+// error, and with no budget left the method is not run.
+// over reports that the result did not fit.
+func (d *dispatcher) handleOne(ctx context.Context, raw json.RawMessage, sess session, budget int) (reply []byte, start func(), over bool) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		return marshalError(nullID, errorf(CodeInvalidRequest, "invalid request: not a JSON object")), nil
+		return marshalError(nullID, errorf(CodeInvalidRequest, "invalid request: not a JSON object")), nil, false
 	}
 	rawID, hasID := fields["id"]
 	id := nullID
 	if hasID {
 		if !validID(rawID) {
-			return marshalError(nullID, errorf(CodeInvalidRequest, "invalid request: id must be a string, a number or null")), nil
+			return marshalError(nullID, errorf(CodeInvalidRequest, "invalid request: id must be a string, a number or null")), nil, false
 		}
 		id = rawID
 	}
 	var version, name string
 	if json.Unmarshal(fields["jsonrpc"], &version) != nil || version != "2.0" {
-		return marshalError(id, errorf(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)), nil
+		return marshalError(id, errorf(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)), nil, false
 	}
 	if json.Unmarshal(fields["method"], &name) != nil || name == "" {
-		return marshalError(id, errorf(CodeInvalidRequest, `invalid request: "method" must be a non-empty string`)), nil
+		return marshalError(id, errorf(CodeInvalidRequest, `invalid request: "method" must be a non-empty string`)), nil, false
 	}
 	m := d.methods[name]
 	var rawParams []json.RawMessage
@@ -207,34 +226,43 @@ func (d *dispatcher) handleOne(ctx context.Context, raw json.RawMessage, sess se
 		switch bytes.TrimSpace(ps)[0] {
 		case '[':
 			if err := json.Unmarshal(ps, &rawParams); err != nil {
-				return marshalError(id, errorf(CodeInvalidRequest, "invalid request: params: %v", err)), nil
+				return marshalError(id, errorf(CodeInvalidRequest, "invalid request: params: %v", err)), nil, false
 			}
 		case '{':
 			if m == nil {
 				break
 			}
 			if m.names == nil {
-				return d.reply(hasID, id, nil, errorf(CodeInvalidParams, "%s takes positional params (a JSON array), not an object", name)), nil
+				return d.reply(hasID, id, nil, errorf(CodeInvalidParams, "%s takes positional params (a JSON array), not an object", name)), nil, false
 			}
 			var err *Error
 			if rawParams, err = byName(ps, name, m); err != nil {
-				return d.reply(hasID, id, nil, err), nil
+				return d.reply(hasID, id, nil, err), nil, false
 			}
 		default:
-			return marshalError(id, errorf(CodeInvalidRequest, "invalid request: params must be an array or an object")), nil
+			return marshalError(id, errorf(CodeInvalidRequest, "invalid request: params must be an array or an object")), nil, false
 		}
 	}
 	if m == nil {
-		return d.reply(hasID, id, nil, errorf(CodeMethodNotFound, "method not found: %s", name)), nil
+		return d.reply(hasID, id, nil, errorf(CodeMethodNotFound, "method not found: %s", name)), nil, false
+	}
+	if budget <= 0 {
+		return d.reply(hasID, id, nil, tooLarge(d.maxResponse)), nil, false
 	}
 	p := params{method: name, usage: m.params, raw: rawParams}
 	if len(rawParams) < m.minParams || len(rawParams) > m.maxParams {
-		return d.reply(hasID, id, nil, p.invalid("takes %s, got %d", countParams(m.minParams, m.maxParams), len(rawParams))), nil
+		return d.reply(hasID, id, nil, p.invalid("takes %s, got %d", countParams(m.minParams, m.maxParams), len(rawParams))), nil, false
+	}
+	if m.page != nil {
+		var err error
+		if p.pg, err = p.readPage(*m.page); err != nil {
+			return d.reply(hasID, id, nil, err), nil, false
+		}
 	}
 	if m.sub != nil {
 		if sess == nil {
 			return d.reply(hasID, id, nil, errorf(CodeServerError,
-				"%s is a subscription: call it over the WebSocket endpoint (ws://<rpc address>/ws)", name)), nil
+				"%s is a subscription: call it over the WebSocket endpoint (ws://<rpc address>/ws)", name)), nil, false
 		}
 		var subID uint64
 		err := d.safely(name, func() error {
@@ -245,14 +273,15 @@ func (d *dispatcher) handleOne(ctx context.Context, raw json.RawMessage, sess se
 			subID, start = sess.subscribe(name, pm, release)
 			return nil
 		})
-		return d.reply(hasID, id, subID, err), start
+		return d.reply(hasID, id, subID, err), start, false
 	}
 	var result any
 	err := d.safely(name, func() (err error) {
 		result, err = m.call(ctx, p)
 		return err
 	})
-	return d.reply(hasID, id, result, err), nil
+	reply, over = d.replyBounded(hasID, id, result, err, budget)
+	return reply, nil, over
 }
 
 // safely runs f, turning a panic into an internal error.
@@ -268,23 +297,35 @@ func (d *dispatcher) safely(name string, f func() error) (err error) {
 
 // reply encodes the response to a call (nil for a notification).
 func (d *dispatcher) reply(hasID bool, id json.RawMessage, result any, err error) []byte {
+	out, _ := d.replyBounded(hasID, id, result, err, d.maxResponse)
+	return out
+}
+
+// replyBounded is reply with a response of at most budget bytes (or a
+// CodeTooLarge error in its place, and over true).
+func (d *dispatcher) replyBounded(hasID bool, id json.RawMessage, result any, err error, budget int) (_ []byte, over bool) {
 	if !hasID {
-		return nil
+		return nil, false
 	}
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
 			e = errorf(CodeInternal, "internal error: %v", err)
 		}
-		return marshalError(id, e)
+		return marshalError(id, e), false
 	}
-	res, merr := json.Marshal(result)
+	// The envelope around the result: {"jsonrpc":"2.0","result":,"id":<id>}.
+	envelope := 32 + len(id)
+	res, merr := encodeBounded(result, budget-envelope)
+	if merr == errOverBudget {
+		return marshalError(id, tooLarge(d.maxResponse)), true
+	}
 	if merr != nil {
 		d.log.Error("RPC result not encodable", "err", merr)
-		return marshalError(id, errorf(CodeInternal, "internal error: result not encodable"))
+		return marshalError(id, errorf(CodeInternal, "internal error: result not encodable")), false
 	}
 	out, _ := json.Marshal(resultResponse{JSONRPC: "2.0", Result: res, ID: id})
-	return out
+	return out, false
 }
 
 func marshalError(id json.RawMessage, e *Error) []byte {

@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"errors"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +27,9 @@ type Info struct {
 	Channels []ChannelInfo `json:"channels"`
 	// OutboundSlots holds each outbound slot's channel id, 0 when empty.
 	OutboundSlots []uint64 `json:"outbound_slots"`
+	// ChannelsTotal is the number of channels; Channels holds the page
+	// asked for (offset, limit), all of them by default.
+	ChannelsTotal int `json:"channels_total"`
 }
 
 // ChannelInfo describes one channel in Info.
@@ -48,6 +50,9 @@ type Hosts struct {
 	Gold  []HostEntry `json:"gold"`
 	Dark  []HostEntry `json:"dark"`
 	Black []HostEntry `json:"black"`
+	// Each list holds the page asked for (offset, limit, applied to each
+	// list): a list shorter than limit is complete. (No totals here: the
+	// result stays an object of lists only, as before pagination.)
 }
 
 // HostEntry is one address of a host list.
@@ -91,12 +96,14 @@ const banReason = "manual: banned over RPC"
 func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 	m := map[string]*method{
 		"ping": {params: "[]", call: func(context.Context, params) (any, error) { return "pong", nil }},
-		"p2p.get_info": {params: "[]", call: func(context.Context, params) (any, error) {
-			return getInfo(n), nil
-		}},
-		"p2p.get_hosts": {params: "[]", call: func(context.Context, params) (any, error) {
-			return getHosts(n.Book()), nil
-		}},
+		"p2p.get_info": {params: "[offset, limit]", names: []string{"offset", "limit"}, maxParams: 2, page: &pageAt{0, 1},
+			call: func(_ context.Context, p params) (any, error) {
+				return getInfo(n, p.pg), nil
+			}},
+		"p2p.get_hosts": {params: "[offset, limit]", names: []string{"offset", "limit"}, maxParams: 2, page: &pageAt{0, 1},
+			call: func(_ context.Context, p params) (any, error) {
+				return getHosts(n.Book(), p.pg), nil
+			}},
 		"p2p.add_peer": {params: "[multiaddr]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {
 			addr, _, err := p2pAddr(p, 0)
 			if err != nil {
@@ -160,20 +167,15 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}
 			return msg, nil
 		}}
-		m["dchat.recv"] = &method{params: "[limit]", maxParams: 1, call: func(_ context.Context, p params) (any, error) {
-			var limit int64
-			if p.has(0) {
-				var err error
-				if limit, err = p.int(0, "limit"); err != nil {
-					return nil, err
-				}
-			}
-			msgs := c.Recv(int(min(limit, math.MaxInt32)))
-			if msgs == nil {
-				msgs = []ChatMessage{}
-			}
-			return msgs, nil
-		}}
+		// dchat.recv counts from the newest message: limit is how many,
+		// offset how many of the newest to skip.
+		m["dchat.recv"] = &method{params: "[limit, offset]", names: []string{"limit", "offset"}, maxParams: 2, page: &pageAt{1, 0},
+			call: func(_ context.Context, p params) (any, error) {
+				msgs := c.Recv(0) // the buffer, oldest first: bounded by the chat
+				end := max(len(msgs)-p.pg.offset, 0)
+				start := max(end-p.pg.limit, 0)
+				return pageOf(msgs[start:end], page{0, p.pg.limit}), nil
+			}}
 		m["dchat.subscribe"] = &method{params: "[]", sub: func(params) (pump, func(), error) {
 			feed, cancel := c.Subscribe()
 			return func(ctx context.Context, send func(any) bool) {
@@ -258,7 +260,7 @@ func ban(n *dnode.Node, p params) (any, error) {
 }
 
 // getInfo builds p2p.get_info's result.
-func getInfo(n *dnode.Node) Info {
+func getInfo(n *dnode.Node, pg page) Info {
 	s := n.Settings()
 	info := Info{
 		PeerID:        n.ID().String(),
@@ -290,7 +292,8 @@ func getInfo(n *dnode.Node) Info {
 		}
 		return 0
 	})
-	for _, ch := range chans {
+	info.ChannelsTotal = len(chans)
+	for _, ch := range pageOf(chans, pg) {
 		info.Channels = append(info.Channels, channelInfo(ch))
 	}
 	return info
@@ -322,22 +325,22 @@ func direction(d network.Direction) string {
 }
 
 // getHosts builds p2p.get_hosts's result; b may be nil (never started).
-func getHosts(b *addrbook.Book) Hosts {
+func getHosts(b *addrbook.Book, pg page) Hosts {
+	var h Hosts
 	list := func(c addrbook.Color) []HostEntry {
 		out := []HostEntry{}
 		if b == nil {
 			return out
 		}
-		for _, e := range b.Entries(c) {
+		for _, e := range pageOf(b.Entries(c), pg) {
 			out = append(out, HostEntry{Addr: e.Addr.String(), LastSeen: e.LastSeen.Unix()})
 		}
 		return out
 	}
-	return Hosts{
-		Grey:  list(addrbook.Grey),
-		White: list(addrbook.White),
-		Gold:  list(addrbook.Gold),
-		Dark:  list(addrbook.Dark),
-		Black: list(addrbook.Black),
-	}
+	h.Grey = list(addrbook.Grey)
+	h.White = list(addrbook.White)
+	h.Gold = list(addrbook.Gold)
+	h.Dark = list(addrbook.Dark)
+	h.Black = list(addrbook.Black)
+	return h
 }

@@ -2,14 +2,12 @@ package rpc
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,11 +48,27 @@ type Config struct {
 	// host that is not a loopback address (or localhost) needs AuthToken.
 	Listen string
 	// AuthToken, when set, must come with every HTTP request and WebSocket
-	// upgrade as "Authorization: Bearer <token>".
+	// upgrade as "Authorization: Bearer <token>" (/metrics too, unless
+	// MetricsPublic).
 	AuthToken string
-	Metrics   http.Handler // served at GET /metrics when set
-	Logger    *slog.Logger // nil discards
-	MaxBody   int64        // bound on a request body or WebSocket message; default DefaultMaxBody
+	// Hosts are the host names accepted in the Host header, and in the
+	// Origin header of a browser, besides localhost, loopback IPs and the
+	// listen host (rpc_hosts, after geth's vhosts); "*" accepts any.
+	Hosts []string
+	// MetricsPublic serves /metrics without the token.
+	MetricsPublic bool
+	Metrics       http.Handler // served at GET /metrics when set
+	Logger        *slog.Logger // nil discards
+	MaxBody       int64        // bound on a request body or WebSocket message; default DefaultMaxBody
+	// MaxBatch bounds the requests of a batch; default DefaultMaxBatch.
+	MaxBatch int
+	// MaxResponse bounds the bytes of one reply (a batch's replies
+	// together); default DefaultMaxResponse. Notifications are not
+	// bounded by it.
+	MaxResponse int
+	// MaxInFlight bounds the messages served at once, over HTTP and the
+	// WebSockets together; default DefaultMaxInFlight.
+	MaxInFlight int
 }
 
 // Server is the JSON-RPC server of one node. See the package doc.
@@ -68,6 +82,9 @@ type Server struct {
 	ctx    context.Context // cancelled by Close; base of every request
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // Serve and the WebSocket connections
+
+	access   access
+	inflight chan struct{} // one token per message being served
 
 	mu      sync.Mutex
 	started bool
@@ -89,6 +106,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.MaxResponse <= 0 {
+		cfg.MaxResponse = DefaultMaxResponse
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: listen address %q: %w", cfg.Listen, err)
@@ -100,19 +126,21 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		disp:   &dispatcher{methods: methodTable(cfg.Node, cfg.Chat, cfg.Relay), log: cfg.Logger},
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(map[*wsConn]struct{}),
+		cfg: cfg,
+		log: cfg.Logger,
+		disp: &dispatcher{methods: methodTable(cfg.Node, cfg.Chat, cfg.Relay), log: cfg.Logger,
+			maxBatch: cfg.MaxBatch, maxResponse: cfg.MaxResponse},
+		ctx:      ctx,
+		cancel:   cancel,
+		conns:    make(map[*wsConn]struct{}),
+		access:   newAccess(host, cfg.Hosts),
+		inflight: make(chan struct{}, cfg.MaxInFlight),
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: readHeaderTimeout,
-		// Browsers were refused in guard already (without a token); with
-		// a token the Authorization header, which a page cannot set on a
-		// WebSocket, is the protection.
-		CheckOrigin: func(*http.Request) bool { return true },
+		// guard checked the Origin already; checking again here keeps the
+		// upgrade safe on its own.
+		CheckOrigin: func(r *http.Request) bool { return s.access.originAllowed(r.Header.Get("Origin")) },
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{$}", s.serveRPC)
@@ -131,15 +159,6 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil
-}
-
-// isLoopback reports whether host names only loopback addresses.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Start binds the listen address and serves in the background until
@@ -213,35 +232,26 @@ func (s *Server) Close() error {
 	return err
 }
 
-// guard refuses browsers and checks the token.
-func (s *Server) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.AuthToken != "" {
-			if !s.authorized(r) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="dnode"`)
-				http.Error(w, "unauthorized: send Authorization: Bearer <token>", http.StatusUnauthorized)
-				return
-			}
-		} else if r.Header.Get("Origin") != "" {
-			// Browsers send Origin; refusing it keeps web pages from
-			// driving a token-less node through the user's browser.
-			http.Error(w, "forbidden: requests from web pages are refused", http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+// acquire takes an in-flight slot without waiting; release returns it.
+func (s *Server) acquire() bool {
+	select {
+	case s.inflight <- struct{}{}:
+		return true
+	default:
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.cfg.AuthToken)) == 1
 }
+
+func (s *Server) release() { <-s.inflight }
 
 // serveRPC serves one JSON-RPC message posted to /.
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
+	if !s.acquire() {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, marshalError(nullID, busy(s.cfg.MaxInFlight)))
+		return
+	}
+	defer s.release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError

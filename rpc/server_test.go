@@ -269,9 +269,9 @@ func TestAuthToken(t *testing.T) {
 	if status, body := post(t, srv, ping, "Authorization", "Bearer s3cret"); status != http.StatusOK || !strings.Contains(body, "pong") {
 		t.Errorf("right token: %d %s", status, body)
 	}
-	// With a token, the token is the protection; Origin does not matter.
-	if status, _ := post(t, srv, ping, "Authorization", "Bearer s3cret", "Origin", "http://x"); status != http.StatusOK {
-		t.Errorf("right token with Origin: %d", status)
+	// A web page of another site is refused even with the token.
+	if status, _ := post(t, srv, ping, "Authorization", "Bearer s3cret", "Origin", "http://x"); status != http.StatusForbidden {
+		t.Errorf("right token with a foreign Origin: %d", status)
 	}
 
 	ctx := t.Context()

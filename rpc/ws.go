@@ -60,7 +60,14 @@ func (c *wsConn) readLoop(ws *websocket.Conn) {
 			return
 		}
 		_ = ws.SetReadDeadline(time.Now().Add(wsPongWait))
+		if !c.s.acquire() {
+			if !c.send(marshalError(requestID(data), busy(c.s.cfg.MaxInFlight))) {
+				return
+			}
+			continue
+		}
 		reply, starts := c.s.disp.handle(c.ctx, data, c)
+		c.s.release()
 		if reply != nil && !c.send(reply) {
 			for _, start := range starts {
 				start() // releases: ctx is done

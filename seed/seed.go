@@ -82,7 +82,7 @@ func (sd *Seed) Start(ctx context.Context) error {
 	if sd.host != nil {
 		return dnode.ErrRunning
 	}
-	key, _, err := dhost.LoadOrCreateIdentity(sd.settings.Datastore)
+	key, _, err := dhost.LoadOrCreateIdentityLog(sd.settings.Datastore, sd.log)
 	if err != nil {
 		return err
 	}

@@ -41,16 +41,20 @@ type Refine struct {
 	prompt   chan addrbook.Entry
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	promptMu sync.Mutex
+	prompted map[peer.ID]struct{} // peers prompted in this round
 }
 
-// promptQueue bounds the self-advertised hosts waiting for a probe.
+// promptQueue bounds the self-advertised hosts waiting for a probe, and
+// the peers that may be prompted in one round.
 const promptQueue = 64
 
 // NewRefine returns the refine session of m; recheck > 0 enables the
 // whitelist recheck.
 func NewRefine(m *Manager, recheck time.Duration) *Refine {
 	r := &Refine{m: m, book: m.cfg.Book, log: m.cfg.Logs.Logger("refine"), recheck: recheck,
-		prompt: make(chan addrbook.Entry, promptQueue)}
+		prompt: make(chan addrbook.Entry, promptQueue), prompted: make(map[peer.ID]struct{})}
 	r.lastConn.Store(m.clock.Now().UnixNano())
 	m.OnChannel(func(*channel.Channel) { r.lastConn.Store(m.clock.Now().UnixNano()) })
 	return r
@@ -86,11 +90,30 @@ func (r *Refine) Stop() {
 // that advertised its own address is verified at once, so that a seed can
 // share it without waiting for the periodic probe to pick it. It never
 // blocks; when the queue is full the host waits for the periodic probe.
+//
+// A peer is prompted at most once per round (greylist_refinery_interval),
+// and at most promptQueue peers per round: a peer that sends many
+// addresses under its own peer ID gets one out-of-turn probe, not one per
+// address, so it cannot steer our dials; its other addresses wait for the
+// periodic probe like any grey entry.
 func (r *Refine) Prompt(e addrbook.Entry) {
+	r.promptMu.Lock()
+	defer r.promptMu.Unlock()
+	if _, done := r.prompted[e.Peer]; done || len(r.prompted) >= promptQueue {
+		return
+	}
 	select {
 	case r.prompt <- e:
+		r.prompted[e.Peer] = struct{}{}
 	default:
 	}
+}
+
+// newRound lets every peer be prompted again.
+func (r *Refine) newRound() {
+	r.promptMu.Lock()
+	clear(r.prompted)
+	r.promptMu.Unlock()
 }
 
 func (r *Refine) run(ctx context.Context) {
@@ -106,7 +129,9 @@ func (r *Refine) run(ctx context.Context) {
 		case <-timer.C:
 			timer.Reset(r.m.net.GreylistRefineryInterval)
 		}
+		r.newRound()
 		r.book.Prune()
+		r.m.host.Gater.Sweep()
 		r.expireBans()
 		now := r.m.clock.Now()
 		if len(r.m.Channels()) > 0 {

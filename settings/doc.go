@@ -18,6 +18,11 @@
 //	network = "dnode"                  # network id
 //	datastore = "/path"                # identity key and hostlist directory
 //	rpc_listen = "127.0.0.1:26660"     # "" disables RPC
+//	rpc_hosts = []                     # extra Host names the RPC answers to
+//	metrics_public = false             # /metrics without the RPC token
+//	rpc_max_batch = 100                # RPC caps
+//	rpc_max_response_bytes = 4194304
+//	rpc_max_in_flight = 16
 //	log_level = "info"
 //
 //	[net]

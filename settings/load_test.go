@@ -77,6 +77,11 @@ func roundTrips(t *testing.T) []roundTrip {
 		{"network", `"testnet-1"`, "testnet-1", func(s *Settings) { s.Network = "testnet-1" }},
 		{"datastore", `"/srv/dnode"`, "/srv/dnode", func(s *Settings) { s.Datastore = "/srv/dnode" }},
 		{"rpc_listen", `"[::1]:9000"`, "[::1]:9000", func(s *Settings) { s.RPCListen = "[::1]:9000" }},
+		{"rpc_hosts", `["node.lan", "*"]`, "node.lan,*", func(s *Settings) { s.RPCHosts = []string{"node.lan", "*"} }},
+		{"metrics_public", `true`, "true", func(s *Settings) { s.MetricsPublic = true }},
+		{"rpc_max_batch", `10`, "10", func(s *Settings) { s.RPCMaxBatch = 10 }},
+		{"rpc_max_response_bytes", `1048576`, "1048576", func(s *Settings) { s.RPCMaxResponseBytes = 1 << 20 }},
+		{"rpc_max_in_flight", `4`, "4", func(s *Settings) { s.RPCMaxInFlight = 4 }},
 		{"log_level", `"debug"`, "debug", func(s *Settings) { s.LogLevel = "debug" }},
 		{"net.inbound", `["/ip6/::/tcp/1", "/ip4/0.0.0.0/tcp/2/ws"]`, "/ip6/::/tcp/1, /ip4/0.0.0.0/tcp/2/ws", func(s *Settings) {
 			s.Net.Inbound = addrs(t, "/ip6/::/tcp/1", "/ip4/0.0.0.0/tcp/2/ws")

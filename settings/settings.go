@@ -118,15 +118,28 @@ func (n *Net) MaxConnectTimeout() time.Duration {
 
 // Settings is the whole dnode configuration.
 type Settings struct {
-	Network    string // network: network id (replaces DarkFi magic bytes)
-	Datastore  string // datastore: directory for the identity key and hostlist
-	RPCListen  string // rpc_listen: host:port; "" disables the RPC server
-	LogLevel   string // log_level: debug, info, warn, error, dpanic, panic or fatal
-	AppName    string // not a TOML key; set by the daemon
-	AppVersion string // not a TOML key; semver MAJOR.MINOR.PATCH[-pre][+build]
-	Net        Net
-	Relay      Relay // [relay]: the relay layer (package relay)
-	Seed       Seed  // [seed]: used by `dnode seed` only
+	Network   string // network: network id (replaces DarkFi magic bytes)
+	Datastore string // datastore: directory for the identity key and hostlist
+	RPCListen string // rpc_listen: host:port; "" disables the RPC server
+	// RPCHosts (rpc_hosts) are host names the RPC answers to besides
+	// localhost, loopback IPs and rpc_listen's host; "*" means any.
+	RPCHosts []string
+	// MetricsPublic (metrics_public) serves /metrics without the RPC token.
+	MetricsPublic bool
+	// RPCMaxBatch (rpc_max_batch): requests in one JSON-RPC batch, 1..10000.
+	RPCMaxBatch int
+	// RPCMaxResponseBytes (rpc_max_response_bytes): bytes of one RPC
+	// reply, 64 KiB..1 GiB.
+	RPCMaxResponseBytes int
+	// RPCMaxInFlight (rpc_max_in_flight): RPC messages served at once,
+	// 1..4096.
+	RPCMaxInFlight int
+	LogLevel       string // log_level: debug, info, warn, error, dpanic, panic or fatal
+	AppName        string // not a TOML key; set by the daemon
+	AppVersion     string // not a TOML key; semver MAJOR.MINOR.PATCH[-pre][+build]
+	Net            Net
+	Relay          Relay // [relay]: the relay layer (package relay)
+	Seed           Seed  // [seed]: used by `dnode seed` only
 }
 
 // Relay holds the [relay] table: how the node relays applications'
@@ -188,14 +201,18 @@ func Default() Settings {
 		profiles[name] = DefaultProfile()
 	}
 	return Settings{
-		Network:    "dnode",
-		Datastore:  defaultDatastore(),
-		RPCListen:  "127.0.0.1:26660",
-		LogLevel:   "info",
-		AppName:    "dnode",
-		AppVersion: "0.1.0",
-		Seed:       Seed{WhitelistRefineryInterval: 120 * time.Second, InboundConnections: 512},
-		Relay:      DefaultRelay(),
+		Network:   "dnode",
+		Datastore: defaultDatastore(),
+		RPCListen: "127.0.0.1:26660",
+		LogLevel:  "info",
+
+		RPCMaxBatch:         100,
+		RPCMaxResponseBytes: 4 << 20,
+		RPCMaxInFlight:      16,
+		AppName:             "dnode",
+		AppVersion:          "0.1.0",
+		Seed:                Seed{WhitelistRefineryInterval: 120 * time.Second, InboundConnections: 512},
+		Relay:               DefaultRelay(),
 		Net: Net{
 			Inbound: []ma.Multiaddr{
 				ma.StringCast("/ip4/0.0.0.0/tcp/26661"),
@@ -238,6 +255,9 @@ func (s Settings) HostlistPath() string {
 // Clone returns a deep copy: slices and the profile map are not shared.
 func (s Settings) Clone() Settings {
 	c := s
+	if s.RPCHosts != nil {
+		c.RPCHosts = append([]string(nil), s.RPCHosts...)
+	}
 	c.Net.Inbound = cloneAddrs(s.Net.Inbound)
 	c.Net.ExternalAddrs = cloneAddrs(s.Net.ExternalAddrs)
 	c.Net.Peers = cloneAddrs(s.Net.Peers)

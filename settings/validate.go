@@ -66,6 +66,20 @@ func (s *Settings) validateMain() error {
 	if err := checkListen(s.RPCListen); err != nil {
 		return errf("rpc_listen", "%s: %s", quote(s.RPCListen), err)
 	}
+	for i, h := range s.RPCHosts {
+		if err := checkRPCHost(h); err != nil {
+			return errf(indexKey("rpc_hosts", i), "%s: %s", quote(h), err)
+		}
+	}
+	if err := checkRange("rpc_max_batch", s.RPCMaxBatch, 1, 10000); err != nil {
+		return err
+	}
+	if err := checkRange("rpc_max_response_bytes", s.RPCMaxResponseBytes, 64<<10, 1<<30); err != nil {
+		return err
+	}
+	if err := checkRange("rpc_max_in_flight", s.RPCMaxInFlight, 1, 4096); err != nil {
+		return err
+	}
 	if !slices.Contains(logLevels(), s.LogLevel) {
 		return errf("log_level", "%s is not one of %s", quote(s.LogLevel), strings.Join(logLevels(), ", "))
 	}
@@ -80,6 +94,9 @@ func (s *Settings) validateMain() error {
 
 func (n *Net) validate() error {
 	if err := checkAddrs("net.inbound", n.Inbound, checkNoP2P("listen")); err != nil {
+		return err
+	}
+	if err := checkNoDuplicates("net.inbound", n.Inbound); err != nil {
 		return err
 	}
 	if err := checkAddrs("net.external_addrs", n.ExternalAddrs, checkNoP2P("advertised")); err != nil {
@@ -97,7 +114,7 @@ func (n *Net) validate() error {
 	if err := checkRange("net.inbound_connections", n.InboundConnections, 0, 65536); err != nil {
 		return err
 	}
-	if err := checkPositive("net.hostlist_save_interval", n.HostlistSaveInterval); err != nil {
+	if err := checkAtLeast("net.hostlist_save_interval", n.HostlistSaveInterval, MinHostlistSaveInterval); err != nil {
 		return err
 	}
 	if err := checkPositive("net.greylist_refinery_interval", n.GreylistRefineryInterval); err != nil {
@@ -176,6 +193,51 @@ func checkRange(key string, v, lo, hi int) error {
 func checkPositive(key string, d time.Duration) error {
 	if d <= 0 {
 		return errf(key, "%s: must be positive", d)
+	}
+	return nil
+}
+
+// MinHostlistSaveInterval is the least net.hostlist_save_interval: every
+// save encodes the whole book, and a shorter interval would only burn
+// disk writes.
+const MinHostlistSaveInterval = time.Second
+
+func checkAtLeast(key string, d, least time.Duration) error {
+	if d < least {
+		return errf(key, "%s: must be at least %s", d, least)
+	}
+	return nil
+}
+
+// checkNoDuplicates refuses a list that holds the same multiaddr twice,
+// naming both positions.
+func checkNoDuplicates(key string, addrs []ma.Multiaddr) error {
+	seen := make(map[string]int, len(addrs))
+	for i, a := range addrs {
+		k := a.String()
+		if j, dup := seen[k]; dup {
+			return errf(indexKey(key, i), "%s is listed twice (also %s)", quote(k), indexKey(key, j))
+		}
+		seen[k] = i
+	}
+	return nil
+}
+
+// checkRPCHost accepts "*", a host name or an IP address, without port or
+// scheme.
+func checkRPCHost(h string) error {
+	switch {
+	case h == "*":
+		return nil
+	case h == "":
+		return errors.New("empty host")
+	case strings.Contains(h, "://"):
+		return errors.New("want a host name, not a URL")
+	case strings.ContainsAny(h, " \t/@?#"):
+		return errors.New("want a host name or IP address")
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return errors.New("want a host name without port")
 	}
 	return nil
 }

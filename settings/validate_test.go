@@ -19,7 +19,9 @@ func TestValidateTOML(t *testing.T) {
 		{"known_peer_percent too big", "[net]\nknown_peer_percent = 101\n", "net.known_peer_percent", "101 is out of range 0..100"},
 		{"known_peer_percent negative", "[net]\nknown_peer_percent = -1\n", "net.known_peer_percent", "out of range"},
 		{"getaddrs_max too big", "[net]\ngetaddrs_max = 5000\n", "net.getaddrs_max", "5000 is out of range 0..1000"},
-		{"zero duration", "[net]\nhostlist_save_interval = 0\n", "net.hostlist_save_interval", "must be positive"},
+		{"zero duration", "[net]\nhostlist_save_interval = 0\n", "net.hostlist_save_interval", "must be at least 1s"},
+		{"save interval under 1s", "[net]\nhostlist_save_interval = \"999ms\"\n", "net.hostlist_save_interval", "999ms: must be at least 1s"},
+		{"duplicate inbound", "[net]\ninbound = [\"/ip4/0.0.0.0/tcp/5\", \"/ip4/0.0.0.0/udp/5/quic-v1\", \"/ip4/0.0.0.0/tcp/5\"]\n", "net.inbound[2]", `"/ip4/0.0.0.0/tcp/5" is listed twice (also net.inbound[0])`},
 		{"negative duration", "[net]\nban_duration = \"-1h\"\n", "net.ban_duration", "must be positive"},
 		{"negative seconds", "[net]\ngreylist_refinery_interval = -5\n", "net.greylist_refinery_interval", "must be positive"},
 		{"zero time_with_no_connections", "[net]\ntime_with_no_connections = 0\n", "net.time_with_no_connections", "must be positive"},
@@ -47,6 +49,12 @@ func TestValidateTOML(t *testing.T) {
 		{"network too long", "network = \"" + strings.Repeat("a", 65) + "\"\n", "network", "not a valid network id"},
 		{"network space", "network = \"a b\"\n", "network", "not a valid network id"},
 		{"datastore empty", "datastore = \"\"\n", "datastore", "must be set"},
+		{"rpc_hosts url", "rpc_hosts = [\"http://x\"]\n", "rpc_hosts[0]", "not a URL"},
+		{"rpc_hosts port", "rpc_hosts = [\"a\", \"x.lan:80\"]\n", "rpc_hosts[1]", "without port"},
+		{"rpc_hosts empty", "rpc_hosts = [\"\"]\n", "rpc_hosts[0]", "empty host"},
+		{"rpc_max_batch zero", "rpc_max_batch = 0\n", "rpc_max_batch", "out of range 1..10000"},
+		{"rpc_max_response_bytes small", "rpc_max_response_bytes = 100\n", "rpc_max_response_bytes", "out of range"},
+		{"rpc_max_in_flight zero", "rpc_max_in_flight = 0\n", "rpc_max_in_flight", "out of range 1..4096"},
 		{"rpc_listen no port", "rpc_listen = \"localhost\"\n", "rpc_listen", "host:port"},
 		{"rpc_listen bad port", "rpc_listen = \"127.0.0.1:http\"\n", "rpc_listen", "not a number"},
 		{"rpc_listen port too big", "rpc_listen = \"127.0.0.1:65536\"\n", "rpc_listen", "not a number"},
@@ -148,5 +156,18 @@ func TestValidateAccepts(t *testing.T) {
 				t.Errorf("Validate: %v", err)
 			}
 		})
+	}
+}
+
+// The bounds themselves are accepted: a 1 s save interval, the same port
+// on two transports.
+func TestValidateAcceptsBounds(t *testing.T) {
+	fixedEnv(t)
+	s, err := Parse([]byte("[net]\nhostlist_save_interval = 1\ninbound = [\"/ip4/0.0.0.0/tcp/5\", \"/ip4/0.0.0.0/udp/5/quic-v1\", \"/ip6/::/tcp/5\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -41,7 +41,7 @@ func newChatCmd() *cobra.Command {
 				if ctx.Err() != nil {
 					return nil // interrupted while connecting
 				}
-				return clientError(c, err)
+				return f.clientError(c, err)
 			}
 			defer conn.Close()
 			sub, err := conn.Subscribe(ctx, "dchat.subscribe")
@@ -53,7 +53,7 @@ func newChatCmd() *cobra.Command {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return clientError(c, err)
+				return f.clientError(c, err)
 			}
 
 			out := &lockedWriter{w: cmd.OutOrStdout()}
@@ -104,7 +104,7 @@ func newChatCmd() *cobra.Command {
 					if strings.TrimSpace(text) == "" {
 						continue
 					}
-					if err := clientError(c, conn.Call(ctx, "dchat.send", nil, text)); err != nil {
+					if err := f.clientError(c, conn.Call(ctx, "dchat.send", nil, text)); err != nil {
 						if ctx.Err() != nil {
 							return nil
 						}

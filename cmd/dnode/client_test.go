@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +109,7 @@ func waitOutput(t *testing.T, buf *syncBuffer, want string) {
 
 func TestInfoPeersHosts(t *testing.T) {
 	checkLeaks(t)
+	isolate(t)
 	a := startTestNode(t)
 	b := startTestNode(t)
 	addr := serveRPC(t, a, nil, "")
@@ -190,6 +194,7 @@ func mustDecode(t *testing.T, s string) peer.ID {
 
 func TestClientUnreachable(t *testing.T) {
 	checkLeaks(t)
+	isolate(t)
 	port := freePorts(t, 1)[0]
 	endpoint := fmt.Sprintf("127.0.0.1:%d", port)
 	want := fmt.Sprintf("cannot reach dnode RPC at http://%s: is the node running?", endpoint)
@@ -206,6 +211,7 @@ func TestClientUnreachable(t *testing.T) {
 
 func TestClientToken(t *testing.T) {
 	checkLeaks(t)
+	isolate(t)
 	n := startTestNode(t)
 	addr := serveRPC(t, n, nil, "tok")
 	t.Setenv(tokenEnv, "")
@@ -225,6 +231,7 @@ func TestClientToken(t *testing.T) {
 // --messages a's ping traffic.
 func TestEventsCommand(t *testing.T) {
 	checkLeaks(t)
+	isolate(t)
 	a := startTestNode(t)
 	b := startTestNode(t)
 	addr := serveRPC(t, a, nil, "")
@@ -291,6 +298,7 @@ func waitSubscribed(t *testing.T, n *dnode.Node, out *syncBuffer, marker string)
 
 func TestChatCommand(t *testing.T) {
 	checkLeaks(t)
+	isolate(t)
 	n := startTestNode(t)
 	chat := &fakeChat{}
 	addr := serveRPC(t, n, chat, "")
@@ -342,20 +350,23 @@ func TestChatCommand(t *testing.T) {
 	}
 }
 
-// dnode run serves the RPC and the metrics at rpc_listen; a client
-// subcommand reads them.
+// dnode run serves the RPC and the metrics at rpc_listen behind the
+// token of its cookie (mode 0600, in the datastore); a client subcommand
+// given the datastore finds it; a clean stop removes it.
 func TestRunServesRPC(t *testing.T) {
 	checkLeaks(t)
 	isolate(t)
+	t.Setenv(tokenEnv, "")
 	logs := captureLogs(t)
 	port := freePorts(t, 1)[0]
 	endpoint := fmt.Sprintf("127.0.0.1:%d", port)
+	datastore := t.TempDir()
 	stop := startRun(t, logs, "run", "--accept", "/ip4/127.0.0.1/tcp/0", "--rpc-listen", endpoint,
-		"--network", "clitest", "--localnet", "--datastore", t.TempDir())
+		"--network", "clitest", "--localnet", "--datastore", datastore)
 
 	var r result
 	if !poll(t.Context(), 10*time.Second, func() bool {
-		r = runCLI(t, "info", "--rpc", endpoint, "--json")
+		r = runCLI(t, "info", "--rpc", endpoint, "--datastore", datastore, "--json")
 		return r.code == 0
 	}) {
 		t.Fatalf("info against dnode run: %+v", r)
@@ -364,22 +375,115 @@ func TestRunServesRPC(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || info.Network != "clitest" || info.PeerID == "" {
 		t.Errorf("info = %+v, %v", info, err)
 	}
-	resp, err := http.Get("http://" + endpoint + "/metrics")
+	cookie := filepath.Join(datastore, rpc.CookieFile)
+	st, err := os.Stat(cookie)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("cookie %s: %v %v", cookie, st, err)
+	}
+	token, err := rpc.ReadCookie(cookie)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// Without the cookie: refused, naming the file tried.
+	if r := runCLI(t, "info", "--rpc", endpoint); r.code != exitFailure || !strings.Contains(r.stderr, "rpc.cookie") ||
+		!strings.Contains(r.stderr, "--rpc-cookie") {
+		t.Errorf("info without the cookie: %+v", r)
+	}
+	if r := runCLI(t, "info", "--rpc", endpoint, "--rpc-cookie", cookie); r.code != 0 {
+		t.Errorf("info --rpc-cookie: %+v", r)
+	}
+	if r := runCLI(t, "info", "--rpc", endpoint, "--rpc-cookie", filepath.Join(datastore, "nope")); r.code != exitUsage ||
+		!strings.Contains(r.stderr, filepath.Join(datastore, "nope")) {
+		t.Errorf("info with a missing --rpc-cookie: %+v", r)
+	}
+	scrape := func(token string) (int, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+endpoint+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if status, _ := scrape(""); status != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d", status)
+	}
+	status, body := scrape(token)
 	for _, want := range []string{"dnode_up 1", `dnode_node_info{network="clitest"`, "go_goroutines"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
+		if status != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics (%d) lacks %q", status, want)
 		}
 	}
 	if code := stop(); code != 0 {
 		t.Errorf("run exit %d", code)
 	}
-	if r := runCLI(t, "info", "--rpc", endpoint); r.code != exitFailure {
+	if r := runCLI(t, "info", "--rpc", endpoint, "--rpc-cookie", cookie); r.code == 0 {
 		t.Errorf("RPC still up after run returned: %+v", r)
+	}
+	if _, err := os.Stat(cookie); !os.IsNotExist(err) {
+		t.Errorf("cookie left after a clean stop: %v", err)
+	}
+}
+
+// With DNODE_RPC_TOKEN set, it is the token: no cookie is written (a stale
+// one is removed), and clients with the variable work.
+func TestRunTokenFromEnv(t *testing.T) {
+	checkLeaks(t)
+	isolate(t)
+	logs := captureLogs(t)
+	endpoint := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	datastore := t.TempDir()
+	cookie := filepath.Join(datastore, rpc.CookieFile)
+	if err := os.WriteFile(cookie, []byte("stale\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(tokenEnv, "from-env")
+	stop := startRun(t, logs, "run", "--accept", "/ip4/127.0.0.1/tcp/0", "--rpc-listen", endpoint,
+		"--network", "clitest", "--localnet", "--datastore", datastore)
+	var r result
+	if !poll(t.Context(), 10*time.Second, func() bool {
+		r = runCLI(t, "info", "--rpc", endpoint)
+		return r.code == 0
+	}) {
+		t.Fatalf("info with %s: %+v", tokenEnv, r)
+	}
+	if _, err := os.Stat(cookie); !os.IsNotExist(err) {
+		t.Errorf("cookie present with the token from the environment: %v", err)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("run exit %d", code)
+	}
+}
+
+// The RPC binds before any P2P listener: with both rpc_listen and the P2P
+// port taken, run fails on rpc_listen, before trying the P2P port.
+func TestRunBindsRPCFirst(t *testing.T) {
+	checkLeaks(t)
+	isolate(t)
+	t.Setenv(tokenEnv, "")
+	logs := captureLogs(t)
+	rpcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpcLn.Close()
+	p2pLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2pLn.Close()
+	p2pPort := p2pLn.Addr().(*net.TCPAddr).Port
+	r := runCLI(t, "run", "--accept", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p2pPort), "--rpc-listen", rpcLn.Addr().String(),
+		"--network", "clitest", "--localnet", "--datastore", t.TempDir())
+	if r.code != exitFailure || !strings.Contains(r.stderr, "rpc_listen "+rpcLn.Addr().String()) {
+		t.Fatalf("run with rpc_listen taken: %+v", r)
+	}
+	if strings.Contains(logs.String(), "Starting P2P network") {
+		t.Errorf("the P2P network was started before the RPC bind failed:\n%s", logs.String())
 	}
 }
 

@@ -52,18 +52,30 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 	out := cmd.OutOrStdout()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Each node's RPC has its own token, in a cookie in the node's
+	// datastore and in a copy named by its address in cookieDir, where
+	// the client commands given only --rpc find it.
+	cookieDir, err := devnetCookieDir()
+	if err != nil {
+		return failure(fmt.Errorf("devnet: no directory for the RPC cookies: %w", err))
+	}
 	startRPC := func(n *dnode.Node, chat *dchat.Chat) (string, func(), error) {
+		token, err := rpc.NewToken()
+		if err != nil {
+			return "", nil, err
+		}
 		reg := metrics.NewRegistry()
 		m := metrics.New(reg, n)
 		_ = m // registered gauges read the node at scrape time
 		metrics.RegisterRelay(reg, chat.Relay())
 		srv, err := rpc.New(rpc.Config{
-			Node:    n,
-			Chat:    chatrpc.Adapt(chat),
-			Relay:   chat.Relay(),
-			Listen:  "127.0.0.1:0",
-			Metrics: metrics.Handler(reg),
-			Logger:  logging.Discard().Logger("rpc"),
+			Node:      n,
+			Chat:      chatrpc.Adapt(chat),
+			Relay:     chat.Relay(),
+			Listen:    "127.0.0.1:0",
+			AuthToken: token,
+			Metrics:   metrics.Handler(reg),
+			Logger:    logging.Discard().Logger("rpc"),
 		})
 		if err != nil {
 			return "", nil, err
@@ -71,7 +83,17 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 		if err := srv.Start(ctx); err != nil {
 			return "", nil, err
 		}
-		return srv.Addr(), func() { _ = srv.Close() }, nil
+		copyPath, err := devnetCookiePath(cookieDir, srv.Addr())
+		if err != nil {
+			_ = srv.Close()
+			return "", nil, err
+		}
+		cookie, err := writeNodeCookie(token, rpc.CookiePath(n.Settings().Datastore), copyPath)
+		if err != nil {
+			_ = srv.Close()
+			return "", nil, err
+		}
+		return srv.Addr(), func() { _ = srv.Close(); cookie.remove() }, nil
 	}
 	fmt.Fprintf(out, "starting a seed and %d nodes on 127.0.0.1 (network %q)\n", nodes, devnet.Network)
 	d, err := devnet.Start(ctx, devnet.Config{Nodes: nodes, Out: out, StartRPC: startRPC})
@@ -108,7 +130,8 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 	if once {
 		return nil
 	}
-	fmt.Fprintln(out, "\nthe network keeps running; try, in another terminal:")
+	fmt.Fprintf(out, "\nthe network keeps running; its RPC cookies are in %s (the commands below find them);\n", cookieDir)
+	fmt.Fprintln(out, "try, in another terminal:")
 	fmt.Fprintf(out, "  dnode info --rpc %s\n  dnode peers --rpc %s\n  dnode events --rpc %s\n  dnode chat --rpc %s\n",
 		d.RPCAddrs[0], d.RPCAddrs[0], d.RPCAddrs[0], d.RPCAddrs[1])
 	fmt.Fprintln(out, "press Ctrl-C to stop")

@@ -50,7 +50,7 @@ func newEventsCmd() *cobra.Command {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return clientError(c, err)
+				return f.clientError(c, err)
 			}
 			conn, err := c.Dial(ctx)
 			if err != nil {

@@ -40,6 +40,8 @@ func isolate(t *testing.T) (configPath, datastore string) {
 	t.Setenv("HOME", filepath.Join(dir, "home"))
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	t.Setenv("GOLOG_LOG_LEVEL", "")
 	t.Setenv("IPFS_LOGGING", "")
 	return filepath.Join(dir, "config", "dnode", "dnode.toml"), filepath.Join(dir, "data", "dnode")

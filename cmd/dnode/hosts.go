@@ -34,8 +34,8 @@ func newHostsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var hosts rpc.Hosts
-			if err := call(cmd.Context(), c, "p2p.get_hosts", &hosts); err != nil {
+			hosts, err := f.allHosts(cmd, c)
+			if err != nil {
 				return err
 			}
 			lists := map[string][]rpc.HostEntry{
@@ -78,4 +78,29 @@ func newHostsCmd() *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().StringVar(&list, "list", "", "show only this list: gold, white, grey, dark or black")
 	return cmd
+}
+
+// hostsPage is how many entries of each list one p2p.get_hosts call of
+// the hosts command asks for.
+const hostsPage = 1000
+
+// allHosts reads the whole address book, a page of every list at a time.
+func (f *clientFlags) allHosts(cmd *cobra.Command, c *rpc.Client) (rpc.Hosts, error) {
+	all := rpc.Hosts{Grey: []rpc.HostEntry{}, White: []rpc.HostEntry{}, Gold: []rpc.HostEntry{},
+		Dark: []rpc.HostEntry{}, Black: []rpc.HostEntry{}}
+	for offset := 0; ; offset += hostsPage {
+		var h rpc.Hosts
+		if err := f.call(cmd.Context(), c, "p2p.get_hosts", &h, offset, hostsPage); err != nil {
+			return all, err
+		}
+		all.Grey = append(all.Grey, h.Grey...)
+		all.White = append(all.White, h.White...)
+		all.Gold = append(all.Gold, h.Gold...)
+		all.Dark = append(all.Dark, h.Dark...)
+		all.Black = append(all.Black, h.Black...)
+		longest := max(len(h.Grey), len(h.White), len(h.Gold), len(h.Dark), len(h.Black))
+		if longest < hostsPage {
+			return all, nil // every list ended within this page
+		}
+	}
 }

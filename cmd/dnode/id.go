@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -42,7 +43,16 @@ func newIDCmd() *cobra.Command {
 // loadIdentity loads or creates the identity key in s.Datastore and returns
 // its peer ID; it tells stderr when it created the key.
 func loadIdentity(s settings.Settings, stderr io.Writer) (peer.ID, error) {
-	key, created, err := dhost.LoadOrCreateIdentity(s.Datastore)
+	// Warnings (a datastore or key open to others, tightened) go to
+	// stderr as plain lines.
+	warn := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	key, created, err := dhost.LoadOrCreateIdentityLog(s.Datastore, warn)
 	if err != nil {
 		return "", failure(err)
 	}

@@ -278,3 +278,31 @@ func TestInitConfigErrorWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// init makes the datastore 0700 and the key 0600, tightening a datastore
+// the operator created open to others, with a warning.
+func TestInitMakesDatastoreAndKeyPrivate(t *testing.T) {
+	cfgPath, datastore := isolate(t)
+	if err := os.MkdirAll(datastore, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(datastore, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "init", "--config", cfgPath, "--datastore", datastore)
+	if r.code != 0 {
+		t.Fatalf("init: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for p, want := range map[string]os.FileMode{datastore: 0o700, filepath.Join(datastore, dhost.IdentityFile): 0o600, cfgPath: 0o600} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", p, st.Mode().Perm(), want)
+		}
+	}
+	if !strings.Contains(r.stderr, "tightened") || !strings.Contains(r.stderr, datastore) {
+		t.Errorf("no warning about the datastore in stderr %q", r.stderr)
+	}
+}

@@ -6,7 +6,7 @@
 //	dnode run  [--config F] [flags]      (also: dnode [flags])
 //	dnode id   [--config F] [flags]
 //	dnode seed [--config F] [flags]
-//	dnode info|peers|hosts [--rpc URL] [--json]
+//	dnode info|peers|hosts [--rpc URL] [--json] [--config F] [--datastore D] [--rpc-cookie FILE]
 //	dnode events [--rpc URL] [--json] [--messages]
 //	dnode chat   [--rpc URL] [--json]
 //
@@ -17,13 +17,19 @@
 //
 // run also serves the node's JSON-RPC (package rpc) at rpc_listen
 // (default 127.0.0.1:26660; "" disables it), with Prometheus metrics at
-// GET /metrics on the same port. A non-loopback rpc_listen needs a token:
-// the node reads it from DNODE_RPC_TOKEN, and then every request must
-// carry "Authorization: Bearer <token>".
+// GET /metrics on the same port, bound before the P2P listeners. Every
+// request must carry "Authorization: Bearer <token>": the node makes a
+// random token at every start and writes it to <datastore>/rpc.cookie
+// (mode 0600; removed at a clean stop), or takes DNODE_RPC_TOKEN when set
+// (then it writes no cookie). A non-loopback rpc_listen needs
+// DNODE_RPC_TOKEN.
 //
 // info, peers, hosts, events and chat are clients of a running node's RPC
-// (--rpc, default http://127.0.0.1:26660, also host:port; the token from
-// DNODE_RPC_TOKEN): info shows its identity and slots, peers its channels,
+// (--rpc, default the config's rpc_listen, else http://127.0.0.1:26660;
+// also host:port). They find the token in --rpc-cookie FILE,
+// DNODE_RPC_TOKEN, the cookie `dnode devnet` keeps for the --rpc address,
+// or <datastore>/rpc.cookie of the configuration (--config, --datastore,
+// as for run): info shows its identity and slots, peers its channels,
 // hosts its address book, events follows its network events live, chat
 // sends the lines of standard input with dchat and prints incoming
 // messages. They print tables, or with --json the raw JSON results (one

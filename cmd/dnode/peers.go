@@ -25,7 +25,7 @@ func newPeersCmd() *cobra.Command {
 				return err
 			}
 			var info rpc.Info
-			if err := call(cmd.Context(), c, "p2p.get_info", &info); err != nil {
+			if err := f.call(cmd.Context(), c, "p2p.get_info", &info); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()

@@ -51,7 +51,7 @@ func newPublishCmd() *cobra.Command {
 				return err
 			}
 			var res rpc.Published
-			if err := call(cmd.Context(), c, "relay.publish", &res, topic, base64.StdEncoding.EncodeToString(data)); err != nil {
+			if err := f.call(cmd.Context(), c, "relay.publish", &res, topic, base64.StdEncoding.EncodeToString(data)); err != nil {
 				return err
 			}
 			if f.json {
@@ -104,7 +104,7 @@ func newRelayCmd() *cobra.Command {
 				return err
 			}
 			var st relay.Stats
-			if err := call(cmd.Context(), c, "relay.get_stats", &st); err != nil {
+			if err := f.call(cmd.Context(), c, "relay.get_stats", &st); err != nil {
 				return err
 			}
 			if f.json {

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	golog "github.com/ipfs/go-log/v2"
@@ -60,8 +62,9 @@ var appsFor = func(n *dnode.Node, s settings.Settings) (rpc.Chat, *relay.Relay, 
 }
 
 // runNode runs a node until cmd's context is cancelled or the process gets
-// SIGINT or SIGTERM. Its RPC server (unless rpc_listen is "") starts after
-// the node and closes before it.
+// SIGINT or SIGTERM. Its RPC server (unless rpc_listen is "") binds before
+// the node's P2P listeners and closes before the node stops; its cookie is
+// written once the RPC is bound and removed at a clean stop.
 func runNode(cmd *cobra.Command, cf *configFlags) error {
 	s, source, err := cf.load()
 	if err != nil {
@@ -95,16 +98,35 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 			metrics.RegisterRelay(reg, rl)
 		}
 	}
+	// The token: DNODE_RPC_TOKEN when set, else a new random one written
+	// to <datastore>/rpc.cookie once the RPC is bound.
+	token, fromEnv := os.Getenv(tokenEnv), true
+	if token == "" {
+		fromEnv = false
+		if token, err = rpc.NewToken(); err != nil {
+			return failure(fmt.Errorf("rpc token: %w", err))
+		}
+	}
 	var srv *rpc.Server
 	if s.RPCListen != "" {
+		if !fromEnv && !loopbackListen(s.RPCListen) {
+			return configError(fmt.Errorf("config: rpc_listen: refusing to listen on %q without an auth token "+
+				"from the environment: the RPC controls the node; bind a loopback address (127.0.0.1, [::1], localhost) "+
+				"or set %s (the cookie is for local clients)", s.RPCListen, tokenEnv))
+		}
 		srv, err = rpc.New(rpc.Config{
-			Node:      node,
-			Chat:      chat,
-			Relay:     rl,
-			Listen:    s.RPCListen,
-			AuthToken: os.Getenv(tokenEnv),
-			Metrics:   metrics.Handler(reg),
-			Logger:    logging.New(nil).Logger("rpc"),
+			Node:          node,
+			Chat:          chat,
+			Relay:         rl,
+			Listen:        s.RPCListen,
+			AuthToken:     token,
+			Hosts:         s.RPCHosts,
+			MetricsPublic: s.MetricsPublic,
+			MaxBatch:      s.RPCMaxBatch,
+			MaxResponse:   s.RPCMaxResponseBytes,
+			MaxInFlight:   s.RPCMaxInFlight,
+			Metrics:       metrics.Handler(reg),
+			Logger:        logging.New(nil).Logger("rpc"),
 		})
 		if err != nil {
 			return configError(fmt.Errorf("config: rpc_listen: %w", err))
@@ -113,7 +135,36 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The RPC binds first: a clash on rpc_listen fails before any P2P
+	// socket is open.
+	cookiePath := rpc.CookiePath(s.Datastore)
+	var cookie *nodeCookie
+	if srv != nil {
+		if err := srv.Start(ctx); err != nil {
+			if ctx.Err() != nil {
+				logger.Info(termLine)
+				return nil
+			}
+			return failure(fmt.Errorf("start: rpc_listen %s: %w", s.RPCListen, err))
+		}
+		if !fromEnv {
+			if cookie, err = writeNodeCookie(token, cookiePath); err != nil {
+				closeRPC(srv)
+				return failure(fmt.Errorf("start: %w", err))
+			}
+			logger.Infow("RPC cookie written", "path", cookiePath)
+		}
+	}
+	if cookie == nil {
+		// No cookie this run (RPC off, or the token from the environment):
+		// a stale one would only mislead clients.
+		if err := rpc.RemoveCookie(cookiePath, ""); err != nil {
+			logger.Warnw("stale RPC cookie not removed", "path", cookiePath, "err", err)
+		}
+	}
 	if err := node.Start(ctx); err != nil {
+		closeRPC(srv)
+		cookie.remove()
 		if ctx.Err() != nil {
 			// Asked to stop before the node was up: nothing to clean.
 			logger.Info(termLine)
@@ -121,16 +172,7 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 		}
 		return failure(fmt.Errorf("start: %w", err))
 	}
-	if srv != nil {
-		if err := srv.Start(ctx); err != nil {
-			_ = node.Stop()
-			if ctx.Err() != nil {
-				logger.Info(termLine)
-				return nil
-			}
-			return failure(fmt.Errorf("start: %w", err))
-		}
-	}
+	defer cookie.remove()
 
 	select {
 	case <-ctx.Done():
@@ -145,6 +187,19 @@ func runNode(cmd *cobra.Command, cf *configFlags) error {
 	closeRPC(srv)
 	_ = node.Stop() // the node logs an unclean stop itself
 	return nil
+}
+
+// loopbackListen reports whether a host:port names a loopback address.
+func loopbackListen(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // closeRPC closes the RPC server, if any.

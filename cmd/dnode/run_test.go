@@ -179,3 +179,24 @@ inbound = ["/ip4/127.0.0.1/tcp/%d"]
 		t.Errorf("termination line logged on a failed start:\n%s", logs)
 	}
 }
+
+// An older dnode killed between creating identity.key and writing it left
+// an empty file; the node starts from it with a new identity.
+func TestRunStartsAfterKillLeftEmptyKey(t *testing.T) {
+	checkLeaks(t)
+	isolate(t)
+	t.Setenv(tokenEnv, "")
+	logs := captureLogs(t)
+	datastore := t.TempDir()
+	if err := os.WriteFile(filepath.Join(datastore, dhost.IdentityFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stop := startRun(t, logs, "run", "--accept", "/ip4/127.0.0.1/tcp/0", "--rpc-listen", "",
+		"--network", "clitest", "--localnet", "--datastore", datastore)
+	if code := stop(); code != 0 {
+		t.Fatalf("run exit %d", code)
+	}
+	if st, err := os.Stat(filepath.Join(datastore, dhost.IdentityFile)); err != nil || st.Size() == 0 {
+		t.Fatalf("key after the start: %v %v", st, err)
+	}
+}
