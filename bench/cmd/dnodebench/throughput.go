@@ -109,30 +109,16 @@ func benchSweep(n int, systems []bsys) ([]row, []string, []curve) {
 	one := func(v float64) agg { return agg{v} }
 	rateRow := func(k int, target string, ratio float64) row {
 		return row{bench: fmt.Sprintf("max sustained broadcast rate (n=%d, 1 KiB; delivery ≥ 99.9 %%, reach-all p99 ≤ 200 ms)", n), unit: "msg/s",
-			dnode: one(float64(d.rate)), base: one(float64(best[k].rate)), baseName: systemLabel(systems[k]), target: target, targetRatio: ratio}
+			dnode: one(float64(d.rate)), base: one(float64(best[k].rate)), baseName: systems[k].label(), target: target, targetRatio: ratio}
 	}
 	cpuRow := func(k int) row {
 		return row{bench: "broadcast CPU per delivery at each system's max sustained rate", unit: "µs",
-			dnode: one(d.cpuPerDeliv), base: one(best[k].cpuPerDeliv), baseName: systemLabel(systems[k]), lowerBetter: true}
+			dnode: one(d.cpuPerDeliv), base: one(best[k].cpuPerDeliv), baseName: systems[k].label(), lowerBetter: true}
 	}
 	rows := []row{rateRow(1, "≥ 0.5×", 0.5), rateRow(3, "≥ 5×", 5), rateRow(2, "", 0), cpuRow(1), cpuRow(2), cpuRow(3)}
 	notes = append(notes, fmt.Sprintf("throughput sweep: offered loads %v msg/s, %s each from random nodes, then up to %s for the last deliveries; a system stops at the first load it does not sustain; CPU per delivery is the whole process's (all networks idle in the background) over the step and its drain.",
 		sweepRates, sweepStep, sweepDrain))
 	return rows, notes, []curve{c}
-}
-
-func systemLabel(s bsys) string {
-	switch s.name() {
-	case "flood":
-		return "raw-TCP flood, same topology"
-	case "p2pflood":
-		return "p2pflood (flood over bare libp2p), same topology"
-	case "gossipsub":
-		return "gossipsub v0.17.0 unsigned, same topology"
-	case "gossipsub-signed":
-		return "gossipsub v0.17.0 signed (default), same topology"
-	}
-	return s.name()
 }
 
 func init() {
