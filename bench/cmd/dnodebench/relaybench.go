@@ -186,8 +186,9 @@ func kindNamesOf(ks []rsysKind) string {
 }
 
 // runSystem builds kind alone on b's topology, measures every size of
-// net on it, then (if the net says so) the 1 MiB rates and the 1 KiB
-// sweep, and tears it down.
+// net on it, then (if the net says so) the 1 KiB sweep and the 1 MiB
+// rates, and tears it down. Before each part a network whose check fails
+// is rebuilt, up to three times.
 func runSystem(kind rsysKind, b rbuild, net relayNet, plan relayPlan, notes *[]string) sysRun {
 	t0 := time.Now()
 	sys := kind.build(b)
@@ -195,11 +196,11 @@ func runSystem(kind rsysKind, b rbuild, net relayNet, plan relayPlan, notes *[]s
 	defer func() { sys.close() }()
 	run := sysRun{kind: kind, label: sys.label()}
 	healthy := func(what string) {
-		ck, ok := sys.(checker)
-		if !ok {
-			return
-		}
 		for try := 1; try <= 3; try++ {
+			ck, ok := sys.(checker)
+			if !ok {
+				return
+			}
 			err := ck.check()
 			if err == nil {
 				return
@@ -218,15 +219,17 @@ func runSystem(kind rsysKind, b rbuild, net relayNet, plan relayPlan, notes *[]s
 		healthy(rs.label)
 		run.cells = append(run.cells, measureCell(sys, b.n, rs))
 	}
-	if net.big {
-		healthy("the 1 MiB rates")
-		settle()
-		run.big, _, run.bigLn = sweepUp(sized{sys, 1 << 20}, b.n, plan.bigRates, plan.bigSpec, mrand.New(mrand.NewPCG(5, 6)))
-	}
+	// The sweep before the 1 MiB rates: those are what most often
+	// breaks a network (dchat's channels stop on write deadlines).
 	if net.sweep {
 		healthy("the sweep")
 		settle()
 		run.sweep, run.swPts, run.swLn = sweepUp(sized{sys, 1 << 10}, b.n, plan.sweepRates, sweepSpec, mrand.New(mrand.NewPCG(3, 4)))
+	}
+	if net.big {
+		healthy("the 1 MiB rates")
+		settle()
+		run.big, _, run.bigLn = sweepUp(sized{sys, 1 << 20}, b.n, plan.bigRates, plan.bigSpec, mrand.New(mrand.NewPCG(5, 6)))
 	}
 	if nt, ok := sys.(noter); ok {
 		*notes = append(*notes, nt.notes()...)

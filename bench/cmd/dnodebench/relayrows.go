@@ -122,7 +122,7 @@ func relaySweepRows(net relayNet, plan relayPlan, runs []sysRun) ([]row, []strin
 		c.Series = append(c.Series, s)
 		notes = append(notes, fmt.Sprintf("relay sweep n=%d 1 KiB, %s alone (delivery, reach-all p50/p99, CPU per delivery): %s.", net.n, run.kind.name, strings.Join(run.swLn, "; ")))
 	}
-	notes = append(notes, fmt.Sprintf("relay sweep: offered loads %v msg/s, %s each from random nodes (the same for every system), then up to %s for the last deliveries, after the sizes were measured on the same network; a system stops at the first load it does not sustain.",
+	notes = append(notes, fmt.Sprintf("relay sweep: offered loads %v msg/s, %s each from random nodes (the same for every system), then up to %s for the last deliveries, after the sizes were measured on the same network (before the 1 MiB rates); a system stops at the first load it does not sustain.",
 		plan.sweepRates, sweepSpec.step, sweepSpec.drain))
 	return rows, notes, c
 }

@@ -85,8 +85,12 @@ func sweepRate(sys bsys, n, rate int, rng *mrand.Rand, ls loadSpec) (sweepPoint,
 	if pt.p99 >= time.Hour {
 		p99 = "∞"
 	}
+	what := sys.name()
+	if s, ok := sys.(sized); ok {
+		what += fmt.Sprintf(" %d KiB", s.size>>10)
+	}
 	logf("sweep %s %d/s: delivery %.4f, reach-all p50 %.1f ms p99 %s ms, CPU %.0f µs/delivery, sustained %v",
-		sys.name(), rate, pt.deliv, ms(pt.p50), p99, pt.cpuPerDeliv, pt.sustained)
+		what, rate, pt.deliv, ms(pt.p50), p99, pt.cpuPerDeliv, pt.sustained)
 	if !pt.sustained {
 		time.Sleep(time.Second)
 	}
