@@ -185,10 +185,15 @@ func kindNamesOf(ks []rsysKind) string {
 	return strings.Join(s, ", ")
 }
 
+// relayRebuilds bounds the rebuilds of a network that fails its check
+// before one part (gossipsub's are themselves healthyGossip's, up to five
+// builds each).
+const relayRebuilds = 2
+
 // runSystem builds kind alone on b's topology, measures every size of
 // net on it, then (if the net says so) the 1 KiB sweep and the 1 MiB
 // rates, and tears it down. Before each part a network whose check fails
-// is rebuilt, up to three times.
+// is rebuilt, up to relayRebuilds times.
 func runSystem(kind rsysKind, b rbuild, net relayNet, plan relayPlan, notes *[]string) sysRun {
 	t0 := time.Now()
 	sys := kind.build(b)
@@ -196,7 +201,7 @@ func runSystem(kind rsysKind, b rbuild, net relayNet, plan relayPlan, notes *[]s
 	defer func() { sys.close() }()
 	run := sysRun{kind: kind, label: sys.label()}
 	healthy := func(what string) {
-		for try := 1; try <= 3; try++ {
+		for try := 1; try <= relayRebuilds; try++ {
 			ck, ok := sys.(checker)
 			if !ok {
 				return
