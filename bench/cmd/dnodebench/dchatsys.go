@@ -2,24 +2,30 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/dchat"
+	"github.com/dnode-p2p/dnode/relay"
 )
 
-// dchatSys is today's dnode broadcast, dchat (a flood through
-// Node.BroadcastExcept), on dnode nodes connected by manual channels along
-// the topology (dnodeTopology), with MaxText raised to the largest
-// payload. Deliveries are timed by dchat.Message.Received, read from one
-// subscription per node.
+// dchatSys is dnode's chat app, dchat, which rides the relay (topic
+// "dchat", the text as the message data), on dnode nodes connected by
+// manual channels along the topology (dnodeTopology). Each node's relay
+// has the default configuration but for MaxMessageSize, raised (with
+// dchat's MaxText) to fit the largest payload. Deliveries are timed by
+// dchat.Message.Received (the relay's), read from one subscription per
+// node; duplicates are the relays' Stats.Duplicates.
 type dchatSys struct {
 	trRef
-	nodes []*dnode.Node
-	chats []*dchat.Chat
-	subs  []*dchat.Subscription
-	wg    sync.WaitGroup
+	nodes  []*dnode.Node
+	chats  []*dchat.Chat
+	relays []*relay.Relay
+	subs   []*dchat.Subscription
+	wg     sync.WaitGroup
 
 	edges   [][2]int
 	missing int // edges without a channel at both ends once built (dnodeTopology)
@@ -36,13 +42,16 @@ type dchatSys struct {
 const dchatBuffer = 16
 
 func buildDchat(b rbuild) rsys {
-	d := &dchatSys{chats: make([]*dchat.Chat, b.n), texts: map[int]string{}, edges: b.edges}
-	cfg := dchat.Config{MaxText: max(b.maxSize, dchat.DefaultMaxText), BufferSize: dchatBuffer}
+	d := &dchatSys{chats: make([]*dchat.Chat, b.n), relays: make([]*relay.Relay, b.n), texts: map[int]string{}, edges: b.edges}
+	maxText := max(b.maxSize, dchat.DefaultMaxText)
+	rcfg := relay.Config{MaxMessageSize: max(maxText, relay.DefaultMaxMessageSize)}
 	d.set(newTracker())
 	d.nodes, d.missing = dnodeTopology(b.n, b.edges, b.ps, func(i int, nd *dnode.Node) {
-		c, err := dchat.New(nd, cfg)
+		r, err := relay.New(nd, rcfg, nil)
 		must(err)
-		d.chats[i] = c
+		c, err := dchat.New(nd, dchat.Config{MaxText: maxText, BufferSize: dchatBuffer, Relay: r})
+		must(err)
+		d.chats[i], d.relays[i] = c, r
 	})
 	d.stops = watchStops(d.nodes)
 	for _, c := range d.chats {
@@ -59,7 +68,7 @@ func buildDchat(b rbuild) rsys {
 
 func (d *dchatSys) name() string { return "dchat" }
 
-func (d *dchatSys) label() string { return "dnode dchat (flood), same topology" }
+func (d *dchatSys) label() string { return "dnode dchat (on the relay), same topology" }
 
 func (d *dchatSys) publishSize(i, size int) string {
 	d.mu.Lock()
@@ -83,12 +92,12 @@ func (d *dchatSys) publishSize(i, size int) string {
 	return m.ID
 }
 
-// duplicates is the sum of the nodes' dchat Stats.Duplicates (an id
-// already seen, or our own message back).
+// duplicates is the sum of the nodes' relay Stats.Duplicates (copies of
+// messages received again).
 func (d *dchatSys) duplicates() uint64 {
 	var k uint64
-	for _, c := range d.chats {
-		k += c.Stats().Duplicates
+	for _, r := range d.relays {
+		k += r.Stats().Duplicates
 	}
 	return k
 }
@@ -97,24 +106,46 @@ func (d *dchatSys) duplicates() uint64 {
 // notes say why the channels stopped).
 func (d *dchatSys) check() error { return checkEdges(d.nodes, d.edges) }
 
-// notes reports what went wrong during the run: failed Sends, deliveries
-// dropped by a full subscription (the tracker missed them), messages
-// rejected, edges missing once built and at the end, channels stopped.
+// notes reports what happened during the run: failed Sends, deliveries
+// dropped by a full subscription (the tracker missed them), texts
+// rejected, the relays' drops by reason and tree work, edges missing once
+// built and at the end, channels stopped.
 func (d *dchatSys) notes() []string {
 	var dropped, rejected uint64
 	for i, s := range d.subs {
 		dropped += s.Dropped()
 		rejected += d.chats[i].Stats().Rejected
 	}
+	drops := map[string]uint64{}
+	var grafts, prunes, optimized, fetches uint64
+	for _, r := range d.relays {
+		st := r.Stats()
+		for why, k := range st.Dropped {
+			if k > 0 {
+				drops[why] += k
+			}
+		}
+		grafts, prunes, optimized, fetches = grafts+st.Grafts, prunes+st.Prunes, optimized+st.Optimized, fetches+st.Fetches
+	}
+	var ds []string
+	for _, why := range slices.Sorted(maps.Keys(drops)) {
+		ds = append(ds, fmt.Sprintf("%s %d", why, drops[why]))
+	}
+	if len(ds) == 0 {
+		ds = []string{"none"}
+	}
 	d.mu.Lock()
 	failed := d.failed
 	d.mu.Unlock()
-	return []string{fmt.Sprintf("relay dchat (n=%d): %d Sends failed, %d deliveries dropped by a full subscription, %d messages rejected (hop limit or invalid); edges without a channel at both ends: %d once built, %d at the end; channel ends stopped during the run: %s.",
-		len(d.nodes), failed, dropped, rejected, d.missing, missingEdges(d.nodes, d.edges), d.stops.summary())}
+	return []string{fmt.Sprintf("relay dchat (n=%d): %d Sends failed, %d deliveries dropped by a full subscription, %d texts rejected; relay drops: %s; relay grafts %d, prunes %d, tree moves %d, fetches %d (all nodes, whole run); edges without a channel at both ends: %d once built, %d at the end; channel ends stopped during the run: %s.",
+		len(d.nodes), failed, dropped, rejected, strings.Join(ds, ", "), grafts, prunes, optimized, fetches, d.missing, missingEdges(d.nodes, d.edges), d.stops.summary())}
 }
 
 func (d *dchatSys) close() {
 	d.stops.close()
+	for _, r := range d.relays {
+		r.Close()
+	}
 	stopNodes(d.nodes)
 	for _, s := range d.subs {
 		s.Close()

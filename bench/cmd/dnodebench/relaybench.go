@@ -50,8 +50,9 @@ type relayPlan struct {
 var (
 	size1K  = relaySize{bytes: 1 << 10, label: "1 KiB", blocks: 3, msgs: 40, rate: 20, warmRate: 50, wait: 10 * time.Second}
 	size64K = relaySize{bytes: 64 << 10, label: "64 KiB", blocks: 2, msgs: 20, rate: 10, warmRate: 20, wait: 15 * time.Second}
-	// The 1 MiB warm-up runs at the blocks' rate: faster, dchat's
-	// channels die (write deadline, no pong) before anything is measured.
+	// The 1 MiB warm-up runs at the blocks' rate: faster, the flood
+	// dchat's channels died (write deadline, no pong) before anything
+	// was measured.
 	size1M = relaySize{bytes: 1 << 20, label: "1 MiB", blocks: 2, msgs: 5, rate: 1, warmRate: 1, wait: 30 * time.Second}
 	// 1 MiB rates: each step publishes for 5 s (at least 5 messages),
 	// sustained with delivery ≥ 99.9 % and reach-all p99 ≤ 1 s.
@@ -274,9 +275,8 @@ func relayDelay(dn, flood rsysKind, plan relayPlan) ([]row, []string) {
 // relayCatchUp is the catch-up row: "catch-up: all of 100 missed
 // messages delivered within 2 s of reconnecting".
 //
-// TODO(relay): implement with the relay system, which is the first to
-// catch up (dchat, the floods and gossipsub never deliver what a node
-// missed). Method: on the n = 40 topology with the dnode system alone,
+// TODO(relay): implement with the relay system (the relay catches up; the
+// floods and gossipsub never deliver what a node missed). Method: on the n = 40 topology with the dnode system alone,
 // warm up as measureCell does; take node k (seeded random) off the
 // network (close its channels and keep its peers from redialing it, the
 // node and its history kept); publish 100 messages of 1 KiB from random
@@ -285,14 +285,14 @@ func relayDelay(dn, flood rsysKind, plan relayPlan) ([]row, []string) {
 // last of the 100 reaching it (each once; count duplicates). One row per
 // round: the time in s against the 2 s bound (baseline column "bound",
 // value 2, ratio ≤ 1.0) and a note with the delivered count. It needs two
-// methods on the system (say offline(i), online(i)), which only the relay
-// system will have. Until then it returns the row without figures (shown
+// methods on the system (say offline(i), online(i)), which no system has
+// yet. Until then it returns the row without figures (shown
 // as "–", neither met nor missed) and a note that says so: no figure is
 // made up.
 func relayCatchUp(dn rsysKind, _ relayPlan) (row, string) {
 	r := row{bench: fmt.Sprintf("%s n=40 1 KiB: catch-up, all of 100 missed messages delivered after reconnecting", dn.name), unit: "s",
 		baseName: "bound", target: "≤ 2 s", targetRatio: 1, lowerBetter: true}
-	return r, fmt.Sprintf("relay catch-up: not measured: the %s system cannot catch a node up (TODO(relay) in relayCatchUp).", dn.name)
+	return r, fmt.Sprintf("relay catch-up: not measured yet (TODO(relay) in relayCatchUp: the %s system has no way yet to take a node off the network and back).", dn.name)
 }
 
 func relayMethodNote(plan relayPlan, kinds []rsysKind) string {
