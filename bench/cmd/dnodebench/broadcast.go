@@ -11,8 +11,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -227,12 +230,7 @@ func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curv
 	gsOK, gsDropped := healthyBlocks(g)
 	gssOK, gssDropped := healthyBlocks(gsig)
 	name := fmt.Sprintf("dchat reach-all p50 (n=%d, out=%d, 1 KiB, %d/s)", n, out, rate)
-	const (
-		flName  = "raw-TCP flood, same topology"
-		pfName  = "p2pflood (flood over bare libp2p), same topology"
-		gsName  = "gossipsub v0.17.0 unsigned, same topology"
-		gssName = "gossipsub v0.17.0 signed (default), same topology"
-	)
+	flName, pfName, gsName, gssName := fl.label(), pf.label(), gs.label(), gss.label()
 	rows := []row{
 		{bench: name, unit: "ms", dnode: d.p50, base: f.p50, baseName: flName, target: "≤ 2.0×", targetRatio: 2.0, lowerBetter: true},
 		{bench: name, unit: "ms", dnode: gsOK(d.p50), base: gsOK(g.p50), baseName: gsName, target: "≤ 0.6×", targetRatio: 0.6, lowerBetter: true},
@@ -307,8 +305,14 @@ func healthyBlocks(gs blockStats) (func(agg) agg, int) {
 // half a second, as if its meshes were empty); such a network is rebuilt
 // (up to four times, logged).
 func healthyGossip(n int, edges [][2]int, signed bool) *gossip {
+	return healthyGossipVia(n, edges, signed, nil)
+}
+
+// healthyGossipVia is healthyGossip with newGossipVia's via and extra
+// options.
+func healthyGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.Host) []ma.Multiaddr, extra ...pubsub.Option) *gossip {
 	for try := 1; ; try++ {
-		g := newGossip(n, edges, signed)
+		g := newGossipVia(n, edges, signed, via, extra...)
 		p50 := gossipWarm(g, n)
 		if p50 < 100*time.Millisecond {
 			return g
@@ -358,8 +362,10 @@ func gossipWarm(g *gossip, n int) time.Duration {
 
 // bsys is one broadcast system under test: publish sends a new 1 KiB
 // message from node i and returns its id; receipts go to the tracker set.
+// label names it in the baseline column of the rows.
 type bsys interface {
 	name() string
+	label() string
 	set(*tracker)
 	publish(i int) string
 }
@@ -373,6 +379,8 @@ type dnodeSys struct {
 var text1K = strings.Repeat("x", 1024)
 
 func (d *dnodeSys) name() string { return "dnode" }
+
+func (d *dnodeSys) label() string { return "dnode (dchat)" }
 
 func (d *dnodeSys) publish(i int) string {
 	m, err := d.chats[i].Send(text1K)
@@ -431,6 +439,7 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // connection and flushed when the queue is empty.
 type flood struct {
 	nodes []*fnode
+	dups  atomic.Uint64 // copies received again, all nodes
 	trRef
 }
 
@@ -549,6 +558,9 @@ func (fn *fnode) handle(fr []byte, from *fconn) {
 	fn.mu.Lock()
 	if fn.seen[id] {
 		fn.mu.Unlock()
+		if from != nil {
+			fn.f.dups.Add(1)
+		}
 		return
 	}
 	fn.seen[id] = true
@@ -564,13 +576,23 @@ func (fn *fnode) handle(fr []byte, from *fconn) {
 	}
 }
 
-// publish sends a new 1 KiB message from node i and returns its id.
 func (f *flood) name() string { return "flood" }
 
-func (f *flood) publish(i int) string {
-	fr := make([]byte, 4+16+1024)
-	binary.BigEndian.PutUint32(fr, 16+1024)
+func (f *flood) label() string { return "raw-TCP flood, same topology" }
+
+// publish sends a new 1 KiB message from node i and returns its id.
+func (f *flood) publish(i int) string { return f.publishSize(i, 1024) }
+
+// publishSize sends a new message of size payload bytes from node i and
+// returns its id.
+func (f *flood) publishSize(i, size int) string {
+	fr := make([]byte, 4+16+size)
+	binary.BigEndian.PutUint32(fr, uint32(16+size))
 	_, _ = rand.Read(fr[4:20])
 	f.nodes[i].handle(fr, nil)
 	return hex.EncodeToString(fr[4:20])
 }
+
+// duplicates counts the copies received again by every node (their id
+// already seen), the publisher's own message coming back included.
+func (f *flood) duplicates() uint64 { return f.dups.Load() }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,14 +18,32 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// gossip is the gossipsub baseline (go-libp2p-pubsub v0.17.0, default
-// parameters, StrictNoSign with a content id: the unsigned variant) over
-// the given topology: one bare libp2p host per node, connected along the
-// edges only, after every host started gossipsub.
+// gossipsubVersion is the go-libp2p-pubsub version this binary was built
+// with (bench/go.mod), for the labels of the rows.
+var gossipsubVersion = depVersion("github.com/libp2p/go-libp2p-pubsub")
+
+// depVersion returns the version of module path in the binary's build
+// info ("unknown" without it).
+func depVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+// gossip is the gossipsub baseline (go-libp2p-pubsub, gossipsubVersion,
+// default parameters, StrictNoSign with a content id: the unsigned
+// variant) over the given topology: one bare libp2p host per node,
+// connected along the edges only, after every host started gossipsub.
 type gossip struct {
 	trRef
 	signed bool
 	mesh   []*atomic.Int64 // per host: peers in its topic mesh (Graft - Prune)
+	dups   atomic.Uint64   // copies received again, all hosts (the tracer's DuplicateMessage)
 	hosts  []host.Host
 	topics []*pubsub.Topic
 	cancel context.CancelFunc
@@ -37,8 +57,9 @@ func newGossip(n int, edges [][2]int, signed bool) *gossip {
 // newGossipVia is newGossip where via, if not nil, gives the addresses
 // host a dials to reach host b (a delaying proxy). signed selects
 // gossipsub's default StrictSign with its default message id (from +
-// seqno) instead of StrictNoSign with a content id.
-func newGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.Host) []ma.Multiaddr) *gossip {
+// seqno) instead of StrictNoSign with a content id. extra options are
+// given to every host's gossipsub after the benchmark's own.
+func newGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.Host) []ma.Multiaddr, extra ...pubsub.Option) *gossip {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gossip{cancel: cancel, signed: signed}
 	for range n {
@@ -59,6 +80,7 @@ func newGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.
 		mesh := new(atomic.Int64)
 		g.mesh = append(g.mesh, mesh)
 		opts = append(opts, pubsub.WithRawTracer(&deliverTracer{g: g, self: self, mesh: mesh}))
+		opts = append(opts, extra...)
 		ps, err := pubsub.NewGossipSub(ctx, h, opts...)
 		must(err)
 		t, err := ps.Join("bench")
@@ -138,13 +160,29 @@ func (g *gossip) name() string {
 	return "gossipsub"
 }
 
+func (g *gossip) label() string {
+	if g.signed {
+		return fmt.Sprintf("gossipsub %s signed (default), same topology", gossipsubVersion)
+	}
+	return fmt.Sprintf("gossipsub %s unsigned, same topology", gossipsubVersion)
+}
+
 // publish sends a new 1 KiB message from node i and returns its id.
-func (g *gossip) publish(i int) string {
-	data := make([]byte, 16+1024)
+func (g *gossip) publish(i int) string { return g.publishSize(i, 1024) }
+
+// publishSize sends a new message of a 16-byte id and size payload
+// bytes from node i and returns its id.
+func (g *gossip) publishSize(i, size int) string {
+	data := make([]byte, 16+size)
 	_, _ = rand.Read(data[:16])
 	must(g.topics[i].Publish(context.Background(), data))
 	return hex.EncodeToString(data[:16])
 }
+
+// duplicates counts the copies received again on every host: gossipsub's
+// DuplicateMessage, and copies of a host's own message coming back (which
+// signed gossipsub rejects as self-origin instead).
+func (g *gossip) duplicates() uint64 { return g.dups.Load() }
 
 func (g *gossip) close() {
 	g.cancel()
@@ -189,10 +227,15 @@ func (*deliverTracer) Leave(string)                             {}
 func (t *deliverTracer) Graft(peer.ID, string)                  { t.mesh.Add(1) }
 func (t *deliverTracer) Prune(peer.ID, string)                  { t.mesh.Add(-1) }
 func (*deliverTracer) ValidateMessage(*pubsub.Message)          {}
-func (*deliverTracer) RejectMessage(*pubsub.Message, string)    {}
-func (*deliverTracer) DuplicateMessage(*pubsub.Message)         {}
-func (*deliverTracer) ThrottlePeer(peer.ID)                     {}
-func (*deliverTracer) RecvRPC(*pubsub.RPC)                      {}
-func (*deliverTracer) SendRPC(*pubsub.RPC, peer.ID)             {}
-func (*deliverTracer) DropRPC(*pubsub.RPC, peer.ID)             {}
-func (*deliverTracer) UndeliverableMessage(*pubsub.Message)     {}
+func (t *deliverTracer) RejectMessage(_ *pubsub.Message, reason string) {
+	if reason == pubsub.RejectSelfOrigin {
+		t.g.dups.Add(1)
+	}
+}
+func (t *deliverTracer) DuplicateMessage(*pubsub.Message)                   { t.g.dups.Add(1) }
+func (*deliverTracer) ThrottlePeer(peer.ID)                                 {}
+func (*deliverTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (*deliverTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (*deliverTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (*deliverTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (*deliverTracer) UndeliverableMessage(*pubsub.Message)                 {}

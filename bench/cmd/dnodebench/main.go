@@ -96,6 +96,7 @@ var suite = []benchmark{
 		rs, notes, curves := benchIdle([]int{100, 250, 500, 1000}, 500)
 		return result{rows: rs, notes: notes, curves: curves}
 	}},
+	{"relay", func(c config) result { return benchRelay() }},
 }
 
 // met reports whether the median ratio meets the target; ok is false when

@@ -29,6 +29,8 @@ type p2pflood struct {
 
 func (p *p2pflood) name() string { return "p2pflood" }
 
+func (p *p2pflood) label() string { return "p2pflood (flood over bare libp2p), same topology" }
+
 // newP2PFlood builds n hosts and opens one stream along each edge. dial,
 // if not nil, gives the address host a dials to reach host b (a delaying
 // proxy); by default b's own addresses.

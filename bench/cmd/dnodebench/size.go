@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
@@ -17,7 +16,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
-	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/dchat"
 )
 
@@ -240,21 +238,11 @@ type dnodeNet struct {
 func newDnodeNet(n int, edges [][2]int, ps *proxies) *dnodeNet {
 	d := &dnodeNet{}
 	d.chats = make([]*dchat.Chat, n)
-	d.nodes = make([]*dnode.Node, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			d.nodes[i] = newNode(nodeSettings(tempDir()), func(nd *dnode.Node) {
-				c, err := dchat.New(nd, dchat.Config{})
-				must(err)
-				d.chats[i] = c
-			})
-		})
-	}
-	wg.Wait()
+	d.nodes, _ = dnodeTopology(n, edges, ps, func(i int, nd *dnode.Node) {
+		c, err := dchat.New(nd, dchat.Config{})
+		must(err)
+		d.chats[i] = c
+	})
 	d.set(newTracker())
 	for _, c := range d.chats {
 		sub := c.Subscribe(4096)
@@ -265,28 +253,6 @@ func newDnodeNet(n int, edges [][2]int, ps *proxies) *dnodeNet {
 			}
 		}()
 	}
-	ctx := context.Background()
-	for _, e := range edges {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			b := d.nodes[e[1]]
-			addr := b.Addrs()[0]
-			if ps != nil {
-				addr = ma.StringCast("/ip4/127.0.0.1/tcp/" + portOf(ps.to(tcpAddr(addr))))
-			}
-			full := addr.Encapsulate(ma.StringCast("/p2p/" + b.ID().String()))
-			for try := 0; ; try++ {
-				_, err := d.nodes[e[0]].Connect(ctx, full, channel.Manual)
-				if err == nil || try == 2 {
-					must(err)
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
 	return d
 }
 
@@ -294,11 +260,7 @@ func (d *dnodeNet) close() {
 	for _, s := range d.subs {
 		s.Close()
 	}
-	var wg sync.WaitGroup
-	for _, nd := range d.nodes {
-		wg.Go(func() { _ = nd.Stop() })
-	}
-	wg.Wait()
+	stopNodes(d.nodes)
 }
 
 // sizeSystems are the systems of the size curves, in plotting order.
