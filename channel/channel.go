@@ -90,6 +90,7 @@ type protoState struct {
 	subs     []*subscriber // copy-on-write under Channel.mu
 	handlers []Handler     // copy-on-write under Channel.mu
 	filters  []Filter      // copy-on-write under Channel.mu
+	raw      RawHandler    // set: frames go to it undecoded
 	meter    meterQueue
 }
 
@@ -116,6 +117,15 @@ type Handler func(msg proto.Message) error
 // deduplicate (relays) use it to skip decoding copies they already have.
 // It must not block, and must not keep or modify raw.
 type Filter func(raw []byte) bool
+
+// RawHandler takes the encoded bytes of every message of its protocol
+// instead of a decoded message (handlers and subscriptions of that
+// protocol are then not called), in the stream's reader goroutine, after
+// filters and metering. When owned is true raw was allocated for this
+// message alone and the handler may keep it (a relay keeps a large
+// payload without copying it); otherwise it must not keep or modify it.
+// It must not block; a non-nil error stops the channel as a Handler's.
+type RawHandler func(raw []byte, owned bool) error
 
 // New returns a channel on cfg.Conn that is not yet started. The caller
 // owns it and must Stop it.

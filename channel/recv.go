@@ -117,6 +117,25 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 			}
 			continue
 		}
+		c.mu.Lock()
+		raw := ps.raw
+		c.mu.Unlock()
+		if raw != nil {
+			c.received.Add(1)
+			if o := c.cfg.Observer; o != nil {
+				o.Message(c, ps.spec, false, len(buf))
+			}
+			c.mu.Lock()
+			err := c.meterLocked(ps)
+			c.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			if err := raw(buf, n > scratchMax); err != nil {
+				return err
+			}
+			continue
+		}
 		msg := ps.spec.newMessage()
 		if err := proto.Unmarshal(buf, msg); err != nil {
 			return fmt.Errorf("%w: %s: undecodable message: %v", ErrViolation, ps.spec.name, err)

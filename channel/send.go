@@ -15,8 +15,11 @@ import (
 // outFrame is one encoded message waiting in the send queue.
 type outFrame struct {
 	ps   *protoState
-	data []byte
+	data []byte // the encoded message, or its head when tail is set
+	tail []byte // the rest of the message (SendParts), written from where it is
 }
+
+func (f outFrame) size() int { return len(f.data) + len(f.tail) }
 
 // outStream is the channel's outgoing stream for one protocol, with lazy
 // protocol negotiation: the multistream header leaves with the first
@@ -106,6 +109,14 @@ func (c *Channel) Handle(spec *Spec, h Handler) {
 	c.mu.Unlock()
 }
 
+// HandleRaw attaches spec and hands every received message of it to h
+// undecoded; see RawHandler. A second call replaces h.
+func (c *Channel) HandleRaw(spec *Spec, h RawHandler) {
+	c.mu.Lock()
+	c.attachLocked(spec).raw = h
+	c.mu.Unlock()
+}
+
 // Filter attaches spec and calls f with every received message of spec
 // before it is decoded, before handlers and subscriptions; see Filter.
 func (c *Channel) Filter(spec *Spec, f Filter) {
@@ -132,8 +143,17 @@ func (c *Channel) Send(spec *Spec, msg proto.Message) error {
 // ErrUnsupported, and sends nothing, when the peer did not announce spec's
 // protocol in its Version.
 func (c *Channel) SendEncoded(spec *Spec, data []byte) error {
-	if len(data) > spec.maxBytes {
-		return fmt.Errorf("%w: %s message of %d bytes, cap %d", ErrTooLarge, spec.name, len(data), spec.maxBytes)
+	return c.SendParts(spec, data, nil)
+}
+
+// SendParts is SendEncoded for a message encoded in two parts, head then
+// tail, which go out as one frame: a relay forwards a large payload it
+// received with a new header, without copying the payload. Neither part
+// may be modified afterwards.
+func (c *Channel) SendParts(spec *Spec, head, tail []byte) error {
+	size := len(head) + len(tail)
+	if size > spec.maxBytes {
+		return fmt.Errorf("%w: %s message of %d bytes, cap %d", ErrTooLarge, spec.name, size, spec.maxBytes)
 	}
 	if !c.PeerRuns(spec) {
 		return fmt.Errorf("%w: %s", ErrUnsupported, spec.ID(c.cfg.Network))
@@ -152,8 +172,8 @@ func (c *Channel) SendEncoded(spec *Spec, data []byte) error {
 		return ErrQueueFull
 	}
 	ps := c.attachLocked(spec)
-	c.queue = append(c.queue, outFrame{ps: ps, data: data})
-	c.queued += len(data)
+	c.queue = append(c.queue, outFrame{ps: ps, data: head, tail: tail})
+	c.queued += size
 	start := !c.writing
 	if start {
 		c.writing = true
@@ -257,7 +277,7 @@ func (c *Channel) writeBatch(batch []outFrame, buf []byte) ([]byte, error) {
 	c.sent.Add(uint64(len(batch)))
 	if o := c.cfg.Observer; o != nil {
 		for _, f := range batch {
-			o.Message(c, f.ps.spec, true, len(f.data))
+			o.Message(c, f.ps.spec, true, f.size())
 		}
 	}
 	return buf, nil
@@ -294,27 +314,39 @@ func (c *Channel) writeProto(ps *protoState, frames []outFrame, buf []byte) ([]b
 		if f.ps != ps {
 			continue
 		}
-		if len(f.data) >= maxWrite/2 {
+		if f.size() >= maxWrite/2 {
 			// A large message is written from where it is, not copied:
-			// its length goes out with the frames before it.
-			buf = binary.AppendUvarint(buf, uint64(len(f.data)))
+			// its length (and a small head) go out with the frames
+			// before it.
+			buf = binary.AppendUvarint(buf, uint64(f.size()))
+			parts := [][]byte{f.data, f.tail}
+			if len(f.data) < maxWrite/2 {
+				buf = append(buf, f.data...)
+				parts = parts[1:]
+			}
 			if err := flush(); err != nil {
 				return buf, err
 			}
-			n, err := out.rw.Write(f.data)
-			c.bytesOut.Add(uint64(n))
-			if err != nil {
-				return buf, fmt.Errorf("%s: %w", ps.spec.name, err)
+			for _, p := range parts {
+				if len(p) == 0 {
+					continue
+				}
+				n, err := out.rw.Write(p)
+				c.bytesOut.Add(uint64(n))
+				if err != nil {
+					return buf, fmt.Errorf("%s: %w", ps.spec.name, err)
+				}
 			}
 			continue
 		}
-		if len(buf) > 0 && len(buf)+binary.MaxVarintLen64+len(f.data) > maxWrite {
+		if len(buf) > 0 && len(buf)+binary.MaxVarintLen64+f.size() > maxWrite {
 			if err := flush(); err != nil {
 				return buf, err
 			}
 		}
-		buf = binary.AppendUvarint(buf, uint64(len(f.data)))
+		buf = binary.AppendUvarint(buf, uint64(f.size()))
 		buf = append(buf, f.data...)
+		buf = append(buf, f.tail...)
 	}
 	return buf, flush()
 }

@@ -15,7 +15,7 @@ const (
 	DefaultEagerMaxSize   = 16 << 10
 	DefaultHistoryCount   = 4096
 	DefaultHistoryAge     = 10 * time.Minute
-	DefaultHistoryBytes   = 64 << 20
+	DefaultHistoryBytes   = 16 << 20
 	DefaultLazyInterval   = 500 * time.Millisecond
 	DefaultMaxHops        = 16
 	DefaultMeterWindow    = 10 * time.Second

@@ -43,7 +43,8 @@ const (
 type action struct {
 	kind   actionKind
 	link   linkID
-	data   []byte
+	data   []byte // actSend: the frame, or its head when tail is set
+	tail   []byte // actSend: the rest of the frame (a message's data)
 	msg    *delivery
 	err    error
 	reason string
@@ -155,19 +156,20 @@ func (e *engine) dropped(reason dropReason, l *link) {
 	e.out = append(e.out, a)
 }
 
-// send queues data (an encoded frame of kind k) on l, after l's pending
-// IHave batch, which leaves with it.
-func (e *engine) send(l *link, k frameKind, data []byte) {
+// send queues an encoded frame of kind k, data then tail, on l, after
+// l's pending IHave batch, which leaves with it.
+func (e *engine) send(l *link, k frameKind, data, tail []byte) {
 	if !l.ready {
 		return
 	}
 	if len(l.pending) > 0 {
 		e.flush(l)
 	}
-	e.stats.bytesSent += uint64(len(data))
+	size := uint64(len(data) + len(tail))
+	e.stats.bytesSent += size
 	e.stats.framesSent[k]++
-	e.stats.frameBytesSent[k] += uint64(len(data))
-	e.out = append(e.out, action{kind: actSend, link: l.id, data: data})
+	e.stats.frameBytesSent[k] += size
+	e.out = append(e.out, action{kind: actSend, link: l.id, data: data, tail: tail})
 }
 
 // sendFrame encodes f and sends it on l.
@@ -176,7 +178,7 @@ func (e *engine) sendFrame(l *link, f *pb.Frame) {
 	if err != nil {
 		return // our own frames always encode
 	}
-	e.send(l, kindOf(f), data)
+	e.send(l, kindOf(f), data, nil)
 }
 
 func kindOf(f *pb.Frame) frameKind {

@@ -161,7 +161,7 @@ func (e *engine) offer(l *link, of *pb.Offer, now time.Time) error {
 func (e *engine) serve(l *link, list []uint64, now time.Time) {
 	for _, s := range list {
 		ent := e.store.byShort(s)
-		if ent == nil || ent.wire == nil {
+		if ent == nil || ent.head == nil {
 			e.dropped(dropUnknown, l)
 			if err := l.miss(&e.cfg, now); err != nil {
 				e.violation(l, err)
@@ -173,7 +173,7 @@ func (e *engine) serve(l *link, list []uint64, now time.Time) {
 			ent.have = append(ent.have, l.id)
 		}
 		if l.accepts(ent.topic, ent.size) {
-			e.send(l, kindMessage, ent.wire)
+			e.send(l, kindMessage, ent.head, ent.body)
 		}
 	}
 }

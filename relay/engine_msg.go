@@ -4,8 +4,6 @@ import (
 	"math"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/dnode-p2p/dnode/relay/pb"
 )
 
@@ -162,7 +160,7 @@ func (e *engine) Accept(id linkID, in *incoming, v verdict, now time.Time) []act
 		return e.take()
 	}
 	ent.valid = true
-	ent.wire = e.encode(in.m, ent.dist)
+	ent.head, ent.body = encodeMessage(in.m, ent.dist)
 	e.store.add(ent, true, now)
 	e.stats.received++
 	if mode == fetchCatchUp {
@@ -180,7 +178,7 @@ func (e *engine) Publish(in *incoming, now time.Time) []action {
 	}
 	ent := e.newEntry(in, 0, 0)
 	ent.valid = true
-	ent.wire = e.encode(in.m, 0)
+	ent.head, ent.body = encodeMessage(in.m, 0)
 	e.store.add(ent, true, now)
 	e.stats.published++
 	e.out = append(e.out, action{kind: actDeliver, msg: &delivery{id: ent.id, m: in.m, local: true}})
@@ -196,16 +194,6 @@ func (e *engine) newEntry(in *incoming, dist int, from linkID) *entry {
 		topic: m.GetTopic(), time: m.GetTime(), size: len(m.GetData()),
 		dist: dist, from: from,
 	}
-}
-
-// encode returns the Frame of m with hops set to dist.
-func (e *engine) encode(m *pb.Message, dist int) []byte {
-	out := &pb.Message{Topic: m.GetTopic(), Origin: m.GetOrigin(), Time: m.GetTime(), Data: m.GetData(), Hops: uint32(dist)}
-	data, err := proto.Marshal(&pb.Frame{Body: &pb.Frame_Message{Message: out}})
-	if err != nil {
-		return nil
-	}
-	return data
 }
 
 // relay sends a message that just arrived from (nil: published here) on:
@@ -254,7 +242,7 @@ func (e *engine) relay(ent *entry, from *link, catchUp bool, now time.Time) {
 			continue
 		}
 		if _, eager := t.eager[id]; eager && l.hello {
-			e.send(l, kindMessage, ent.wire)
+			e.send(l, kindMessage, ent.head, ent.body)
 		} else {
 			e.announce(l, ent.short, ent.dist, now)
 		}

@@ -85,7 +85,7 @@ func describe(acts []action) []string {
 			out = append(out, fmt.Sprintf("tree %d %s", a.link, a.reason))
 		case actSend:
 			var f pb.Frame
-			if err := proto.Unmarshal(a.data, &f); err != nil {
+			if err := proto.Unmarshal(append(append([]byte(nil), a.data...), a.tail...), &f); err != nil {
 				out = append(out, fmt.Sprintf("%d undecodable", a.link))
 				continue
 			}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
@@ -191,11 +190,21 @@ func (r *Relay) attach(ch *channel.Channel) (protocols.Protocol, error) {
 	r.eng.AddLink(id)
 	r.mu.Unlock()
 	ch.OnStop(func() { r.detach(id) })
-	// The filter sees each frame's encoded size; the handler, run next on
-	// the same goroutine, uses it.
-	var size int
-	ch.Filter(r.spec, func(raw []byte) bool { size = len(raw); return true })
-	ch.Handle(r.spec, func(m proto.Message) error { return r.receive(ch, id, m.(*pb.Frame), size) })
+	// Frames are decoded here, so that a large message's data stays
+	// the buffer it was read into (decodeFrame).
+	ch.HandleRaw(r.spec, func(raw []byte, owned bool) error {
+		f, err := decodeFrame(raw, owned)
+		if err != nil {
+			r.mu.Lock()
+			r.eng.stats.bytesReceived += uint64(len(raw))
+			r.eng.dropped(dropMalformed, r.eng.linkOf(id))
+			post := r.execLocked(r.eng.take(), time.Now())
+			r.mu.Unlock()
+			post.run()
+			return fmt.Errorf("%w: %w", channel.ErrViolation, err)
+		}
+		return r.receive(ch, id, f, len(raw))
+	})
 	return linkProtocol{r: r, ch: ch}, nil
 }
 
@@ -352,12 +361,12 @@ func (r *Relay) execLocked(acts []action, now time.Time) after {
 			if ch == nil {
 				continue
 			}
-			if _, queued := ch.Queued(); queued+len(a.data) > r.cfg.QueueBytes {
+			if _, queued := ch.Queued(); queued+len(a.data)+len(a.tail) > r.cfg.QueueBytes {
 				r.eng.stats.drop(dropQueueFull)
 				r.publishDrop(dropQueueFull.String(), a.link, now)
 				continue
 			}
-			if err := ch.SendEncoded(r.spec, a.data); err != nil && !errors.Is(err, channel.ErrStopped) {
+			if err := ch.SendParts(r.spec, a.data, a.tail); err != nil && !errors.Is(err, channel.ErrStopped) {
 				r.eng.stats.drop(dropQueueFull)
 				r.publishDrop(dropQueueFull.String(), a.link, now)
 			}

@@ -21,9 +21,10 @@ type entry struct {
 	// the tree's lag.
 	announced time.Time
 
-	// wire is the message encoded as a Frame with hops = dist, while it
-	// is in the history (nil otherwise).
-	wire []byte
+	// head and body are the message encoded as a Frame with hops = dist
+	// (encodeMessage: body is the data), while it is in the history (nil
+	// otherwise).
+	head, body []byte
 	// have lists links known to have the message (they sent, announced,
 	// offered it or were asked for it), which it is not announced to.
 	have []linkID
@@ -122,7 +123,7 @@ func (s *store) get(id ID) *entry { return s.seen[id] }
 // byShort returns the entry whose id starts with short, or nil.
 func (s *store) byShort(short uint64) *entry { return s.short[short] }
 
-// add records e (not yet known) and, if keep, keeps it (e.wire) in the
+// add records e (not yet known) and, if keep, keeps it (e.head, e.body) in the
 // history. It evicts what the bounds require.
 func (s *store) add(e *entry, keep bool, now time.Time) {
 	e.seen = now
@@ -174,7 +175,7 @@ func (s *store) dropData(e *entry) {
 		return
 	}
 	e.inHistory = false
-	e.wire = nil
+	e.head, e.body = nil, nil
 	s.histCount--
 	s.histBytes -= e.size
 }

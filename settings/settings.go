@@ -168,7 +168,7 @@ func DefaultRelay() Relay {
 		EagerMaxSize:   16 << 10,
 		HistoryCount:   4096,
 		HistoryAge:     10 * time.Minute,
-		HistoryBytes:   64 << 20,
+		HistoryBytes:   16 << 20,
 		LazyInterval:   500 * time.Millisecond,
 		MaxHops:        16,
 		MeterWindow:    10 * time.Second,

@@ -17,12 +17,61 @@ var (
 	relayQuick   bool
 	relayDnode   string
 	relaySystems string
+	relayNets    string
+	relayParts   string
 )
 
 func init() {
 	flag.BoolVar(&relayQuick, "relay-quick", false, "relay benchmark: a smoke run (n = 20, few messages, short sweeps) instead of the full matrix")
 	flag.StringVar(&relayDnode, "relay-dnode", relayDnodeDefault, "relay benchmark: the system in the dnode column of its rows")
 	flag.StringVar(&relaySystems, "relay-systems", "", "relay benchmark: comma-separated systems to run (default all; the -relay-dnode one always runs)")
+	flag.StringVar(&relayNets, "relay-nets", "", "relay benchmark: comma-separated network sizes of the plan to run (default all), e.g. 40")
+	flag.StringVar(&relayParts, "relay-parts", "", "relay benchmark: comma-separated parts to run (default all): 1K, 64K, 1M (cells), sweep, big (1 MiB rates), delay, catchup")
+}
+
+// wantPart reports whether -relay-parts selects part.
+func wantPart(part string) bool {
+	return relayParts == "" || slices.Contains(strings.Split(relayParts, ","), part)
+}
+
+// wantNet reports whether -relay-nets selects n.
+func wantNet(n int) bool {
+	return relayNets == "" || slices.Contains(strings.Split(relayNets, ","), fmt.Sprint(n))
+}
+
+// sizePart names a cell size as -relay-parts does.
+func sizePart(s relaySize) string {
+	switch s.bytes {
+	case 1 << 10:
+		return "1K"
+	case 64 << 10:
+		return "64K"
+	case 1 << 20:
+		return "1M"
+	}
+	return fmt.Sprint(s.bytes)
+}
+
+// selected returns plan with only the nets and parts the flags select.
+func (p relayPlan) selected() relayPlan {
+	var nets []relayNet
+	for _, n := range p.nets {
+		if !wantNet(n.n) {
+			continue
+		}
+		var sizes []relaySize
+		for _, s := range n.sizes {
+			if wantPart(sizePart(s)) {
+				sizes = append(sizes, s)
+			}
+		}
+		n.sizes = sizes
+		n.sweep = n.sweep && wantPart("sweep")
+		n.big = n.big && wantPart("big")
+		nets = append(nets, n)
+	}
+	p.nets = nets
+	return p
 }
 
 // relayNet is one network size of the plan: the sizes measured on it,
@@ -142,6 +191,7 @@ func benchRelay() result {
 	if relayQuick {
 		plan = quickRelayPlan()
 	}
+	plan = plan.selected()
 	kinds, err := relayKindsToRun()
 	must(err)
 	var res result
@@ -168,12 +218,14 @@ func benchRelay() result {
 			res.rows, res.notes = append(res.rows, rs...), append(res.notes, notes...)
 		}
 	}
-	if flood, ok := kindNamed("flood"); ok && kinds[0].name != "flood" {
+	if flood, ok := kindNamed("flood"); ok && kinds[0].name != "flood" && wantPart("delay") {
 		rs, notes := relayDelay(kinds[0], flood, plan)
 		res.rows, res.notes = append(res.rows, rs...), append(res.notes, notes...)
 	}
-	r, note := relayCatchUp(kinds[0], plan)
-	res.rows, res.notes = append(res.rows, r), append(res.notes, note)
+	if wantPart("catchup") {
+		r, note := relayCatchUp(kinds[0], plan)
+		res.rows, res.notes = append(res.rows, r), append(res.notes, note)
+	}
 	res.notes = append(res.notes, relayMethodNote(plan, kinds))
 	return res
 }

@@ -67,6 +67,7 @@ type rsysKind struct {
 // run (the one in the dnode column, -relay-dnode, runs first). A new
 // system is one file with its rsys and one entry here.
 var relayKinds = []rsysKind{
+	{"relay", buildRelay},
 	{"dchat", buildDchat},
 	{"flood", buildFlood},
 	{"gossipsub", func(b rbuild) rsys { return buildGossip(b, false) }},
@@ -75,7 +76,7 @@ var relayKinds = []rsysKind{
 
 // relayDnodeDefault is the system in the dnode column of the relay
 // benchmark's rows unless -relay-dnode says otherwise.
-const relayDnodeDefault = "dchat"
+const relayDnodeDefault = "relay"
 
 func kindNamed(name string) (rsysKind, bool) {
 	for _, k := range relayKinds {
