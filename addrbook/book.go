@@ -80,6 +80,20 @@ type Config struct {
 	SourceQuota int                                  // max Grey entries from one source; 0: GreyMax/10
 	Clock       clock.Clock                          // nil: real time
 	Logger      *slog.Logger                         // nil: discard
+
+	// SourceAddr returns the address a source peer is connected from (nil
+	// if unknown); its netgroup keys the greylist buckets of the entries
+	// that peer sends. Called by Insert without the lock held. nil: every
+	// source peer counts as a group of its own.
+	SourceAddr func(p peer.ID) ma.Multiaddr
+	// FlatGreylist keeps the greylist one list without buckets, capped
+	// at GreyMax by last_seen alone (as DarkFi). Localnet implies it. For
+	// comparisons such as the eclipse trial; nodes keep the buckets.
+	FlatGreylist bool
+	// Rand, when set, drives the book's random choices and draws the
+	// bucket secret, for reproducible tests and simulations. nil: a
+	// random seed, and a secret from crypto/rand.
+	Rand rand.Source
 }
 
 // Book is the address book. It is safe for concurrent use; one mutex
@@ -94,6 +108,7 @@ type Book struct {
 	lists    [numColors]*hostList
 	reg      map[peer.ID]*regRecord
 	srcCount map[peer.ID]int // Grey entries attributed to each source
+	buckets  *greyBuckets    // nil: a flat greylist (Localnet, FlatGreylist)
 	stats    InsertStats
 	rng      *rand.Rand
 
@@ -125,7 +140,18 @@ func New(cfg Config) *Book {
 		reg:      make(map[peer.ID]*regRecord),
 		srcCount: make(map[peer.ID]int),
 		stats:    InsertStats{Filtered: make(map[string]uint64)},
-		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+	if cfg.Rand != nil {
+		b.rng = rand.New(cfg.Rand)
+	} else {
+		b.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if !cfg.Localnet && !cfg.FlatGreylist {
+		var secretRNG *rand.Rand
+		if cfg.Rand != nil {
+			secretRNG = b.rng
+		}
+		b.buckets = newGreyBuckets(secretRNG)
 	}
 	for _, s := range cfg.Seeds {
 		b.seeds[s] = struct{}{}
@@ -172,12 +198,19 @@ func (b *Book) Contains(p peer.ID) (Color, bool) {
 // nowUnix is the current time in whole seconds.
 func (b *Book) nowUnix() int64 { return b.clk.Now().Unix() }
 
-// addLocked stores it in list c, keeping the Grey source counts.
+// addLocked stores it in list c, keeping the Grey source counts and
+// buckets. A Grey item whose bucket is full of newer entries is not
+// stored.
 func (b *Book) addLocked(c Color, it *item) {
 	if c != Grey {
-		it.src = ""
-	} else if it.src != "" {
-		b.srcCount[it.src]++
+		it.src, it.srcGroup = "", ""
+	} else {
+		if b.buckets != nil && !b.admitGreyLocked(it) {
+			return
+		}
+		if it.src != "" {
+			b.srcCount[it.src]++
+		}
 	}
 	for _, ev := range b.lists[c].add(it) {
 		b.droppedLocked(c, ev)
@@ -204,7 +237,13 @@ func (b *Book) removePeerLocked(c Color, p peer.ID) []*item {
 
 // droppedLocked keeps the accounting for an item that left list c.
 func (b *Book) droppedLocked(c Color, it *item) {
-	if c == Grey && it.src != "" {
+	if c != Grey {
+		return
+	}
+	if b.buckets != nil {
+		b.buckets.remove(it)
+	}
+	if it.src != "" {
 		if n := b.srcCount[it.src] - 1; n > 0 {
 			b.srcCount[it.src] = n
 		} else {
@@ -251,7 +290,7 @@ func (b *Book) moveLocked(e *item, from []Color, to Color, ts int64, setTS bool)
 			}
 		}
 		if b.lists[to].get(it.key) == nil {
-			it.src = ""
+			it.src, it.srcGroup = "", ""
 			b.addLocked(to, it)
 		}
 	}

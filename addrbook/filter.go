@@ -29,6 +29,10 @@ type InsertStats struct {
 	Filtered     map[string]uint64 // dropped entries by reason
 	QuotaDropped uint64            // dropped because their source was over its quota
 	Clamped      uint64            // last_seen in the future, clamped to now
+
+	// Greylist buckets (also counted for entries loaded or moved to Grey).
+	BucketEvicted uint64 // evicted from a full bucket by a newer entry
+	BucketDropped uint64 // not stored: their bucket was full of newer entries
 }
 
 // Stats returns a copy of the insert counters.
@@ -68,8 +72,11 @@ type candidate struct {
 // and then dropped if already known (no last_seen update), if the peer is
 // in White or Gold, if the peer is held in Insert or Move, or if source
 // has SourceQuota entries in Grey already. The rest are stored in Grey
-// under the peer's Insert state, as DarkFi does. A last_seen in the future
-// is clamped to now.
+// under the peer's Insert state, as DarkFi does, in the bucket of the
+// source's netgroup and their own (unless the greylist is flat): an entry
+// whose bucket is full evicts the bucket's oldest entry, or is dropped if
+// it is older than all of them. A last_seen in the future is clamped to
+// now.
 func (b *Book) Insert(source peer.ID, entries []Entry) int {
 	if len(entries) == 0 {
 		return 0
@@ -90,6 +97,7 @@ func (b *Book) Insert(source peer.ID, entries []Entry) int {
 			manual[p] = struct{}{}
 		}
 	}
+	srcGroup := b.sourceGroup(source)
 	cands := make([]candidate, 0, len(entries))
 	clamped := 0
 	for _, e := range entries {
@@ -122,7 +130,7 @@ func (b *Book) Insert(source peer.ID, entries []Entry) int {
 			continue
 		}
 		b.removeLocked(Dark, it.key)
-		if b.insertGreyLocked(source, it) {
+		if b.insertGreyLocked(source, srcGroup, it) {
 			stored++
 		}
 	}
@@ -144,9 +152,9 @@ func (b *Book) Insert(source peer.ID, entries []Entry) int {
 }
 
 // insertGreyLocked applies the list and registry part of the filter to a
-// dialable entry and stores it in Grey. It reports whether the entry is in
-// Grey afterwards.
-func (b *Book) insertGreyLocked(source peer.ID, it *item) bool {
+// dialable entry and stores it in Grey, in the bucket of srcGroup. It
+// reports whether the entry is in Grey afterwards.
+func (b *Book) insertGreyLocked(source peer.ID, srcGroup string, it *item) bool {
 	p := it.peer
 	if b.lists[Grey].get(it.key) != nil || b.lists[White].hasPeer(p) || b.lists[Gold].hasPeer(p) {
 		b.stats.Filtered[ReasonKnown]++
@@ -171,7 +179,7 @@ func (b *Book) insertGreyLocked(source peer.ID, it *item) bool {
 	if st == Free {
 		b.setStateLocked(p, Insert)
 	}
-	it.src = source
+	it.src, it.srcGroup = source, srcGroup
 	b.addLocked(Grey, it)
 	if st == Free {
 		if prev != nil {

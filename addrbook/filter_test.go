@@ -282,8 +282,11 @@ func TestInsertBusyAndActivePeers(t *testing.T) {
 	}
 }
 
+// The per-source quota, on a flat greylist (with buckets, one source and
+// one /16 fill one bucket first: see TestBucketsConfineSource).
 func TestSourceQuota(t *testing.T) {
-	b, _ := newTestBook(t, Config{})
+	flat := Config{FlatGreylist: true}
+	b, _ := newTestBook(t, flat)
 	src := testPeer(-1)
 	var es []Entry
 	for i := range 10000 {
@@ -300,7 +303,7 @@ func TestSourceQuota(t *testing.T) {
 	mustInvariants(t, b)
 
 	// 100 sources fill grey normally.
-	b2, _ := newTestBook(t, Config{})
+	b2, _ := newTestBook(t, flat)
 	for s := range 100 {
 		b2.Insert(testPeer(-2-s), es[s*100:(s+1)*100])
 	}
@@ -310,7 +313,7 @@ func TestSourceQuota(t *testing.T) {
 	mustInvariants(t, b2)
 
 	// Entries that leave grey free their source's quota.
-	b3, _ := newTestBook(t, Config{SourceQuota: 2})
+	b3, _ := newTestBook(t, Config{SourceQuota: 2, FlatGreylist: true})
 	b3.Insert(src, es[:5])
 	if b3.Len(Grey) != 2 {
 		t.Fatalf("quota 2 stored %d", b3.Len(Grey))
@@ -322,8 +325,10 @@ func TestSourceQuota(t *testing.T) {
 	mustInvariants(t, b3)
 }
 
+// A flat greylist (Localnet, FlatGreylist) keeps its newest GreyMax
+// entries; bucket eviction is TestBucketEviction's.
 func TestCapsKeepNewest(t *testing.T) {
-	b, _ := newTestBook(t, Config{})
+	b, _ := newTestBook(t, Config{FlatGreylist: true})
 	const n = 10 * GreyMax
 	var es []Entry
 	for i := range n {

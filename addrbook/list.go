@@ -16,6 +16,9 @@ type item struct {
 	key  string  // addr.String()
 	ts   int64   // last seen, unix seconds
 	src  peer.ID // the source it counts against (Grey only; "" for none)
+
+	srcGroup string // the source's group for the buckets (Grey only; "" for none)
+	bkt      int    // greylist bucket index + 1; 0: in no bucket
 }
 
 func (it *item) entry() Entry {

@@ -10,7 +10,9 @@ package addrbook
 // share passes known=true for that share of its slots. Entries for which
 // skip returns true, and entries whose peer cannot enter Connect (it is
 // not Free), are ignored. skip is called with the book's lock held and
-// must not call the Book. Pick returns ErrNoHost when nothing fits.
+// must not call the Book. Pick returns ErrNoHost when nothing fits. Gold
+// and White entries are drawn uniformly; Grey ones bucket first when the
+// greylist has buckets (see the package doc).
 func (b *Book) Pick(known, allowGrey bool, skip func(Entry) bool) (Entry, error) {
 	order := make([]Color, 0, 3)
 	if known {
@@ -40,8 +42,12 @@ func (b *Book) Pick(known, allowGrey bool, skip func(Entry) bool) (Entry, error)
 
 // randomLocked returns a uniformly random item of list c for which ok
 // holds, or nil. It tries a few random positions first, then walks a
-// random permutation of the whole list.
+// random permutation of the whole list. A bucketed Grey list is picked
+// bucket first (see randomBucketedLocked).
 func (b *Book) randomLocked(c Color, ok func(*item) bool) *item {
+	if c == Grey && b.buckets != nil {
+		return b.randomBucketedLocked(ok)
+	}
 	items := b.lists[c].items
 	n := len(items)
 	if n == 0 {
