@@ -67,6 +67,16 @@
 // a file with any invalid line, or cut short, is moved aside and the node
 // starts from its seeds.
 //
+// # Anchors file
+//
+// SaveAnchors writes "# dnode anchors v1" and then one
+// "multiaddr\tunix_last_seen" line per anchor (the hosts the outbound
+// slots held at stop), atomically like the hostlist. LoadAnchors reads it
+// and removes it at once, as Bitcoin Core does with anchors.dat, so an
+// anchor is tried at one start only; bad lines are skipped and counted.
+// Take puts an anchor through the Connect state, after which the usual
+// outcome methods apply.
+//
 // # Concurrency
 //
 // A Book is safe for concurrent use. One mutex guards the lists and the

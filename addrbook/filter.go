@@ -83,20 +83,7 @@ func (b *Book) Insert(source peer.ID, entries []Entry) int {
 	}
 	now := b.nowUnix()
 	// Callbacks run outside the lock.
-	own := make(map[string]struct{})
-	if b.cfg.OwnAddrs != nil {
-		for _, a := range b.cfg.OwnAddrs() {
-			if a != nil {
-				own[endpointKey(stripP2P(a))] = struct{}{}
-			}
-		}
-	}
-	manual := make(map[peer.ID]struct{})
-	if b.cfg.Manual != nil {
-		for _, p := range b.cfg.Manual() {
-			manual[p] = struct{}{}
-		}
-	}
+	own, manual := b.filterSets()
 	srcGroup := b.sourceGroup(source)
 	cands := make([]candidate, 0, len(entries))
 	clamped := 0
@@ -189,6 +176,26 @@ func (b *Book) insertGreyLocked(source peer.ID, srcGroup string, it *item) bool 
 		}
 	}
 	return b.lists[Grey].get(it.key) == it
+}
+
+// filterSets calls OwnAddrs and Manual (without the lock) and returns
+// our own endpoints and the manual peers, for classify.
+func (b *Book) filterSets() (own map[string]struct{}, manual map[peer.ID]struct{}) {
+	own = make(map[string]struct{})
+	if b.cfg.OwnAddrs != nil {
+		for _, a := range b.cfg.OwnAddrs() {
+			if a != nil {
+				own[endpointKey(stripP2P(a))] = struct{}{}
+			}
+		}
+	}
+	manual = make(map[peer.ID]struct{})
+	if b.cfg.Manual != nil {
+		for _, p := range b.cfg.Manual() {
+			manual[p] = struct{}{}
+		}
+	}
+	return own, manual
 }
 
 // classify runs the part of the filter that needs no lock (and calls the
