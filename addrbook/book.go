@@ -273,10 +273,20 @@ func (b *Book) rankOf(p peer.ID) (Color, bool) {
 // into list to, and stores e itself there if it is missing. If setTS, e's
 // entry gets LastSeen ts; otherwise it keeps its stored LastSeen (or ts
 // when it was not stored).
+//
+// Entries that stay in Grey (Grey to Grey, as after a failed dial of a
+// greylist host) keep their source, so that they count against the same
+// quota and bucket as before; entries moved into Grey from White or Gold
+// have none (we verified them ourselves).
 func (b *Book) moveLocked(e *item, from []Color, to Color, ts int64, setTS bool) {
 	var moved []*item
 	for _, c := range from {
-		moved = append(moved, b.removePeerLocked(c, e.peer)...)
+		for _, it := range b.removePeerLocked(c, e.peer) {
+			if c != Grey || to != Grey {
+				it.src, it.srcGroup = "", ""
+			}
+			moved = append(moved, it)
+		}
 	}
 	if old := b.removeLocked(to, e.key); old != nil {
 		moved = append(moved, old)
@@ -290,7 +300,6 @@ func (b *Book) moveLocked(e *item, from []Color, to Color, ts int64, setTS bool)
 			}
 		}
 		if b.lists[to].get(it.key) == nil {
-			it.src, it.srcGroup = "", ""
 			b.addLocked(to, it)
 		}
 	}

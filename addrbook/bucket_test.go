@@ -376,3 +376,51 @@ func TestLoadFillsBuckets(t *testing.T) {
 		}
 	}
 }
+
+// A greylist host that fails a dial stays in its source's bucket and
+// quota; one that falls back from Gold is filed under its own netgroup.
+func TestFailedKeepsSourceBucket(t *testing.T) {
+	src := testPeer(-1)
+	b := sourceBook(t, map[peer.ID]string{src: ip4In(20000, 1)})
+	e := tcpEntry(t, ip4In(5, 1), testPeer(1), epoch.Add(-time.Minute))
+	if b.Insert(src, []Entry{e}) != 1 {
+		t.Fatal("not stored")
+	}
+	bucketOf := func() (int, peer.ID) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		it := b.lists[Grey].get(e.Addr.String())
+		if it == nil {
+			t.Fatal("entry left grey")
+		}
+		return it.bkt - 1, it.src
+	}
+	before, _ := bucketOf()
+	if want := bucketIndex(&b.buckets.secret, b.sourceGroup(src), Netgroup(e.Addr)); before != want {
+		t.Fatalf("bucket %d, want the source's %d", before, want)
+	}
+	if _, err := b.Pick(false, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Failed(e); err != nil {
+		t.Fatal(err)
+	}
+	if after, s := bucketOf(); after != before || s != src {
+		t.Fatalf("after a failed dial: bucket %d (was %d), source %v", after, before, s)
+	}
+	mustInvariants(t, b)
+	// Through Gold and back: its own netgroup's bucket, no source.
+	b.Release(e.Peer)
+	if err := b.Take(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Connected(e); err != nil {
+		t.Fatal(err)
+	}
+	b.Disconnected(e)
+	own := bucketIndex(&b.buckets.secret, Netgroup(e.Addr), Netgroup(e.Addr))
+	if after, s := bucketOf(); after != own || s != "" {
+		t.Fatalf("back from gold: bucket %d (own group's %d), source %v", after, own, s)
+	}
+	mustInvariants(t, b)
+}
