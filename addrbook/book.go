@@ -90,6 +90,10 @@ type Config struct {
 	// at GreyMax by last_seen alone (as DarkFi). Localnet implies it. For
 	// comparisons such as the eclipse trial; nodes keep the buckets.
 	FlatGreylist bool
+	// UniformPicks makes Pick draw Gold and White entries uniformly (as
+	// DarkFi) instead of netgroup first. Localnet implies it. For
+	// comparisons such as the eclipse trial.
+	UniformPicks bool
 	// Rand, when set, drives the book's random choices and draws the
 	// bucket secret, for reproducible tests and simulations. nil: a
 	// random seed, and a secret from crypto/rand.
@@ -104,13 +108,14 @@ type Book struct {
 	log   *slog.Logger
 	seeds map[peer.ID]struct{}
 
-	mu       sync.Mutex
-	lists    [numColors]*hostList
-	reg      map[peer.ID]*regRecord
-	srcCount map[peer.ID]int // Grey entries attributed to each source
-	buckets  *greyBuckets    // nil: a flat greylist (Localnet, FlatGreylist)
-	stats    InsertStats
-	rng      *rand.Rand
+	mu         sync.Mutex
+	lists      [numColors]*hostList
+	reg        map[peer.ID]*regRecord
+	srcCount   map[peer.ID]int // Grey entries attributed to each source
+	buckets    *greyBuckets    // nil: a flat greylist (Localnet, FlatGreylist)
+	groupPicks bool            // Gold and White picks netgroup first
+	stats      InsertStats
+	rng        *rand.Rand
 
 	hookMu sync.Mutex
 	hooks  []func(n int)
@@ -146,6 +151,7 @@ func New(cfg Config) *Book {
 	} else {
 		b.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
+	b.groupPicks = !cfg.Localnet && !cfg.UniformPicks
 	if !cfg.Localnet && !cfg.FlatGreylist {
 		var secretRNG *rand.Rand
 		if cfg.Rand != nil {

@@ -49,6 +49,16 @@
 // BeginRefine) choose a random non-empty bucket first, then an entry in
 // it, so a full bucket weighs as much as one holding a single entry.
 //
+// # Netgroup-first picks
+//
+// Unless Localnet or UniformPicks, Pick draws Gold and White entries
+// netgroup first: a random netgroup among those the list holds, then a
+// random entry of it (each list keeps an index by netgroup). Many
+// identities in a few /16s then weigh as much as a few hosts there, which
+// is what lets the outbound slots' diversity rule keep honest peers when
+// an attacker whitelists hundreds of identities (Bitcoin Core gets the
+// same effect from its bucketed tried table).
+//
 // # Registry
 //
 // Every peer has a State; a peer without a record is Free. Transitions

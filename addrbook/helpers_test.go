@@ -88,6 +88,24 @@ func checkInvariants(b *Book) error {
 		if n != len(l.items) {
 			return fmt.Errorf("%s: peer index holds %d of %d", Color(c), n, len(l.items))
 		}
+		if len(l.byGroup) != len(l.groups) {
+			return fmt.Errorf("%s: %d groups indexed, %d listed", Color(c), len(l.byGroup), len(l.groups))
+		}
+		n = 0
+		for i, g := range l.groups {
+			if g.pos != i || l.byGroup[g.name] != g || len(g.items) == 0 {
+				return fmt.Errorf("%s: group %q at %d records %d, %d items", Color(c), g.name, i, g.pos, len(g.items))
+			}
+			for _, it := range g.items {
+				n++
+				if it.netgroup() != g.name || Netgroup(it.addr) != g.name || l.byKey[it.key] != it {
+					return fmt.Errorf("%s: %s filed in group %q", Color(c), it.key, g.name)
+				}
+			}
+		}
+		if n != len(l.items) {
+			return fmt.Errorf("%s: group index holds %d of %d", Color(c), n, len(l.items))
+		}
 		for i, it := range l.items {
 			if i > 0 && !before(l.items[i-1], it) {
 				return fmt.Errorf("%s: not sorted at %d", Color(c), i)
