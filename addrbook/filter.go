@@ -245,17 +245,25 @@ func clampTS(ts, now int64) int64 {
 // non-empty transport part, agree with p when p is set, and survive a
 // round trip through its string form (so that the hostlist file can hold
 // it). The returned item has no LastSeen yet.
+//
+// Only the transport part is parsed back: the /p2p/ component is a
+// multihash that go-multiaddr validated when a was built, and its base58
+// form decodes to the same bytes, so its round trip cannot fail (and
+// base58 is most of the cost of an insert).
 func newItem(a ma.Multiaddr, p peer.ID) (*item, bool) {
-	_, id, ok := splitP2P(a)
+	tr, id, ok := splitP2P(a)
 	if !ok || (p != "" && p != id) {
 		return nil, false
 	}
-	key := a.String()
-	// String is a function of the bytes, so a round trip that gives the
-	// same bytes gives the same string.
-	back, err := ma.NewMultiaddr(key)
-	if err != nil || !back.Equal(a) {
+	last := a[len(a)-1]
+	if last.Code() != ma.P_P2P {
 		return nil, false
 	}
-	return &item{addr: back, peer: id, key: key}, true
+	trKey := tr.String()
+	back, err := ma.NewMultiaddr(trKey)
+	if err != nil || !back.Equal(tr) {
+		return nil, false
+	}
+	back = back.AppendComponent(&last)
+	return &item{addr: back, peer: id, key: trKey + last.String()}, true
 }

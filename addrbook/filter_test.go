@@ -400,3 +400,40 @@ func TestTransportAndNetgroup(t *testing.T) {
 		t.Error("nil address classified")
 	}
 }
+
+// newItem's key is the address's string form and parses back to it, for
+// every kind of address the book may hold; addresses without a trailing
+// peer are refused.
+func TestNewItemKey(t *testing.T) {
+	p, q := testPeer(1).String(), testPeer(2).String()
+	for _, s := range []string{
+		"/ip4/1.2.3.4/tcp/1/p2p/" + p,
+		"/ip6/2600::1/udp/4/quic-v1/p2p/" + p,
+		"/ip6zone/eth0/ip6/fe80::1/tcp/1/p2p/" + p,
+		"/dns/Example.COM./tcp/1/wss/p2p/" + p,
+		"/ip4/1.2.3.4/tcp/1/tls/sni/a.b/ws/p2p/" + p,
+		"/ip4/1.2.3.4/tcp/1/p2p/" + q + "/p2p-circuit/p2p/" + p,
+		"/ip4/1.2.3.4/udp/1/quic-v1/webtransport/certhash/uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g/p2p/" + p,
+	} {
+		a := mustMA(t, s)
+		it, ok := newItem(a, "")
+		if !ok {
+			t.Errorf("%s refused", s)
+			continue
+		}
+		if it.key != a.String() || !it.addr.Equal(a) || it.peer != testPeer(1) {
+			t.Errorf("%s: key %q, addr %s, peer %s", s, it.key, it.addr, it.peer)
+		}
+		if back, err := ma.NewMultiaddr(it.key); err != nil || !back.Equal(a) {
+			t.Errorf("%s: key does not parse back: %v", s, err)
+		}
+	}
+	for _, s := range []string{"/ip4/1.2.3.4/tcp/1", "/p2p/" + p, "/ip4/1.2.3.4/tcp/1/p2p/" + q + "/p2p-circuit"} {
+		if _, ok := newItem(mustMA(t, s), ""); ok {
+			t.Errorf("%s accepted", s)
+		}
+	}
+	if _, ok := newItem(mustMA(t, "/ip4/1.2.3.4/tcp/1/p2p/"+p), testPeer(2)); ok {
+		t.Error("peer mismatch accepted")
+	}
+}
