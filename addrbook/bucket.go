@@ -77,18 +77,15 @@ func bucketIndex(secret *[secretSize]byte, srcGroup, addrGroup string) int {
 }
 
 func keyedHash(secret *[secretSize]byte, tag byte, a, b string) uint64 {
-	h := sha256.New()
-	h.Write(secret[:])
-	var buf [binary.MaxVarintLen64 + 1]byte
-	buf[0] = tag
-	n := 1 + binary.PutUvarint(buf[1:], uint64(len(a)))
-	h.Write(buf[:n])
-	h.Write([]byte(a))
-	n = binary.PutUvarint(buf[:], uint64(len(b)))
-	h.Write(buf[:n])
-	h.Write([]byte(b))
-	var sum [sha256.Size]byte
-	return binary.BigEndian.Uint64(h.Sum(sum[:0]))
+	var stack [128]byte
+	buf := append(stack[:0], secret[:]...)
+	buf = append(buf, tag)
+	buf = binary.AppendUvarint(buf, uint64(len(a)))
+	buf = append(buf, a...)
+	buf = binary.AppendUvarint(buf, uint64(len(b)))
+	buf = append(buf, b...)
+	sum := sha256.Sum256(buf)
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 // itemBucket is the bucket of it: keyed by its source group, or, for an
@@ -96,7 +93,7 @@ func keyedHash(secret *[secretSize]byte, tag byte, a, b string) uint64 {
 // source, or moved back to Grey after we dialed it), by its own netgroup
 // as its source, so that such entries of one netgroup share one bucket.
 func (g *greyBuckets) itemBucket(it *item) int {
-	ag := Netgroup(it.addr)
+	ag := it.netgroup()
 	sg := it.srcGroup
 	if sg == "" {
 		sg = ag
