@@ -211,6 +211,7 @@ func (n *Node) Start(ctx context.Context) error {
 	r.outbound = sessions.NewOutbound(r.mgr, n.addr, r.seedsync)
 	r.refine = sessions.NewRefine(r.mgr, n.opts.whitelistRecheck)
 	r.direct = sessions.NewDirect(r.mgr)
+	r.outbound.SetAnchors(n.loadAnchors())
 	n.cur.Store(r) // protocols reach the book and manager from here on
 	for _, p := range net.Peers {
 		if err := r.manual.Add(p); err != nil {
@@ -280,9 +281,10 @@ func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
 			}
 			return out
 		},
-		Refused: h.Gater.Refused,
-		Clock:   n.clock,
-		Logger:  n.logs.Logger("addrbook"),
+		Refused:    h.Gater.Refused,
+		SourceAddr: func(p peer.ID) ma.Multiaddr { return sourceAddr(h, p) },
+		Clock:      n.clock,
+		Logger:     n.logs.Logger("addrbook"),
 	})
 }
 
@@ -310,8 +312,10 @@ func (n *Node) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
 	defer cancel()
 	r.saver.stop()
-	// Save while channels are still up, so that gold peers stay gold.
+	// Save while channels are still up, so that gold peers stay gold and
+	// the outbound peers become the next start's anchors.
 	n.saveHostlist(r.book)
+	n.saveAnchors(r.outbound.Anchors())
 	r.manual.Stop()
 	r.outbound.Stop()
 	r.refine.Stop()

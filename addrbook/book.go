@@ -81,6 +81,24 @@ type Config struct {
 	SourceQuota int                                  // max Grey entries from one source; 0: GreyMax/10
 	Clock       clock.Clock                          // nil: real time
 	Logger      *slog.Logger                         // nil: discard
+
+	// SourceAddr returns the address a source peer is connected from (nil
+	// if unknown); its netgroup keys the greylist buckets of the entries
+	// that peer sends. Called by Insert without the lock held. nil: every
+	// source peer counts as a group of its own.
+	SourceAddr func(p peer.ID) ma.Multiaddr
+	// FlatGreylist keeps the greylist one list without buckets, capped
+	// at GreyMax by last_seen alone (as DarkFi). Localnet implies it. For
+	// comparisons such as the eclipse trial; nodes keep the buckets.
+	FlatGreylist bool
+	// UniformPicks makes Pick draw Gold and White entries uniformly (as
+	// DarkFi) instead of netgroup first. Localnet implies it. For
+	// comparisons such as the eclipse trial.
+	UniformPicks bool
+	// Rand, when set, drives the book's random choices and draws the
+	// bucket secret, for reproducible tests and simulations. nil: a
+	// random seed, and a secret from crypto/rand.
+	Rand rand.Source
 }
 
 // Book is the address book. It is safe for concurrent use; one mutex
@@ -91,12 +109,14 @@ type Book struct {
 	log   *slog.Logger
 	seeds map[peer.ID]struct{}
 
-	mu       sync.Mutex
-	lists    [numColors]*hostList
-	reg      map[peer.ID]*regRecord
-	srcCount map[peer.ID]int // Grey entries attributed to each source
-	stats    InsertStats
-	rng      *rand.Rand
+	mu         sync.Mutex
+	lists      [numColors]*hostList
+	reg        map[peer.ID]*regRecord
+	srcCount   map[peer.ID]int // Grey entries attributed to each source
+	buckets    *greyBuckets    // nil: a flat greylist (Localnet, FlatGreylist)
+	groupPicks bool            // Gold and White picks netgroup first
+	stats      InsertStats
+	rng        *rand.Rand
 
 	hookMu sync.Mutex
 	hooks  []func(n int)
@@ -130,7 +150,19 @@ func New(cfg Config) *Book {
 		reg:      make(map[peer.ID]*regRecord),
 		srcCount: make(map[peer.ID]int),
 		stats:    InsertStats{Filtered: make(map[string]uint64)},
-		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+	if cfg.Rand != nil {
+		b.rng = rand.New(cfg.Rand)
+	} else {
+		b.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	b.groupPicks = !cfg.Localnet && !cfg.UniformPicks
+	if !cfg.Localnet && !cfg.FlatGreylist {
+		var secretRNG *rand.Rand
+		if cfg.Rand != nil {
+			secretRNG = b.rng
+		}
+		b.buckets = newGreyBuckets(secretRNG)
 	}
 	for _, s := range cfg.Seeds {
 		b.seeds[s] = struct{}{}
@@ -177,12 +209,19 @@ func (b *Book) Contains(p peer.ID) (Color, bool) {
 // nowUnix is the current time in whole seconds.
 func (b *Book) nowUnix() int64 { return b.clk.Now().Unix() }
 
-// addLocked stores it in list c, keeping the Grey source counts.
+// addLocked stores it in list c, keeping the Grey source counts and
+// buckets. A Grey item whose bucket is full of newer entries is not
+// stored.
 func (b *Book) addLocked(c Color, it *item) {
 	if c != Grey {
-		it.src = ""
-	} else if it.src != "" {
-		b.srcCount[it.src]++
+		it.src, it.srcGroup = "", ""
+	} else {
+		if b.buckets != nil && !b.admitGreyLocked(it) {
+			return
+		}
+		if it.src != "" {
+			b.srcCount[it.src]++
+		}
 	}
 	for _, ev := range b.lists[c].add(it) {
 		b.droppedLocked(c, ev)
@@ -209,7 +248,13 @@ func (b *Book) removePeerLocked(c Color, p peer.ID) []*item {
 
 // droppedLocked keeps the accounting for an item that left list c.
 func (b *Book) droppedLocked(c Color, it *item) {
-	if c == Grey && it.src != "" {
+	if c != Grey {
+		return
+	}
+	if b.buckets != nil {
+		b.buckets.remove(it)
+	}
+	if it.src != "" {
 		if n := b.srcCount[it.src] - 1; n > 0 {
 			b.srcCount[it.src] = n
 		} else {
@@ -239,10 +284,20 @@ func (b *Book) rankOf(p peer.ID) (Color, bool) {
 // into list to, and stores e itself there if it is missing. If setTS, e's
 // entry gets LastSeen ts; otherwise it keeps its stored LastSeen (or ts
 // when it was not stored).
+//
+// Entries that stay in Grey (Grey to Grey, as after a failed dial of a
+// greylist host) keep their source, so that they count against the same
+// quota and bucket as before; entries moved into Grey from White or Gold
+// have none (we verified them ourselves).
 func (b *Book) moveLocked(e *item, from []Color, to Color, ts int64, setTS bool) {
 	var moved []*item
 	for _, c := range from {
-		moved = append(moved, b.removePeerLocked(c, e.peer)...)
+		for _, it := range b.removePeerLocked(c, e.peer) {
+			if c != Grey || to != Grey {
+				it.src, it.srcGroup = "", ""
+			}
+			moved = append(moved, it)
+		}
 	}
 	if old := b.removeLocked(to, e.key); old != nil {
 		moved = append(moved, old)
@@ -256,7 +311,6 @@ func (b *Book) moveLocked(e *item, from []Color, to Color, ts int64, setTS bool)
 			}
 		}
 		if b.lists[to].get(it.key) == nil {
-			it.src = ""
 			b.addLocked(to, it)
 		}
 	}

@@ -28,9 +28,36 @@
 // manual peers, banned and refused peers, non-global IP ranges and the
 // localhost names (unless Localnet), addresses already in Grey, White or
 // Gold (without updating them), other addresses of a peer in White or Gold,
-// and entries beyond the per-source quota of Grey. A last_seen in the
+// entries beyond the per-source quota of Grey, and entries older than
+// every entry of their full greylist bucket. A last_seen in the
 // future is clamped to now (DarkFi trusts it, letting an attacker pin
 // entries). Undialable addresses go to Dark instead of Grey.
+//
+// # Greylist buckets
+//
+// Unless Localnet or FlatGreylist, the greylist is also split into
+// GreyBuckets buckets of GreyBucketSize (Bitcoin Core's new table): an
+// entry's bucket is H(secret, source netgroup, H(secret, address netgroup,
+// source netgroup) mod SourceBuckets) mod GreyBuckets, with a secret drawn
+// per Book (so per run; it is never written). The sources of one netgroup
+// thus reach at most SourceBuckets buckets, however many identities they
+// use, and an insert into a full bucket evicts that bucket's oldest entry
+// (or is dropped if older than all of them), never an entry elsewhere.
+// Entries without a source (loaded from the file, inserted locally, moved
+// back to Grey after a dial) count their own netgroup as their source. The
+// source's address comes from Config.SourceAddr. Grey picks (Pick and
+// BeginRefine) choose a random non-empty bucket first, then an entry in
+// it, so a full bucket weighs as much as one holding a single entry.
+//
+// # Netgroup-first picks
+//
+// Unless Localnet or UniformPicks, Pick draws Gold and White entries
+// netgroup first: a random netgroup among those the list holds, then a
+// random entry of it (each list keeps an index by netgroup). Many
+// identities in a few /16s then weigh as much as a few hosts there, which
+// is what lets the outbound slots' diversity rule keep honest peers when
+// an attacker whitelists hundreds of identities (Bitcoin Core gets the
+// same effect from its bucketed tried table).
 //
 // # Registry
 //
@@ -49,6 +76,16 @@
 // temporary file, fsync, rename, fsync of the directory. Load is strict:
 // a file with any invalid line, or cut short, is moved aside and the node
 // starts from its seeds.
+//
+// # Anchors file
+//
+// SaveAnchors writes "# dnode anchors v1" and then one
+// "multiaddr\tunix_last_seen" line per anchor (the hosts the outbound
+// slots held at stop), atomically like the hostlist. LoadAnchors reads it
+// and removes it at once, as Bitcoin Core does with anchors.dat, so an
+// anchor is tried at one start only; bad lines are skipped and counted.
+// Take puts an anchor through the Connect state, after which the usual
+// outcome methods apply.
 //
 // # Concurrency
 //

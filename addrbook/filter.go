@@ -29,6 +29,10 @@ type InsertStats struct {
 	Filtered     map[string]uint64 // dropped entries by reason
 	QuotaDropped uint64            // dropped because their source was over its quota
 	Clamped      uint64            // last_seen in the future, clamped to now
+
+	// Greylist buckets (also counted for entries loaded or moved to Grey).
+	BucketEvicted uint64 // evicted from a full bucket by a newer entry
+	BucketDropped uint64 // not stored: their bucket was full of newer entries
 }
 
 // Stats returns a copy of the insert counters.
@@ -68,28 +72,19 @@ type candidate struct {
 // and then dropped if already known (no last_seen update), if the peer is
 // in White or Gold, if the peer is held in Insert or Move, or if source
 // has SourceQuota entries in Grey already. The rest are stored in Grey
-// under the peer's Insert state, as DarkFi does. A last_seen in the future
-// is clamped to now.
+// under the peer's Insert state, as DarkFi does, in the bucket of the
+// source's netgroup and their own (unless the greylist is flat): an entry
+// whose bucket is full evicts the bucket's oldest entry, or is dropped if
+// it is older than all of them. A last_seen in the future is clamped to
+// now.
 func (b *Book) Insert(source peer.ID, entries []Entry) int {
 	if len(entries) == 0 {
 		return 0
 	}
 	now := b.nowUnix()
 	// Callbacks run outside the lock.
-	own := make(map[string]struct{})
-	if b.cfg.OwnAddrs != nil {
-		for _, a := range b.cfg.OwnAddrs() {
-			if a != nil {
-				own[endpointKey(stripP2P(a))] = struct{}{}
-			}
-		}
-	}
-	manual := make(map[peer.ID]struct{})
-	if b.cfg.Manual != nil {
-		for _, p := range b.cfg.Manual() {
-			manual[p] = struct{}{}
-		}
-	}
+	own, manual := b.filterSets()
+	srcGroup := b.sourceGroup(source)
 	cands := make([]candidate, 0, len(entries))
 	clamped := 0
 	for _, e := range entries {
@@ -122,7 +117,7 @@ func (b *Book) Insert(source peer.ID, entries []Entry) int {
 			continue
 		}
 		b.removeLocked(Dark, it.key)
-		if b.insertGreyLocked(source, it) {
+		if b.insertGreyLocked(source, srcGroup, it) {
 			stored++
 		}
 	}
@@ -144,9 +139,9 @@ func (b *Book) Insert(source peer.ID, entries []Entry) int {
 }
 
 // insertGreyLocked applies the list and registry part of the filter to a
-// dialable entry and stores it in Grey. It reports whether the entry is in
-// Grey afterwards.
-func (b *Book) insertGreyLocked(source peer.ID, it *item) bool {
+// dialable entry and stores it in Grey, in the bucket of srcGroup. It
+// reports whether the entry is in Grey afterwards.
+func (b *Book) insertGreyLocked(source peer.ID, srcGroup string, it *item) bool {
 	p := it.peer
 	if b.lists[Grey].get(it.key) != nil || b.lists[White].hasPeer(p) || b.lists[Gold].hasPeer(p) {
 		b.stats.Filtered[ReasonKnown]++
@@ -171,7 +166,7 @@ func (b *Book) insertGreyLocked(source peer.ID, it *item) bool {
 	if st == Free {
 		b.setStateLocked(p, Insert)
 	}
-	it.src = source
+	it.src, it.srcGroup = source, srcGroup
 	b.addLocked(Grey, it)
 	if st == Free {
 		if prev != nil {
@@ -181,6 +176,26 @@ func (b *Book) insertGreyLocked(source peer.ID, it *item) bool {
 		}
 	}
 	return b.lists[Grey].get(it.key) == it
+}
+
+// filterSets calls OwnAddrs and Manual (without the lock) and returns
+// our own endpoints and the manual peers, for classify.
+func (b *Book) filterSets() (own map[string]struct{}, manual map[peer.ID]struct{}) {
+	own = make(map[string]struct{})
+	if b.cfg.OwnAddrs != nil {
+		for _, a := range b.cfg.OwnAddrs() {
+			if a != nil {
+				own[endpointKey(stripP2P(a))] = struct{}{}
+			}
+		}
+	}
+	manual = make(map[peer.ID]struct{})
+	if b.cfg.Manual != nil {
+		for _, p := range b.cfg.Manual() {
+			manual[p] = struct{}{}
+		}
+	}
+	return own, manual
 }
 
 // classify runs the part of the filter that needs no lock (and calls the
@@ -230,15 +245,25 @@ func clampTS(ts, now int64) int64 {
 // non-empty transport part, agree with p when p is set, and survive a
 // round trip through its string form (so that the hostlist file can hold
 // it). The returned item has no LastSeen yet.
+//
+// Only the transport part is parsed back: the /p2p/ component is a
+// multihash that go-multiaddr validated when a was built, and its base58
+// form decodes to the same bytes, so its round trip cannot fail (and
+// base58 is most of the cost of an insert).
 func newItem(a ma.Multiaddr, p peer.ID) (*item, bool) {
-	_, id, ok := splitP2P(a)
+	tr, id, ok := splitP2P(a)
 	if !ok || (p != "" && p != id) {
 		return nil, false
 	}
-	key := a.String()
-	back, err := ma.NewMultiaddr(key)
-	if err != nil || !back.Equal(a) || back.String() != key {
+	last := a[len(a)-1]
+	if last.Code() != ma.P_P2P {
 		return nil, false
 	}
-	return &item{addr: back, peer: id, key: key}, true
+	trKey := tr.String()
+	back, err := ma.NewMultiaddr(trKey)
+	if err != nil || !back.Equal(tr) {
+		return nil, false
+	}
+	back = back.AppendComponent(&last)
+	return &item{addr: back, peer: id, key: trKey + last.String()}, true
 }

@@ -282,8 +282,11 @@ func TestInsertBusyAndActivePeers(t *testing.T) {
 	}
 }
 
+// The per-source quota, on a flat greylist (with buckets, one source and
+// one /16 fill one bucket first: see TestBucketsConfineSource).
 func TestSourceQuota(t *testing.T) {
-	b, _ := newTestBook(t, Config{})
+	flat := Config{FlatGreylist: true}
+	b, _ := newTestBook(t, flat)
 	src := testPeer(-1)
 	var es []Entry
 	for i := range 10000 {
@@ -300,7 +303,7 @@ func TestSourceQuota(t *testing.T) {
 	mustInvariants(t, b)
 
 	// 100 sources fill grey normally.
-	b2, _ := newTestBook(t, Config{})
+	b2, _ := newTestBook(t, flat)
 	for s := range 100 {
 		b2.Insert(testPeer(-2-s), es[s*100:(s+1)*100])
 	}
@@ -310,7 +313,7 @@ func TestSourceQuota(t *testing.T) {
 	mustInvariants(t, b2)
 
 	// Entries that leave grey free their source's quota.
-	b3, _ := newTestBook(t, Config{SourceQuota: 2})
+	b3, _ := newTestBook(t, Config{SourceQuota: 2, FlatGreylist: true})
 	b3.Insert(src, es[:5])
 	if b3.Len(Grey) != 2 {
 		t.Fatalf("quota 2 stored %d", b3.Len(Grey))
@@ -322,8 +325,10 @@ func TestSourceQuota(t *testing.T) {
 	mustInvariants(t, b3)
 }
 
+// A flat greylist (Localnet, FlatGreylist) keeps its newest GreyMax
+// entries; bucket eviction is TestBucketEviction's.
 func TestCapsKeepNewest(t *testing.T) {
-	b, _ := newTestBook(t, Config{})
+	b, _ := newTestBook(t, Config{FlatGreylist: true})
 	const n = 10 * GreyMax
 	var es []Entry
 	for i := range n {
@@ -393,5 +398,42 @@ func TestTransportAndNetgroup(t *testing.T) {
 	}
 	if Transport(nil) != "" || Netgroup(nil) != "" {
 		t.Error("nil address classified")
+	}
+}
+
+// newItem's key is the address's string form and parses back to it, for
+// every kind of address the book may hold; addresses without a trailing
+// peer are refused.
+func TestNewItemKey(t *testing.T) {
+	p, q := testPeer(1).String(), testPeer(2).String()
+	for _, s := range []string{
+		"/ip4/1.2.3.4/tcp/1/p2p/" + p,
+		"/ip6/2600::1/udp/4/quic-v1/p2p/" + p,
+		"/ip6zone/eth0/ip6/fe80::1/tcp/1/p2p/" + p,
+		"/dns/Example.COM./tcp/1/wss/p2p/" + p,
+		"/ip4/1.2.3.4/tcp/1/tls/sni/a.b/ws/p2p/" + p,
+		"/ip4/1.2.3.4/tcp/1/p2p/" + q + "/p2p-circuit/p2p/" + p,
+		"/ip4/1.2.3.4/udp/1/quic-v1/webtransport/certhash/uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g/p2p/" + p,
+	} {
+		a := mustMA(t, s)
+		it, ok := newItem(a, "")
+		if !ok {
+			t.Errorf("%s refused", s)
+			continue
+		}
+		if it.key != a.String() || !it.addr.Equal(a) || it.peer != testPeer(1) {
+			t.Errorf("%s: key %q, addr %s, peer %s", s, it.key, it.addr, it.peer)
+		}
+		if back, err := ma.NewMultiaddr(it.key); err != nil || !back.Equal(a) {
+			t.Errorf("%s: key does not parse back: %v", s, err)
+		}
+	}
+	for _, s := range []string{"/ip4/1.2.3.4/tcp/1", "/p2p/" + p, "/ip4/1.2.3.4/tcp/1/p2p/" + q + "/p2p-circuit"} {
+		if _, ok := newItem(mustMA(t, s), ""); ok {
+			t.Errorf("%s accepted", s)
+		}
+	}
+	if _, ok := newItem(mustMA(t, "/ip4/1.2.3.4/tcp/1/p2p/"+p), testPeer(2)); ok {
+		t.Error("peer mismatch accepted")
 	}
 }

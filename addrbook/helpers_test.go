@@ -88,6 +88,24 @@ func checkInvariants(b *Book) error {
 		if n != len(l.items) {
 			return fmt.Errorf("%s: peer index holds %d of %d", Color(c), n, len(l.items))
 		}
+		if len(l.byGroup) != len(l.groups) {
+			return fmt.Errorf("%s: %d groups indexed, %d listed", Color(c), len(l.byGroup), len(l.groups))
+		}
+		n = 0
+		for i, g := range l.groups {
+			if g.pos != i || l.byGroup[g.name] != g || len(g.items) == 0 {
+				return fmt.Errorf("%s: group %q at %d records %d, %d items", Color(c), g.name, i, g.pos, len(g.items))
+			}
+			for _, it := range g.items {
+				n++
+				if it.netgroup() != g.name || Netgroup(it.addr) != g.name || l.byKey[it.key] != it {
+					return fmt.Errorf("%s: %s filed in group %q", Color(c), it.key, g.name)
+				}
+			}
+		}
+		if n != len(l.items) {
+			return fmt.Errorf("%s: group index holds %d of %d", Color(c), n, len(l.items))
+		}
 		for i, it := range l.items {
 			if i > 0 && !before(l.items[i-1], it) {
 				return fmt.Errorf("%s: not sorted at %d", Color(c), i)
@@ -140,6 +158,9 @@ func checkInvariants(b *Book) error {
 			}
 		}
 	}
+	if err := checkBucketsLocked(b); err != nil {
+		return err
+	}
 	if len(b.reg) > RegistryMax {
 		return fmt.Errorf("registry holds %d > %d", len(b.reg), RegistryMax)
 	}
@@ -151,4 +172,48 @@ func mustInvariants(t testing.TB, b *Book) {
 	if err := checkInvariants(b); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkBucketsLocked verifies the greylist buckets: every Grey item is in
+// the bucket its source group and netgroup give, buckets hold only Grey
+// items, none is over capacity; without buckets no item has one.
+func checkBucketsLocked(b *Book) error {
+	grey := b.lists[Grey]
+	if b.buckets == nil {
+		for _, it := range grey.items {
+			if it.bkt != 0 {
+				return fmt.Errorf("flat greylist: %s in bucket %d", it.key, it.bkt-1)
+			}
+		}
+		return nil
+	}
+	n := 0
+	for i, m := range b.buckets.members {
+		if len(m) > GreyBucketSize {
+			return fmt.Errorf("bucket %d holds %d > %d", i, len(m), GreyBucketSize)
+		}
+		for _, it := range m {
+			n++
+			if it.bkt != i+1 {
+				return fmt.Errorf("%s in bucket %d records %d", it.key, i, it.bkt-1)
+			}
+			if grey.get(it.key) != it {
+				return fmt.Errorf("bucket %d holds %s, not in grey", i, it.key)
+			}
+			if want := b.buckets.itemBucket(it); want != i {
+				return fmt.Errorf("%s in bucket %d, belongs in %d", it.key, i, want)
+			}
+		}
+	}
+	if n != grey.len() {
+		return fmt.Errorf("buckets hold %d of %d grey items", n, grey.len())
+	}
+	for _, c := range [...]Color{White, Gold, Black, Dark} {
+		for _, it := range b.lists[c].items {
+			if it.bkt != 0 || it.srcGroup != "" {
+				return fmt.Errorf("%s item %s has a bucket or source group", c, it.key)
+			}
+		}
+	}
+	return nil
 }

@@ -391,7 +391,9 @@ func TestHostlistSaveSkipsUnchanged(t *testing.T) {
 
 func TestHostlistLoadRules(t *testing.T) {
 	self := testPeer(1)
-	b, mock := newTestBook(t, Config{Self: self})
+	// A flat greylist, so that the cap is the only limit (buckets: see
+	// TestLoadFillsBuckets).
+	b, mock := newTestBook(t, Config{Self: self, FlatGreylist: true})
 	future := epoch.Add(time.Hour).Unix()
 	old := epoch.Add(-DarkMaxAge - time.Hour).Unix()
 	line := func(c string, i int, ip string, ts int64) string {

@@ -16,6 +16,20 @@ type item struct {
 	key  string  // addr.String()
 	ts   int64   // last seen, unix seconds
 	src  peer.ID // the source it counts against (Grey only; "" for none)
+
+	srcGroup string // the source's group for the buckets (Grey only; "" for none)
+	bkt      int    // greylist bucket index + 1; 0: in no bucket
+
+	group   string // Netgroup(addr), set when first stored
+	grouped bool
+}
+
+// netgroup returns Netgroup(it.addr), computed once.
+func (it *item) netgroup() string {
+	if !it.grouped {
+		it.group, it.grouped = Netgroup(it.addr), true
+	}
+	return it.group
 }
 
 func (it *item) entry() Entry {
@@ -32,17 +46,28 @@ func before(a, b *item) bool {
 }
 
 // hostList is one coloured list: a slice sorted by before, with indexes by
-// key and by peer. It is not safe for concurrent use; the Book's mutex
-// guards it.
+// key, by peer and by netgroup. It is not safe for concurrent use; the
+// Book's mutex guards it.
 type hostList struct {
-	max    int // 0: unbounded
-	items  []*item
-	byKey  map[string]*item
-	byPeer map[peer.ID][]*item
+	max     int // 0: unbounded
+	items   []*item
+	byKey   map[string]*item
+	byPeer  map[peer.ID][]*item
+	byGroup map[string]*groupItems
+	groups  []*groupItems // the non-empty groups, in no particular order
+}
+
+// groupItems are the items of one netgroup and the group's index in
+// hostList.groups.
+type groupItems struct {
+	name  string
+	items []*item
+	pos   int
 }
 
 func newHostList(max int) *hostList {
-	return &hostList{max: max, byKey: make(map[string]*item), byPeer: make(map[peer.ID][]*item)}
+	return &hostList{max: max, byKey: make(map[string]*item), byPeer: make(map[peer.ID][]*item),
+		byGroup: make(map[string]*groupItems)}
 }
 
 func (l *hostList) len() int                    { return len(l.items) }
@@ -65,6 +90,13 @@ func (l *hostList) add(it *item) (evicted []*item) {
 	l.items = slices.Insert(l.items, i, it)
 	l.byKey[it.key] = it
 	l.byPeer[it.peer] = append(l.byPeer[it.peer], it)
+	g := l.byGroup[it.netgroup()]
+	if g == nil {
+		g = &groupItems{name: it.netgroup(), pos: len(l.groups)}
+		l.byGroup[g.name] = g
+		l.groups = append(l.groups, g)
+	}
+	g.items = append(g.items, it)
 	for l.max > 0 && len(l.items) > l.max {
 		last := l.items[len(l.items)-1]
 		l.items[len(l.items)-1] = nil
@@ -101,6 +133,20 @@ func (l *hostList) unindex(it *item) {
 		delete(l.byPeer, it.peer)
 	} else {
 		l.byPeer[it.peer] = ps
+	}
+	g := l.byGroup[it.netgroup()]
+	if g == nil {
+		return
+	}
+	if j := slices.Index(g.items, it); j >= 0 {
+		g.items = slices.Delete(g.items, j, j+1)
+	}
+	if len(g.items) == 0 {
+		last := l.groups[len(l.groups)-1]
+		l.groups[g.pos], last.pos = last, g.pos
+		l.groups[len(l.groups)-1] = nil
+		l.groups = l.groups[:len(l.groups)-1]
+		delete(l.byGroup, g.name)
 	}
 }
 

@@ -206,3 +206,59 @@ func TestPickConcurrentNeverShares(t *testing.T) {
 	}
 	mustInvariants(t, b)
 }
+
+// Gold and White picks go netgroup first: 100 hosts of one /16 weigh as
+// much as one host of another; UniformPicks and Localnet draw entries
+// uniformly.
+func TestPickNetgroupFirst(t *testing.T) {
+	for _, c := range []struct {
+		cfg   Config
+		share float64 // expected share of the lone hosts
+	}{
+		{Config{}, 10.0 / 11},
+		{Config{UniformPicks: true}, 10.0 / 110},
+	} {
+		b, _ := newTestBook(t, c.cfg)
+		lone := map[peer.ID]bool{}
+		b.mu.Lock()
+		add := func(ip string, i int) {
+			e := tcpEntry(t, ip, testPeer(i), epoch)
+			it, _ := newItem(e.Addr, e.Peer)
+			it.ts = epoch.Unix()
+			b.addLocked(White, it)
+		}
+		for i := range 100 { // one crowded /16
+			add(fmt.Sprintf("12.0.%d.%d", i/200, i%200+1), i)
+		}
+		for g := range 10 { // ten lone ones
+			add(fmt.Sprintf("13.%d.0.1", g), 1000+g)
+			lone[testPeer(1000+g)] = true
+		}
+		b.mu.Unlock()
+		mustInvariants(t, b)
+		const draws = 5000
+		hits := 0
+		for range draws {
+			e, err := b.Pick(true, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lone[e.Peer] {
+				hits++
+			}
+			b.Release(e.Peer)
+		}
+		if got := float64(hits) / draws; math.Abs(got-c.share) > 0.03 {
+			t.Fatalf("%+v: lone hosts drawn %.3f of the time, want %.3f", c.cfg, got, c.share)
+		}
+	}
+	// A group whose hosts all fail skip is passed over.
+	b, _ := newTestBook(t, Config{})
+	fillLists(t, b, 30)
+	for range 50 {
+		e, err := b.Pick(true, false, func(e Entry) bool { return Netgroup(e.Addr) == "ip4:11.0" })
+		if err == nil {
+			t.Fatalf("picked %v from a skipped group", e.Addr)
+		}
+	}
+}

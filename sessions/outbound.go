@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +34,11 @@ import (
 // localnet. A handshake moves the host to gold; a failed dial or
 // handshake moves it to grey and suspends it; a disconnect moves it back
 // to grey; the slot then picks again.
+//
+// Anchors (SetAnchors, the hosts the slots held when the node last
+// stopped) are dialed first at Start: each is taken for a slot before any
+// slot picks, so they go through the same Connect, Connected and Failed
+// transitions and the slots' picks avoid their peers and netgroups.
 type Outbound struct {
 	m     *Manager
 	book  *addrbook.Book
@@ -43,17 +50,51 @@ type Outbound struct {
 	stored   *notifier     // the book stored new hosts
 	discover chan struct{} // a slot asks for peer discovery (capacity 1)
 
-	mu     sync.Mutex
-	slots  []*outSlot
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	slots   []*outSlot
+	anchors []addrbook.Entry // dialed first at the next Start
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 type outSlot struct {
 	id    int
 	ch    *channel.Channel // nil while not connected
+	entry addrbook.Entry   // the connected or connecting host
 	group string           // netgroup of the connected or connecting host
 	peer  peer.ID
+}
+
+// KnownSlots returns how many of n outbound slots prefer known hosts
+// (gold, then white) for an effective known_peer_percent of percent: the
+// first percent·n/100 slots.
+func KnownSlots(n, percent int) int { return percent * n / 100 }
+
+// SlotGroup returns the netgroup that outbound diversity counts for a
+// host at a, or "" under localnet (no diversity rule).
+func SlotGroup(a ma.Multiaddr, localnet bool) string {
+	if localnet {
+		return ""
+	}
+	return addrbook.Netgroup(a)
+}
+
+// SlotConflict is the rule an outbound slot picks by: a host at e may not
+// fill it if it is us (self), if another slot holds its peer, or if
+// another slot holds a host of its netgroup (unless localnet). others
+// yields the peer and group (SlotGroup) of every other slot's host.
+// Simulations of outbound selection use it too.
+func SlotConflict(e addrbook.Entry, self peer.ID, localnet bool, others iter.Seq2[peer.ID, string]) bool {
+	if e.Peer == self {
+		return true
+	}
+	group := SlotGroup(e.Addr, localnet)
+	for p, g := range others {
+		if p == e.Peer || (group != "" && g == group) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewOutbound returns the outbound session of m. Start starts it.
@@ -72,7 +113,32 @@ func NewOutbound(m *Manager, svc *addr.Service, seeds *SeedSync) *Outbound {
 	return o
 }
 
-// Start starts the slots and the discovery task.
+// SetAnchors sets the hosts the next Start dials first, one slot each in
+// order (the anchors of the last run; see addrbook.LoadAnchors). Anchors
+// past the slot count, anchors the book refuses (addrbook.Book.Take) and
+// anchors that break the diversity rule with an earlier one are dropped.
+func (o *Outbound) SetAnchors(anchors []addrbook.Entry) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.anchors = slices.Clone(anchors)
+}
+
+// Anchors returns the hosts the slots hold a channel with, in slot order:
+// what a node saves at Stop as the next start's anchors.
+func (o *Outbound) Anchors() []addrbook.Entry {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []addrbook.Entry
+	for _, s := range o.slots {
+		if s.ch != nil {
+			out = append(out, s.entry)
+		}
+	}
+	return out
+}
+
+// Start starts the slots and the discovery task. Anchors set before are
+// taken for the first slots before any slot runs.
 func (o *Outbound) Start() {
 	ctx, cancel := context.WithCancel(o.m.Context())
 	n := o.m.net.OutboundConnections
@@ -82,16 +148,19 @@ func (o *Outbound) Start() {
 	for i := range n {
 		o.slots[i] = &outSlot{id: i}
 	}
+	anchors := o.anchors
+	o.anchors = nil
 	o.mu.Unlock()
 	if n == 0 {
 		return
 	}
-	known := o.m.net.EffectiveKnownPeerPercent() * n / 100
+	first := o.takeAnchors(anchors)
+	known := KnownSlots(n, o.m.net.EffectiveKnownPeerPercent())
 	for i := range n {
 		o.wg.Add(1)
 		go func() {
 			defer o.wg.Done()
-			o.runSlot(ctx, o.slots[i], i < known)
+			o.runSlot(ctx, o.slots[i], i < known, first[i])
 		}()
 	}
 	o.wg.Add(1)
@@ -136,43 +205,68 @@ func (o *Outbound) Filled() int {
 	return n
 }
 
-// skip filters candidates for slot s: ourselves, peers another slot
-// holds, and (unless localnet) hosts in a netgroup another slot uses. It
-// runs under the book's lock and must not call into the book.
+// takeAnchors takes anchors for the first slots (in order, one each,
+// skipping those the book refuses or that conflict with an earlier one)
+// and returns, per slot, the anchor it dials first or nil.
+func (o *Outbound) takeAnchors(anchors []addrbook.Entry) []*addrbook.Entry {
+	first := make([]*addrbook.Entry, len(o.slots))
+	next := 0
+	for _, e := range anchors {
+		if next == len(o.slots) {
+			break
+		}
+		s := o.slots[next]
+		if o.skip(s)(e) {
+			o.log.Debug("anchor not used: its peer or netgroup is taken", "addr", e.Addr)
+			continue
+		}
+		if err := o.book.Take(e); err != nil {
+			o.log.Debug("anchor not used", "addr", e.Addr, "err", err)
+			continue
+		}
+		o.setSlot(s, e, nil)
+		first[next] = &e
+		next++
+	}
+	if next > 0 {
+		o.log.Info("dialing anchors first", "anchors", next)
+	}
+	return first
+}
+
+// skip filters candidates for slot s by SlotConflict. It runs under the
+// book's lock and must not call into the book.
 func (o *Outbound) skip(s *outSlot) func(addrbook.Entry) bool {
+	self, localnet := o.m.host.ID(), o.m.net.Localnet
 	return func(e addrbook.Entry) bool {
-		if e.Peer == o.m.host.ID() {
-			return true
-		}
-		group := ""
-		if !o.m.net.Localnet {
-			group = addrbook.Netgroup(e.Addr)
-		}
 		o.mu.Lock()
 		defer o.mu.Unlock()
-		for _, other := range o.slots {
-			if other == s {
-				continue
+		return SlotConflict(e, self, localnet, func(yield func(peer.ID, string) bool) {
+			for _, other := range o.slots {
+				if other != s && !yield(other.peer, other.group) {
+					return
+				}
 			}
-			if other.peer == e.Peer || (group != "" && other.group == group) {
-				return true
-			}
-		}
-		return false
+		})
 	}
 }
 
 func (o *Outbound) setSlot(s *outSlot, e addrbook.Entry, ch *channel.Channel) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	s.ch, s.peer, s.group = ch, e.Peer, ""
-	if e.Peer != "" && !o.m.net.Localnet {
-		s.group = addrbook.Netgroup(e.Addr)
+	s.ch, s.entry, s.peer, s.group = ch, e, e.Peer, ""
+	if e.Peer != "" {
+		s.group = SlotGroup(e.Addr, o.m.net.Localnet)
 	}
 }
 
-func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool) {
+// runSlot keeps slot s filled: first with anchor, if any (already taken),
+// then with the hosts it picks.
+func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool, anchor *addrbook.Entry) {
 	bus := o.m.cfg.Events
+	if anchor != nil && !o.fill(ctx, s, *anchor, "anchor") {
+		return
+	}
 	for ctx.Err() == nil {
 		woken := o.wake.Wait()
 		e, err := o.book.Pick(known, !o.m.net.DisableGreys, o.skip(s))
@@ -187,52 +281,64 @@ func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool) {
 			continue
 		}
 		o.setSlot(s, e, nil)
-		if ch := o.m.Channel(e.Peer); ch != nil {
-			o.hold(ctx, s, e, ch)
-			continue
+		if !o.fill(ctx, s, e, "") {
+			return
 		}
-		bus.Publish(events.Event{Kind: events.OutboundSlotConnecting, Slot: s.id, Addr: e.Addr.String()})
-		ch, err := o.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{stripPeer(e.Addr)}}, channel.Outbound)
-		if (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil {
-			o.hold(ctx, s, e, ch)
-			continue
-		}
-		if err != nil {
-			o.setSlot(s, addrbook.Entry{}, nil)
-			bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: err.Error()})
-			switch {
-			case ctx.Err() != nil || errors.Is(err, ErrStopped):
-				o.book.Release(e.Peer)
-				return
-			case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress), errors.Is(err, ErrSelf):
-				// Being connected some other way right now: not the host's fault.
-				o.book.Release(e.Peer)
-				if !sleep(ctx, o.m.clock, jitter(time.Second)) {
-					return
-				}
-			default:
-				o.log.Debug("outbound dial failed", "slot", s.id, "addr", e.Addr, "err", err)
-				if ferr := o.book.Failed(e); ferr != nil {
-					o.book.Release(e.Peer)
-				}
-			}
-			continue
-		}
-		if err := o.book.Connected(e); err != nil {
-			o.log.Debug("book refused connected host", "addr", e.Addr, "err", err)
-		}
-		o.setSlot(s, e, ch)
-		bus.Publish(events.Event{Kind: events.OutboundSlotConnected, Slot: s.id, Addr: e.Addr.String(), ChannelID: ch.ID()})
-		select {
-		case <-ch.Done():
-		case <-ctx.Done():
-			ch.Stop(ErrStopped)
-			<-ch.Done()
-		}
-		o.setSlot(s, addrbook.Entry{}, nil)
-		o.book.Disconnected(e)
-		bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: errString(ch.Err())})
 	}
+}
+
+// fill runs host e, which the book holds in the Connect state for slot
+// s, through the slot: dial, hold the channel until it ends, and record
+// the outcome in the book. why is the Connecting event's State ("anchor"
+// for an anchor). It reports false when the slot must stop.
+func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why string) bool {
+	bus := o.m.cfg.Events
+	if ch := o.m.Channel(e.Peer); ch != nil {
+		o.hold(ctx, s, e, ch)
+		return true
+	}
+	bus.Publish(events.Event{Kind: events.OutboundSlotConnecting, Slot: s.id, Addr: e.Addr.String(), State: why})
+	ch, err := o.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{stripPeer(e.Addr)}}, channel.Outbound)
+	if (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil {
+		o.hold(ctx, s, e, ch)
+		return true
+	}
+	if err != nil {
+		o.setSlot(s, addrbook.Entry{}, nil)
+		bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: err.Error()})
+		switch {
+		case ctx.Err() != nil || errors.Is(err, ErrStopped):
+			o.book.Release(e.Peer)
+			return false
+		case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress), errors.Is(err, ErrSelf):
+			// Being connected some other way right now: not the host's fault.
+			o.book.Release(e.Peer)
+			if !sleep(ctx, o.m.clock, jitter(time.Second)) {
+				return false
+			}
+		default:
+			o.log.Debug("outbound dial failed", "slot", s.id, "addr", e.Addr, "err", err)
+			if ferr := o.book.Failed(e); ferr != nil {
+				o.book.Release(e.Peer)
+			}
+		}
+		return true
+	}
+	if err := o.book.Connected(e); err != nil {
+		o.log.Debug("book refused connected host", "addr", e.Addr, "err", err)
+	}
+	o.setSlot(s, e, ch)
+	bus.Publish(events.Event{Kind: events.OutboundSlotConnected, Slot: s.id, Addr: e.Addr.String(), ChannelID: ch.ID()})
+	select {
+	case <-ch.Done():
+	case <-ctx.Done():
+		ch.Stop(ErrStopped)
+		<-ch.Done()
+	}
+	o.setSlot(s, addrbook.Entry{}, nil)
+	o.book.Disconnected(e)
+	bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: errString(ch.Err())})
+	return true
 }
 
 // hold fills slot s with a channel that already exists with the picked
