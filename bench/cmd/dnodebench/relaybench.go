@@ -68,6 +68,9 @@ func (p relayPlan) selected() relayPlan {
 		n.sizes = sizes
 		n.sweep = n.sweep && wantPart("sweep")
 		n.big = n.big && wantPart("big")
+		if len(n.sizes) == 0 && !n.sweep && !n.big {
+			continue // nothing of it selected: not even built
+		}
 		nets = append(nets, n)
 	}
 	p.nets = nets
@@ -322,29 +325,6 @@ func relayDelay(dn, flood rsysKind, plan relayPlan) ([]row, []string) {
 	note := fmt.Sprintf("relay, %s links (n=%d, %d edges): %d blocks of %d messages of %s at %d/s after a warm-up of one message from every node; every edge of both systems through its own delaying TCP proxy (as the size curves); delivery %s %s, flood %s; write bytes are not reported here (the proxies write every byte again).",
 		linkDelay, n, len(edges), plan.delaySize.blocks, plan.delaySize.msgs, plan.delaySize.label, plan.delaySize.rate, dn.name, fmtFracs(d.deliv), fmtFracs(f.deliv))
 	return rows, []string{note}
-}
-
-// relayCatchUp is the catch-up row: "catch-up: all of 100 missed
-// messages delivered within 2 s of reconnecting".
-//
-// TODO(relay): implement with the relay system (the relay catches up; the
-// floods and gossipsub never deliver what a node missed). Method: on the n = 40 topology with the dnode system alone,
-// warm up as measureCell does; take node k (seeded random) off the
-// network (close its channels and keep its peers from redialing it, the
-// node and its history kept); publish 100 messages of 1 KiB from random
-// other nodes at 20/s and wait until every other node has them; put k
-// back along its edges and time from its first channel being up to the
-// last of the 100 reaching it (each once; count duplicates). One row per
-// round: the time in s against the 2 s bound (baseline column "bound",
-// value 2, ratio ≤ 1.0) and a note with the delivered count. It needs two
-// methods on the system (say offline(i), online(i)), which no system has
-// yet. Until then it returns the row without figures (shown
-// as "–", neither met nor missed) and a note that says so: no figure is
-// made up.
-func relayCatchUp(dn rsysKind, _ relayPlan) (row, string) {
-	r := row{bench: fmt.Sprintf("%s n=40 1 KiB: catch-up, all of 100 missed messages delivered after reconnecting", dn.name), unit: "s",
-		baseName: "bound", target: "≤ 2 s", targetRatio: 1, lowerBetter: true}
-	return r, fmt.Sprintf("relay catch-up: not measured yet (TODO(relay) in relayCatchUp: the %s system has no way yet to take a node off the network and back).", dn.name)
 }
 
 func relayMethodNote(plan relayPlan, kinds []rsysKind) string {
