@@ -216,7 +216,7 @@ func (e *engine) announce(l *link, short uint64, dist int, now time.Time) {
 		return
 	}
 	if l.pending == nil {
-		l.pending = make(map[uint64]uint8)
+		l.pending = make(map[uint64]uint8, 64)
 	}
 	l.pending[short] = uint8(min(dist, 255))
 	if l.flushAt.IsZero() {
@@ -227,22 +227,33 @@ func (e *engine) announce(l *link, short uint64, dist int, now time.Time) {
 
 // flush sends l's IHave batch now.
 func (e *engine) flush(l *link) {
+	// The map is kept (cleared) for the next batch: a busy link's batch
+	// is about the same size every interval.
 	pending := l.pending
-	l.pending = nil
-	l.flushAt = time.Time{}
-	for len(pending) > 0 {
-		ih := &pb.IHave{}
-		for s, h := range pending {
-			ih.Ids = appendShort(ih.Ids, s)
-			ih.Hops = append(ih.Hops, h)
-			delete(pending, s)
-			if len(ih.Hops) == MaxDigest {
-				break
-			}
+	l.pending, l.flushAt = nil, time.Time{} // sending must not flush again
+	ih := &pb.IHave{}
+	for s, h := range pending {
+		if ih.Ids == nil {
+			k := min(len(pending), MaxDigest)
+			ih.Ids, ih.Hops = make([]byte, 0, k*shortLen), make([]byte, 0, k)
 		}
-		e.stats.announced += uint64(len(ih.Hops))
-		e.sendFrame(l, &pb.Frame{Body: &pb.Frame_Ihave{Ihave: ih}})
+		ih.Ids = appendShort(ih.Ids, s)
+		ih.Hops = append(ih.Hops, h)
+		if len(ih.Hops) == MaxDigest {
+			e.sendIHave(l, ih)
+			ih = &pb.IHave{}
+		}
 	}
+	if len(ih.Hops) > 0 {
+		e.sendIHave(l, ih)
+	}
+	clear(pending)
+	l.pending = pending
+}
+
+func (e *engine) sendIHave(l *link, ih *pb.IHave) {
+	e.stats.announced += uint64(len(ih.Hops))
+	e.sendFrame(l, &pb.Frame{Body: &pb.Frame_Ihave{Ihave: ih}})
 }
 
 func packShorts(ids []uint64) []byte {

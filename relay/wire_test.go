@@ -46,17 +46,51 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(append(head, body...))
 	f.Add([]byte{0x12, 0x03, 0x0a, 0x01, 0xff})
 	f.Add([]byte{0x12, 0x00, 0x1a, 0x00})
+	for _, fr := range []*pb.Frame{
+		{Body: &pb.Frame_Ihave{Ihave: &pb.IHave{Ids: []byte("12345678"), Hops: []byte{1}}}},
+		{Body: &pb.Frame_Iwant{Iwant: &pb.IWant{Ids: []byte("12345678")}}},
+		{Body: &pb.Frame_Graft{Graft: &pb.Graft{Fetch: []byte("12345678"), Join: []byte("abcdefgh")}}},
+		{Body: &pb.Frame_Prune{Prune: &pb.Prune{Ids: []byte("12345678")}}},
+		{Body: &pb.Frame_Digest{Digest: &pb.Digest{Ids: []byte("12345678")}}},
+		{Body: &pb.Frame_Hello{Hello: &pb.Hello{Topics: []string{"t"}, MaxMessageSize: 9}}},
+	} {
+		raw, _ := proto.Marshal(fr)
+		f.Add(raw)
+		f.Add(append(raw, 0x0a, 0x01)) // a second field: not a sole field
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var want pb.Frame
 		werr := proto.Unmarshal(raw, &want)
-		got, gerr := decodeFrame(raw, true)
-		if (werr == nil) != (gerr == nil) {
-			t.Fatalf("proto.Unmarshal: %v; decodeFrame: %v", werr, gerr)
-		}
-		if werr == nil && want.GetMessage() != nil && !sameFields(got.GetMessage(), want.GetMessage()) {
-			t.Fatalf("decoded %v, want %v", got, &want)
+		for _, owned := range []bool{true, false} {
+			got, gerr := decodeFrame(raw, owned)
+			if (werr == nil) != (gerr == nil) {
+				t.Fatalf("owned %v: proto.Unmarshal: %v; decodeFrame: %v", owned, werr, gerr)
+			}
+			if werr == nil && !sameFrame(got, &want) {
+				t.Fatalf("owned %v: decoded %v, want %v", owned, got, &want)
+			}
 		}
 	})
+}
+
+// sameFrame compares the known fields of two frames.
+func sameFrame(a, b *pb.Frame) bool {
+	eq := bytes.Equal
+	switch {
+	case b.GetMessage() != nil:
+		return a.GetMessage() != nil && sameFields(a.GetMessage(), b.GetMessage())
+	case b.GetIhave() != nil:
+		return a.GetIhave() != nil && eq(a.GetIhave().GetIds(), b.GetIhave().GetIds()) && eq(a.GetIhave().GetHops(), b.GetIhave().GetHops())
+	case b.GetIwant() != nil:
+		return a.GetIwant() != nil && eq(a.GetIwant().GetIds(), b.GetIwant().GetIds())
+	case b.GetGraft() != nil:
+		return a.GetGraft() != nil && eq(a.GetGraft().GetFetch(), b.GetGraft().GetFetch()) && eq(a.GetGraft().GetJoin(), b.GetGraft().GetJoin())
+	case b.GetPrune() != nil:
+		return a.GetPrune() != nil && eq(a.GetPrune().GetIds(), b.GetPrune().GetIds())
+	case b.GetDigest() != nil:
+		return a.GetDigest() != nil && eq(a.GetDigest().GetIds(), b.GetDigest().GetIds())
+	}
+	return proto.Equal(a, b)
 }
 
 // sameFields compares messages' known fields (the owned decoder drops
