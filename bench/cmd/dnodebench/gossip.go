@@ -106,7 +106,15 @@ func newGossipVia(n int, edges [][2]int, signed bool, via func(a, b int, h host.
 			if via != nil {
 				ai.Addrs = via(e[0], e[1], g.hosts[e[1]])
 			}
-			must(g.hosts[e[0]].Connect(ctx, ai))
+			// As dnodeTopology: a dial on a busy machine may time out.
+			for try := 0; ; try++ {
+				err := g.hosts[e[0]].Connect(ctx, ai)
+				if err == nil || try == 2 {
+					must(err)
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 		})
 	}
 	wg.Wait()

@@ -261,22 +261,38 @@ func render(res result, imgRef string, took time.Duration) string {
 	return sb.String()
 }
 
-const (
-	beginMark = "<!-- dnodebench:begin -->"
-	endMark   = "<!-- dnodebench:end -->"
-)
+// docSection names the generated section -out writes: "" for the
+// suite's, or a name (-section) for a part run on its own, such as the
+// relay benchmark, whose markers carry the name.
+var docSection string
 
-// writeDoc replaces the generated section of path (between the markers),
-// keeping the hand-written text around it; a missing file gets just the
-// section.
+func init() {
+	flag.StringVar(&docSection, "section", "", "write the report between the markers of this named section of -out (<!-- dnodebench:NAME:begin -->), appended when the file has none; default the suite's section")
+}
+
+// marks returns the begin and end markers of section ("" the suite's).
+func marks(section string) (begin, end string) {
+	if section == "" {
+		return "<!-- dnodebench:begin -->", "<!-- dnodebench:end -->"
+	}
+	return "<!-- dnodebench:" + section + ":begin -->", "<!-- dnodebench:" + section + ":end -->"
+}
+
+// writeDoc replaces the generated section of path (between the markers
+// of docSection), keeping the hand-written text around it; a file without
+// the markers gets the section appended (a missing file: just the
+// section).
 func writeDoc(path, report string) error {
+	beginMark, endMark := marks(docSection)
 	section := beginMark + "\n" + report + endMark
 	b, err := os.ReadFile(path)
-	if err != nil || !strings.Contains(string(b), beginMark) || !strings.Contains(string(b), endMark) {
+	if err != nil {
 		return os.WriteFile(path, []byte("# Benchmarks\n\n"+section+"\n"), 0o644)
 	}
 	s := string(b)
-	i := strings.Index(s, beginMark)
-	j := strings.Index(s, endMark) + len(endMark)
-	return os.WriteFile(path, []byte(s[:i]+section+s[j:]), 0o644)
+	i, j := strings.Index(s, beginMark), strings.Index(s, endMark)
+	if i < 0 || j < i {
+		return os.WriteFile(path, []byte(strings.TrimRight(s, "\n")+"\n\n"+section+"\n"), 0o644)
+	}
+	return os.WriteFile(path, []byte(s[:i]+section+s[j+len(endMark):]), 0o644)
 }
