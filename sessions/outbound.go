@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"slices"
 	"sync"
@@ -77,24 +76,6 @@ func SlotGroup(a ma.Multiaddr, localnet bool) string {
 		return ""
 	}
 	return addrbook.Netgroup(a)
-}
-
-// SlotConflict is the rule an outbound slot picks by: a host at e may not
-// fill it if it is us (self), if another slot holds its peer, or if
-// another slot holds a host of its netgroup (unless localnet). others
-// yields the peer and group (SlotGroup) of every other slot's host.
-// Simulations of outbound selection use it too.
-func SlotConflict(e addrbook.Entry, self peer.ID, localnet bool, others iter.Seq2[peer.ID, string]) bool {
-	if e.Peer == self {
-		return true
-	}
-	group := SlotGroup(e.Addr, localnet)
-	for p, g := range others {
-		if p == e.Peer || (group != "" && g == group) {
-			return true
-		}
-	}
-	return false
 }
 
 // NewOutbound returns the outbound session of m. Start starts it.
