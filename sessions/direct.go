@@ -34,9 +34,10 @@ type Direct struct {
 	pending map[peer.ID]chan struct{} // closed when the dial finishes
 }
 
-// Stop waits for the watchers of direct channels; the Manager stops the
-// channels themselves.
-func (d *Direct) Stop() { d.wg.Wait() }
+// Stop waits for the watchers of direct channels, at most until ctx is
+// done (the error wraps ctx.Err()); the Manager stops the channels
+// themselves.
+func (d *Direct) Stop(ctx context.Context) error { return waitFor(ctx, &d.wg, "direct channels") }
 
 // NewDirect returns the direct session of m.
 func NewDirect(m *Manager) *Direct {
@@ -145,7 +146,11 @@ func (d *Direct) dial(ctx context.Context, ai peer.AddrInfo, addr ma.Multiaddr) 
 		return nil, err
 	}
 	if book != nil {
-		_ = book.Connected(e)
+		if err := book.Connected(e); err != nil {
+			// Banned meanwhile, or blocked: the host stays in its
+			// Connect state until Disconnected below frees it.
+			d.m.log.Debug("book refused direct host", "addr", addr, "err", err)
+		}
 	}
 	bus.Publish(events.Event{Kind: events.DirectConnected, Addr: addr.String(), ChannelID: ch.ID()})
 	d.wg.Add(1)

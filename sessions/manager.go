@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -298,7 +300,8 @@ func (m *Manager) violation(ch *channel.Channel, err error) {
 }
 
 // Stop stops every channel and handshake and removes the stream handlers.
-// It waits for all of them, at most until ctx is done. It is idempotent.
+// It waits for all of them, at most until ctx is done; then its error
+// names the channels still running and wraps ctx.Err(). It is idempotent.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	first := !m.stopping
@@ -335,12 +338,19 @@ func (m *Manager) Stop(ctx context.Context) error {
 		}
 		close(done)
 	}()
-	select {
-	case <-done:
+	if awaited(ctx, done) {
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop %s: %w", m.cfg.Network, ctx.Err())
 	}
+	// The stragglers: channels whose goroutines (a protocol job ignoring
+	// its context) have not returned.
+	m.mu.Lock()
+	var left []string
+	for ch := range m.all {
+		left = append(left, ch.String())
+	}
+	m.mu.Unlock()
+	slices.Sort(left)
+	return fmt.Errorf("stop %s: channels still running (%d): [%s]: %w", m.cfg.Network, len(left), strings.Join(left, ", "), ctx.Err())
 }
 
 // Stopping reports whether Stop was called.

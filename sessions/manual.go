@@ -111,9 +111,10 @@ func (s *Manual) Peers() map[peer.ID]*channel.Channel {
 	return out
 }
 
-// Stop stops every slot and waits for them. Channels are stopped by the
-// Manager. It is idempotent.
-func (s *Manual) Stop() {
+// Stop stops every slot and waits for them, at most until ctx is done
+// (the error wraps ctx.Err()). Channels are stopped by the Manager. It is
+// idempotent.
+func (s *Manual) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	for p, slot := range s.slots {
@@ -121,7 +122,7 @@ func (s *Manual) Stop() {
 		delete(s.slots, p)
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	return waitFor(ctx, &s.wg, "manual slots")
 }
 
 // run keeps a channel to the slot's peer until ctx is done.

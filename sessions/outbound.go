@@ -151,15 +151,17 @@ func (o *Outbound) Start() {
 	}()
 }
 
-// Stop stops the slots and discovery and waits for them.
-func (o *Outbound) Stop() {
+// Stop stops the slots and discovery and waits for them, at most until
+// ctx is done (a slot waits for its channel to finish, which a protocol
+// job ignoring its context can delay forever). The error wraps ctx.Err().
+func (o *Outbound) Stop(ctx context.Context) error {
 	o.mu.Lock()
 	cancel := o.cancel
 	o.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	o.wg.Wait()
+	return waitFor(ctx, &o.wg, "outbound slots")
 }
 
 // Slots returns each slot's channel id (0 when empty), in slot order.
@@ -306,6 +308,8 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why s
 		return true
 	}
 	if err := o.book.Connected(e); err != nil {
+		// Banned meanwhile, or blocked: the host stays in its Connect
+		// state until Disconnected below frees it.
 		o.log.Debug("book refused connected host", "addr", e.Addr, "err", err)
 	}
 	o.setSlot(s, e, ch)
@@ -328,7 +332,10 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why s
 // gold, since we did not dial its address.
 func (o *Outbound) hold(ctx context.Context, s *outSlot, e addrbook.Entry, ch *channel.Channel) {
 	bus := o.m.cfg.Events
-	_ = o.book.Transition(e.Peer, addrbook.Connected)
+	if err := o.book.Transition(e.Peer, addrbook.Connected); err != nil {
+		// The host stays in its Connect state until Release below.
+		o.log.Debug("book refused held host", "addr", e.Addr, "err", err)
+	}
 	o.setSlot(s, e, ch)
 	bus.Publish(events.Event{Kind: events.OutboundSlotConnected, Slot: s.id, Addr: e.Addr.String(), ChannelID: ch.ID()})
 	select {

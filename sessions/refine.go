@@ -78,12 +78,13 @@ func (r *Refine) Start() {
 	}
 }
 
-// Stop stops the loops and waits for them.
-func (r *Refine) Stop() {
+// Stop stops the loops and waits for them, at most until ctx is done; the
+// error wraps ctx.Err().
+func (r *Refine) Stop(ctx context.Context) error {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	r.wg.Wait()
+	return waitFor(ctx, &r.wg, "refinery")
 }
 
 // Prompt asks the refinery to probe e soon, ahead of its interval: a peer
