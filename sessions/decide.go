@@ -127,3 +127,47 @@ func admit(a admission) error {
 func keepNew(oldInit, newInit peer.ID) bool {
 	return oldInit == newInit || newInit < oldInit
 }
+
+// outcome groups what Connect returned, for the sessions to act on.
+type outcome int
+
+const (
+	// outcomeOwn: a new channel, the caller's.
+	outcomeOwn outcome = iota
+	// outcomeShared: a channel with the peer exists (another session's or
+	// the one the peer's handshake made), returned with the error; it is
+	// not the caller's to stop.
+	outcomeShared
+	// outcomeBusy: the peer is being connected some other way right now
+	// (a handshake in the same direction runs, or the peer's won and its
+	// channel is gone already): not the host's fault.
+	outcomeBusy
+	// outcomeSelf: the address is our own.
+	outcomeSelf
+	// outcomeStopped: the Manager stops.
+	outcomeStopped
+	// outcomeFailed: the dial or the handshake failed: the host's fault
+	// as far as we can tell.
+	outcomeFailed
+)
+
+// connectOutcome classifies Connect's result: hasCh reports whether it
+// returned a channel, err is its error.
+func connectOutcome(hasCh bool, err error) outcome {
+	switch {
+	case err == nil:
+		return outcomeOwn
+	case errors.Is(err, ErrStopped):
+		return outcomeStopped
+	case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate):
+		if hasCh {
+			return outcomeShared
+		}
+		return outcomeBusy
+	case errors.Is(err, ErrInProgress):
+		return outcomeBusy
+	case errors.Is(err, ErrSelf):
+		return outcomeSelf
+	}
+	return outcomeFailed
+}

@@ -163,3 +163,30 @@ func TestKeepNewBothEndsAgree(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectOutcome(t *testing.T) {
+	wrapped := func(err error) error { return fmt.Errorf("connect: %w", err) }
+	for _, tc := range []struct {
+		hasCh bool
+		err   error
+		want  outcome
+	}{
+		{true, nil, outcomeOwn},
+		{true, ErrAlreadyConnected, outcomeShared},
+		{true, ErrDuplicate, outcomeShared},
+		{true, wrapped(ErrDuplicate), outcomeShared},
+		{false, ErrAlreadyConnected, outcomeBusy},
+		{false, ErrDuplicate, outcomeBusy},
+		{false, ErrInProgress, outcomeBusy},
+		{false, ErrSelf, outcomeSelf},
+		{false, ErrStopped, outcomeStopped},
+		{false, wrapped(ErrStopped), outcomeStopped},
+		{false, wrapped(ErrConnect), outcomeFailed},
+		{false, wrapped(ErrHandshake), outcomeFailed},
+		{false, errors.New("other"), outcomeFailed},
+	} {
+		if got := connectOutcome(tc.hasCh, tc.err); got != tc.want {
+			t.Errorf("connectOutcome(%v, %v) = %d, want %d", tc.hasCh, tc.err, got, tc.want)
+		}
+	}
+}

@@ -30,13 +30,16 @@ import (
 
 // Errors returned by the Manager.
 var (
-	// ErrStopped: the manager is stopped or stopping.
-	ErrStopped = errors.New("network stopped")
+	// ErrStopped: the manager is stopped or stopping. As a channel's stop
+	// reason it is of kind channel.StopLocal (so it also Is
+	// channel.ErrStopped).
+	ErrStopped = channel.Because(channel.StopLocal, errors.New("network stopped"))
 	// ErrAlreadyConnected: a channel with the peer exists; Connect returns
 	// it along with this error.
 	ErrAlreadyConnected = errors.New("already connected to peer")
-	// ErrDuplicate: a simultaneous handshake initiated by the peer won.
-	ErrDuplicate = errors.New("duplicate channel: the peer's handshake won")
+	// ErrDuplicate: a simultaneous handshake initiated by the peer won;
+	// the stop reason (channel.StopDuplicate) of the losing channel.
+	ErrDuplicate = channel.Because(channel.StopDuplicate, errors.New("duplicate channel: the peer's handshake won"))
 	// ErrSelf: the address is our own.
 	ErrSelf = errors.New("cannot connect to self")
 	// ErrConnect: the peer could not be dialed.
@@ -135,7 +138,7 @@ func NewManager(cfg Config) *Manager {
 }
 
 // ErrConnClosed is the stop reason of a channel whose connection closed.
-var ErrConnClosed = errors.New("connection closed")
+var ErrConnClosed = channel.Because(channel.StopClosed, errors.New("connection closed"))
 
 // disconnected stops the channels of a connection that closed, at once
 // rather than at their next read or write. It runs in the swarm's
@@ -283,7 +286,7 @@ func (m *Manager) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason s
 	}
 	m.log.Warn("banned peer", "peer", p, "for", d, "reason", reason)
 	if ch := m.Channel(p); ch != nil {
-		ch.Stop(fmt.Errorf("banned: %s", reason))
+		ch.Stop(channel.Because(channel.StopBanned, fmt.Errorf("banned: %s", reason)))
 	}
 	_ = m.host.Network().ClosePeer(p)
 }

@@ -131,8 +131,8 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 	maxBackoff := max(manualBackoffMax, s.m.net.Profile("").OutboundConnectTimeout)
 	for ctx.Err() == nil {
 		ch, err := s.m.Connect(ctx, slot.ai, channel.Manual)
-		switch {
-		case err == nil, (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil:
+		switch connectOutcome(ch != nil, err) {
+		case outcomeOwn, outcomeShared:
 			// Ours, or one the peer opened: either way the peer is
 			// connected; wait until that channel ends.
 			s.setChannel(slot, ch)
@@ -148,9 +148,9 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 			if s.m.clock.Since(started) > manualStableAfter {
 				backoff = manualBackoffMin
 			}
-		case errors.Is(err, ErrStopped):
+		case outcomeStopped:
 			return
-		case errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress):
+		case outcomeBusy:
 			// The peer is connecting to us right now; look again soon.
 			backoff = manualBackoffMin
 		default:

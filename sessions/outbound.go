@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -282,7 +281,8 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why s
 	}
 	bus.Publish(events.Event{Kind: events.OutboundSlotConnecting, Slot: s.id, Addr: e.Addr.String(), State: why})
 	ch, err := o.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{stripPeer(e.Addr)}}, channel.Outbound)
-	if (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil {
+	out := connectOutcome(ch != nil, err)
+	if out == outcomeShared {
 		o.hold(ctx, s, e, ch)
 		return true
 	}
@@ -290,10 +290,10 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why s
 		o.setSlot(s, addrbook.Entry{}, nil)
 		bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: err.Error()})
 		switch {
-		case ctx.Err() != nil || errors.Is(err, ErrStopped):
+		case ctx.Err() != nil || out == outcomeStopped:
 			o.book.Release(e.Peer)
 			return false
-		case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress), errors.Is(err, ErrSelf):
+		case out == outcomeBusy, out == outcomeSelf:
 			// Being connected some other way right now: not the host's fault.
 			o.book.Release(e.Peer)
 			if !sleep(ctx, o.m.clock, jitter(time.Second)) {

@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -209,11 +208,11 @@ func (r *Refine) probe(ctx context.Context, e addrbook.Entry) bool {
 		return r.dialAddr(ctx, e.Peer, addr)
 	}
 	ch, err := r.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{addr}}, channel.Refine)
-	switch {
-	case err == nil:
+	switch connectOutcome(ch != nil, err) {
+	case outcomeOwn:
 		ch.Stop(nil)
 		return true
-	case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress):
+	case outcomeShared, outcomeBusy:
 		return r.dialAddr(ctx, e.Peer, addr)
 	}
 	return false

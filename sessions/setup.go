@@ -360,7 +360,7 @@ func (m *Manager) stopped(ch *channel.Channel) {
 	left := len(m.channels)
 	m.mu.Unlock()
 	if !ch.StartTime().IsZero() {
-		m.log.Info("channel closed", "peer", ch.Peer(), "session", ch.Session(), "conn", conn.ID(), "reason", ch.Err())
+		m.log.Info("channel closed", "peer", ch.Peer(), "session", ch.Session(), "conn", conn.ID(), "reason", ch.Err(), "kind", channel.KindOf(ch.Err()))
 		addr := ch.RemoteAddr().String()
 		m.cfg.Events.Publish(events.Event{Kind: events.ChannelStopped, ChannelID: ch.ID(), Addr: addr,
 			Session: ch.Session().String(), Err: errString(ch.Err())})
