@@ -65,7 +65,7 @@ func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channe
 	conn, err := m.host.Network().DialPeer(ctx, ai.ID)
 	if err != nil {
 		m.end(ai.ID, hs)
-		err = fmt.Errorf("%w: %v", ErrConnect, err)
+		err = fmt.Errorf("%w: %w", ErrConnect, err)
 		m.cfg.Events.Publish(events.Event{Kind: events.ChannelFailed, Addr: addrString(ai), Session: kind.String(), Err: err.Error()})
 		return nil, false, err
 	}
@@ -89,7 +89,7 @@ func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channe
 	if err != nil {
 		m.end(ai.ID, hs)
 		m.host.Conns.Release(conn)
-		return nil, closedUnder(), fmt.Errorf("%w: open version stream: %v", ErrConnect, err)
+		return nil, closedUnder(), fmt.Errorf("%w: open version stream: %w", ErrConnect, err)
 	}
 	// A second hold on conn keeps it open if our handshake is refused,
 	// for the peer's handshake on it.
@@ -305,6 +305,8 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 	observers := m.observers
 	m.mu.Unlock()
 	if dead {
+		// %v, not %w: the channel's stop reason (ErrStopped, say) must
+		// not read as the outcome of this Connect.
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, ch.Err())
 	}
 	switch {
