@@ -298,8 +298,10 @@ func (n *Node) saveHostlist(book *addrbook.Book) {
 }
 
 // Stop stops the sessions, drains every channel and closes the host. It
-// returns within about StopTimeout, is idempotent, and the node can be
-// started again afterwards.
+// returns within about StopTimeout even when a protocol job ignores its
+// context (the error then names what did not stop and wraps
+// context.DeadlineExceeded), is idempotent, and the node can be started
+// again afterwards.
 func (n *Node) Stop() error {
 	n.life.Lock()
 	defer n.life.Unlock()
@@ -316,11 +318,16 @@ func (n *Node) Stop() error {
 	// the outbound peers become the next start's anchors.
 	n.saveHostlist(r.book)
 	n.saveAnchors(r.outbound.Anchors())
-	r.manual.Stop()
-	r.outbound.Stop()
-	r.refine.Stop()
-	err := r.mgr.Stop(ctx)
-	r.direct.Stop()
+	// Each stop is bounded by ctx: a protocol job that ignores its
+	// context delays the stops up to StopTimeout, and the error names
+	// what did not stop.
+	err := errors.Join(
+		r.manual.Stop(ctx),
+		r.outbound.Stop(ctx),
+		r.refine.Stop(ctx),
+		r.mgr.Stop(ctx),
+		r.direct.Stop(ctx),
+	)
 	n.bcast.drain(ctx)
 	if n.opts.host == nil {
 		if cerr := r.host.Close(); err == nil {

@@ -312,12 +312,11 @@ func (c *Channel) addWorker() bool {
 // Stop stops the channel with reason err (nil means a local stop): it
 // cancels the channel's context, resets its streams and releases the
 // connection once every goroutine has returned. It never blocks and is
-// idempotent; only the first reason is kept.
+// idempotent; only the first reason is kept, as a *StopReason (err
+// classified by KindOf unless it is one already; see Because).
 func (c *Channel) Stop(err error) {
 	c.stopOnce.Do(func() {
-		if err == nil {
-			err = ErrStopped
-		}
+		err := error(reasonOf(err))
 		c.mu.Lock()
 		c.stopErr = err
 		var streams []network.Stream
@@ -353,7 +352,8 @@ func (c *Channel) Stop(err error) {
 	})
 }
 
-// Err returns why the channel stopped (nil while it runs).
+// Err returns why the channel stopped (nil while it runs): a
+// *StopReason, whose Kind says what class of reason it was.
 func (c *Channel) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

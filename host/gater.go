@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -259,17 +260,22 @@ func (g *Gater) InterceptAccept(cm network.ConnMultiaddrs) bool {
 	return !g.Refused("", cm.RemoteMultiaddr())
 }
 
-// InterceptSecured implements connmgr.ConnectionGater.
+// InterceptSecured implements connmgr.ConnectionGater, by Admit.
 func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.ConnMultiaddrs) bool {
-	if g.Refused(p, cm.RemoteMultiaddr()) {
-		return false
+	m := cm.RemoteMultiaddr()
+	a := Admission{Dir: dir, Blacklisted: g.Blacklisted(p, m)}
+	if !a.Blacklisted {
+		a.Banned = g.Banned(p, m)
 	}
-	if dir == network.DirInbound && g.inbound != nil && g.inbound.InboundFull() {
+	if !a.Banned && dir == network.DirInbound && g.inbound != nil {
+		a.InboundFull = g.inbound.InboundFull()
+	}
+	err := Admit(a)
+	if errors.Is(err, ErrInboundFull) {
 		g.refusedInbound.Add(1)
-		g.log.Debug("inbound connection refused: inbound slots full", "peer", p, "addr", cm.RemoteMultiaddr())
-		return false
+		g.log.Debug("inbound connection refused: inbound slots full", "peer", p, "addr", m)
 	}
-	return true
+	return err == nil
 }
 
 // InterceptUpgraded implements connmgr.ConnectionGater.

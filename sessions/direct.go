@@ -34,9 +34,10 @@ type Direct struct {
 	pending map[peer.ID]chan struct{} // closed when the dial finishes
 }
 
-// Stop waits for the watchers of direct channels; the Manager stops the
-// channels themselves.
-func (d *Direct) Stop() { d.wg.Wait() }
+// Stop waits for the watchers of direct channels, at most until ctx is
+// done (the error wraps ctx.Err()); the Manager stops the channels
+// themselves.
+func (d *Direct) Stop(ctx context.Context) error { return waitFor(ctx, &d.wg, "direct channels") }
 
 // NewDirect returns the direct session of m.
 func NewDirect(m *Manager) *Direct {
@@ -128,24 +129,30 @@ func (d *Direct) releaser(ch *channel.Channel) func() {
 // informed so that no slot dials the same host meanwhile.
 func (d *Direct) dial(ctx context.Context, ai peer.AddrInfo, addr ma.Multiaddr) (*channel.Channel, error) {
 	bus := d.m.cfg.Events
-	book := d.m.cfg.Book
-	e := addrbook.Entry{Addr: addr, Peer: ai.ID, LastSeen: d.m.clock.Now()}
-	if book != nil {
-		if err := book.Transition(ai.ID, addrbook.Connect); err != nil {
+	var lease *addrbook.Lease // nil without a book
+	if book := d.m.cfg.Book; book != nil {
+		e := addrbook.Entry{Addr: addr, Peer: ai.ID, LastSeen: d.m.clock.Now()}
+		l, err := book.ConnectLease(e)
+		if err != nil {
 			return nil, fmt.Errorf("direct: host busy: %w", err)
 		}
+		lease = l
 	}
 	bus.Publish(events.Event{Kind: events.DirectConnecting, Addr: addr.String()})
 	ch, err := d.m.Connect(ctx, ai, channel.Direct)
 	if err != nil {
-		if book != nil {
-			book.Release(ai.ID)
+		if lease != nil {
+			lease.Done()
 		}
 		bus.Publish(events.Event{Kind: events.DirectDisconnected, Addr: addr.String(), Err: err.Error()})
 		return nil, err
 	}
-	if book != nil {
-		_ = book.Connected(e)
+	if lease != nil {
+		if err := lease.Connected(); err != nil {
+			// Banned meanwhile, or blocked: the entries stay; Done
+			// below still records the disconnect.
+			d.m.log.Debug("book refused direct host", "addr", addr, "err", err)
+		}
 	}
 	bus.Publish(events.Event{Kind: events.DirectConnected, Addr: addr.String(), ChannelID: ch.ID()})
 	d.wg.Add(1)
@@ -155,8 +162,8 @@ func (d *Direct) dial(ctx context.Context, ai peer.AddrInfo, addr ma.Multiaddr) 
 		d.mu.Lock()
 		delete(d.users, ch)
 		d.mu.Unlock()
-		if book != nil {
-			book.Disconnected(e)
+		if lease != nil {
+			lease.Done() // the disconnect
 		}
 		bus.Publish(events.Event{Kind: events.DirectDisconnected, Addr: addr.String(), Err: errString(ch.Err())})
 	}()

@@ -14,11 +14,15 @@
 // aborted because of another one: when a handshake completes for a peer
 // that already has a channel, both peers apply the same rule to the pair
 // and keep the same channel. The new channel replaces the old one if the
-// same side opened both (it considers the old one gone), or if the old one
-// is older than a handshake can take (it is stale on the other side);
-// otherwise the two were simultaneous and the one opened by the smaller
-// peer ID wins. The loser is closed with ErrDuplicate, which sessions
-// treat as "already connected", not as a failure of the peer.
+// same side opened both (it considers the old one gone); otherwise the one
+// opened by the smaller peer ID wins. The rule (keepNew) reads only the two
+// initiators, known to both sides, never a clock. The loser is closed with
+// ErrDuplicate, which sessions treat as "already connected", not as a
+// failure of the peer.
+//
+// The policies (which host a slot may take, which handshakes are admitted,
+// which of two channels survives) are pure functions in decide.go, each
+// with its table in decide_test.go; the sessions are drivers over them.
 //
 // Streams carry no channel identity, so a connection carries at most one
 // handshake: Connect on a connection the peer opened waits for the peer's

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,13 +30,16 @@ import (
 
 // Errors returned by the Manager.
 var (
-	// ErrStopped: the manager is stopped or stopping.
-	ErrStopped = errors.New("network stopped")
+	// ErrStopped: the manager is stopped or stopping. As a channel's stop
+	// reason it is of kind channel.StopLocal (so it also Is
+	// channel.ErrStopped).
+	ErrStopped = channel.Because(channel.StopLocal, errors.New("network stopped"))
 	// ErrAlreadyConnected: a channel with the peer exists; Connect returns
 	// it along with this error.
 	ErrAlreadyConnected = errors.New("already connected to peer")
-	// ErrDuplicate: a simultaneous handshake initiated by the peer won.
-	ErrDuplicate = errors.New("duplicate channel: the peer's handshake won")
+	// ErrDuplicate: a simultaneous handshake initiated by the peer won;
+	// the stop reason (channel.StopDuplicate) of the losing channel.
+	ErrDuplicate = channel.Because(channel.StopDuplicate, errors.New("duplicate channel: the peer's handshake won"))
 	// ErrSelf: the address is our own.
 	ErrSelf = errors.New("cannot connect to self")
 	// ErrConnect: the peer could not be dialed.
@@ -133,7 +138,7 @@ func NewManager(cfg Config) *Manager {
 }
 
 // ErrConnClosed is the stop reason of a channel whose connection closed.
-var ErrConnClosed = errors.New("connection closed")
+var ErrConnClosed = channel.Because(channel.StopClosed, errors.New("connection closed"))
 
 // disconnected stops the channels of a connection that closed, at once
 // rather than at their next read or write. It runs in the swarm's
@@ -281,7 +286,7 @@ func (m *Manager) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason s
 	}
 	m.log.Warn("banned peer", "peer", p, "for", d, "reason", reason)
 	if ch := m.Channel(p); ch != nil {
-		ch.Stop(fmt.Errorf("banned: %s", reason))
+		ch.Stop(channel.Because(channel.StopBanned, fmt.Errorf("banned: %s", reason)))
 	}
 	_ = m.host.Network().ClosePeer(p)
 }
@@ -298,7 +303,8 @@ func (m *Manager) violation(ch *channel.Channel, err error) {
 }
 
 // Stop stops every channel and handshake and removes the stream handlers.
-// It waits for all of them, at most until ctx is done. It is idempotent.
+// It waits for all of them, at most until ctx is done; then its error
+// names the channels still running and wraps ctx.Err(). It is idempotent.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	first := !m.stopping
@@ -335,12 +341,19 @@ func (m *Manager) Stop(ctx context.Context) error {
 		}
 		close(done)
 	}()
-	select {
-	case <-done:
+	if awaited(ctx, done) {
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop %s: %w", m.cfg.Network, ctx.Err())
 	}
+	// The stragglers: channels whose goroutines (a protocol job ignoring
+	// its context) have not returned.
+	m.mu.Lock()
+	var left []string
+	for ch := range m.all {
+		left = append(left, ch.String())
+	}
+	m.mu.Unlock()
+	slices.Sort(left)
+	return fmt.Errorf("stop %s: channels still running (%d): [%s]: %w", m.cfg.Network, len(left), strings.Join(left, ", "), ctx.Err())
 }
 
 // Stopping reports whether Stop was called.

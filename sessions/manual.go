@@ -111,9 +111,10 @@ func (s *Manual) Peers() map[peer.ID]*channel.Channel {
 	return out
 }
 
-// Stop stops every slot and waits for them. Channels are stopped by the
-// Manager. It is idempotent.
-func (s *Manual) Stop() {
+// Stop stops every slot and waits for them, at most until ctx is done
+// (the error wraps ctx.Err()). Channels are stopped by the Manager. It is
+// idempotent.
+func (s *Manual) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	for p, slot := range s.slots {
@@ -121,7 +122,7 @@ func (s *Manual) Stop() {
 		delete(s.slots, p)
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	return waitFor(ctx, &s.wg, "manual slots")
 }
 
 // run keeps a channel to the slot's peer until ctx is done.
@@ -130,8 +131,8 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 	maxBackoff := max(manualBackoffMax, s.m.net.Profile("").OutboundConnectTimeout)
 	for ctx.Err() == nil {
 		ch, err := s.m.Connect(ctx, slot.ai, channel.Manual)
-		switch {
-		case err == nil, (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil:
+		switch connectOutcome(ch != nil, err) {
+		case outcomeOwn, outcomeShared:
 			// Ours, or one the peer opened: either way the peer is
 			// connected; wait until that channel ends.
 			s.setChannel(slot, ch)
@@ -147,9 +148,9 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 			if s.m.clock.Since(started) > manualStableAfter {
 				backoff = manualBackoffMin
 			}
-		case errors.Is(err, ErrStopped):
+		case outcomeStopped:
 			return
-		case errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress):
+		case outcomeBusy:
 			// The peer is connecting to us right now; look again soon.
 			backoff = manualBackoffMin
 		default:

@@ -2,9 +2,7 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"slices"
 	"sync"
@@ -77,24 +75,6 @@ func SlotGroup(a ma.Multiaddr, localnet bool) string {
 		return ""
 	}
 	return addrbook.Netgroup(a)
-}
-
-// SlotConflict is the rule an outbound slot picks by: a host at e may not
-// fill it if it is us (self), if another slot holds its peer, or if
-// another slot holds a host of its netgroup (unless localnet). others
-// yields the peer and group (SlotGroup) of every other slot's host.
-// Simulations of outbound selection use it too.
-func SlotConflict(e addrbook.Entry, self peer.ID, localnet bool, others iter.Seq2[peer.ID, string]) bool {
-	if e.Peer == self {
-		return true
-	}
-	group := SlotGroup(e.Addr, localnet)
-	for p, g := range others {
-		if p == e.Peer || (group != "" && g == group) {
-			return true
-		}
-	}
-	return false
 }
 
 // NewOutbound returns the outbound session of m. Start starts it.
@@ -170,15 +150,17 @@ func (o *Outbound) Start() {
 	}()
 }
 
-// Stop stops the slots and discovery and waits for them.
-func (o *Outbound) Stop() {
+// Stop stops the slots and discovery and waits for them, at most until
+// ctx is done (a slot waits for its channel to finish, which a protocol
+// job ignoring its context can delay forever). The error wraps ctx.Err().
+func (o *Outbound) Stop(ctx context.Context) error {
 	o.mu.Lock()
 	cancel := o.cancel
 	o.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	o.wg.Wait()
+	return waitFor(ctx, &o.wg, "outbound slots")
 }
 
 // Slots returns each slot's channel id (0 when empty), in slot order.
@@ -207,9 +189,9 @@ func (o *Outbound) Filled() int {
 
 // takeAnchors takes anchors for the first slots (in order, one each,
 // skipping those the book refuses or that conflict with an earlier one)
-// and returns, per slot, the anchor it dials first or nil.
-func (o *Outbound) takeAnchors(anchors []addrbook.Entry) []*addrbook.Entry {
-	first := make([]*addrbook.Entry, len(o.slots))
+// and returns, per slot, the lease of the anchor it dials first or nil.
+func (o *Outbound) takeAnchors(anchors []addrbook.Entry) []*addrbook.Lease {
+	first := make([]*addrbook.Lease, len(o.slots))
 	next := 0
 	for _, e := range anchors {
 		if next == len(o.slots) {
@@ -220,12 +202,13 @@ func (o *Outbound) takeAnchors(anchors []addrbook.Entry) []*addrbook.Entry {
 			o.log.Debug("anchor not used: its peer or netgroup is taken", "addr", e.Addr)
 			continue
 		}
-		if err := o.book.Take(e); err != nil {
+		l, err := o.book.TakeLease(e)
+		if err != nil {
 			o.log.Debug("anchor not used", "addr", e.Addr, "err", err)
 			continue
 		}
 		o.setSlot(s, e, nil)
-		first[next] = &e
+		first[next] = l
 		next++
 	}
 	if next > 0 {
@@ -262,14 +245,14 @@ func (o *Outbound) setSlot(s *outSlot, e addrbook.Entry, ch *channel.Channel) {
 
 // runSlot keeps slot s filled: first with anchor, if any (already taken),
 // then with the hosts it picks.
-func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool, anchor *addrbook.Entry) {
+func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool, anchor *addrbook.Lease) {
 	bus := o.m.cfg.Events
-	if anchor != nil && !o.fill(ctx, s, *anchor, "anchor") {
+	if anchor != nil && !o.fill(ctx, s, anchor, "anchor") {
 		return
 	}
 	for ctx.Err() == nil {
 		woken := o.wake.Wait()
-		e, err := o.book.Pick(known, !o.m.net.DisableGreys, o.skip(s))
+		l, err := o.book.PickLease(known, !o.m.net.DisableGreys, o.skip(s))
 		if err != nil {
 			bus.Publish(events.Event{Kind: events.OutboundSlotSleeping, Slot: s.id})
 			o.requestDiscovery()
@@ -280,51 +263,55 @@ func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool, anchor *
 			}
 			continue
 		}
-		o.setSlot(s, e, nil)
-		if !o.fill(ctx, s, e, "") {
+		o.setSlot(s, l.Entry(), nil)
+		if !o.fill(ctx, s, l, "") {
 			return
 		}
 	}
 }
 
-// fill runs host e, which the book holds in the Connect state for slot
-// s, through the slot: dial, hold the channel until it ends, and record
-// the outcome in the book. why is the Connecting event's State ("anchor"
-// for an anchor). It reports false when the slot must stop.
-func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why string) bool {
+// fill runs the leased host through slot s: dial, hold the channel until
+// it ends, and record the outcome on the lease, which it ends. why is the
+// Connecting event's State ("anchor" for an anchor). It reports false
+// when the slot must stop.
+func (o *Outbound) fill(ctx context.Context, s *outSlot, l *addrbook.Lease, why string) bool {
+	defer l.Done()
 	bus := o.m.cfg.Events
+	e := l.Entry()
 	if ch := o.m.Channel(e.Peer); ch != nil {
-		o.hold(ctx, s, e, ch)
+		o.hold(ctx, s, l, ch)
 		return true
 	}
 	bus.Publish(events.Event{Kind: events.OutboundSlotConnecting, Slot: s.id, Addr: e.Addr.String(), State: why})
 	ch, err := o.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{stripPeer(e.Addr)}}, channel.Outbound)
-	if (errors.Is(err, ErrAlreadyConnected) || errors.Is(err, ErrDuplicate)) && ch != nil {
-		o.hold(ctx, s, e, ch)
+	out := connectOutcome(ch != nil, err)
+	if out == outcomeShared {
+		o.hold(ctx, s, l, ch)
 		return true
 	}
 	if err != nil {
 		o.setSlot(s, addrbook.Entry{}, nil)
 		bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: err.Error()})
 		switch {
-		case ctx.Err() != nil || errors.Is(err, ErrStopped):
-			o.book.Release(e.Peer)
-			return false
-		case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress), errors.Is(err, ErrSelf):
+		case ctx.Err() != nil || out == outcomeStopped:
+			return false // Done frees the host
+		case out == outcomeBusy, out == outcomeSelf:
 			// Being connected some other way right now: not the host's fault.
-			o.book.Release(e.Peer)
+			l.Done()
 			if !sleep(ctx, o.m.clock, jitter(time.Second)) {
 				return false
 			}
 		default:
 			o.log.Debug("outbound dial failed", "slot", s.id, "addr", e.Addr, "err", err)
-			if ferr := o.book.Failed(e); ferr != nil {
-				o.book.Release(e.Peer)
+			if ferr := l.Failed(); ferr != nil {
+				o.log.Debug("book refused failed host; freed it", "addr", e.Addr, "err", ferr)
 			}
 		}
 		return true
 	}
-	if err := o.book.Connected(e); err != nil {
+	if err := l.Connected(); err != nil {
+		// Banned meanwhile, or blocked: the entries stay; the lease's
+		// Done still records the disconnect.
 		o.log.Debug("book refused connected host", "addr", e.Addr, "err", err)
 	}
 	o.setSlot(s, e, ch)
@@ -336,7 +323,7 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why s
 		<-ch.Done()
 	}
 	o.setSlot(s, addrbook.Entry{}, nil)
-	o.book.Disconnected(e)
+	l.Done() // the disconnect
 	bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: errString(ch.Err())})
 	return true
 }
@@ -345,9 +332,13 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, e addrbook.Entry, why s
 // peer (one channel per peer: the peer dialed us first, or another
 // session connected it) until that channel ends. The host is not moved to
 // gold, since we did not dial its address.
-func (o *Outbound) hold(ctx context.Context, s *outSlot, e addrbook.Entry, ch *channel.Channel) {
+func (o *Outbound) hold(ctx context.Context, s *outSlot, l *addrbook.Lease, ch *channel.Channel) {
 	bus := o.m.cfg.Events
-	_ = o.book.Transition(e.Peer, addrbook.Connected)
+	e := l.Entry()
+	if err := l.Held(); err != nil {
+		// The host stays in its Connect state until Done below.
+		o.log.Debug("book refused held host", "addr", e.Addr, "err", err)
+	}
 	o.setSlot(s, e, ch)
 	bus.Publish(events.Event{Kind: events.OutboundSlotConnected, Slot: s.id, Addr: e.Addr.String(), ChannelID: ch.ID()})
 	select {
@@ -355,7 +346,7 @@ func (o *Outbound) hold(ctx context.Context, s *outSlot, e addrbook.Entry, ch *c
 	case <-ctx.Done():
 	}
 	o.setSlot(s, addrbook.Entry{}, nil)
-	o.book.Release(e.Peer)
+	l.Done()
 	bus.Publish(events.Event{Kind: events.OutboundSlotDisconnected, Slot: s.id, Err: errString(ch.Err())})
 }
 

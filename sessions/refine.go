@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -78,12 +77,13 @@ func (r *Refine) Start() {
 	}
 }
 
-// Stop stops the loops and waits for them.
-func (r *Refine) Stop() {
+// Stop stops the loops and waits for them, at most until ctx is done; the
+// error wraps ctx.Err().
+func (r *Refine) Stop(ctx context.Context) error {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	r.wg.Wait()
+	return waitFor(ctx, &r.wg, "refinery")
 }
 
 // Prompt asks the refinery to probe e soon, ahead of its interval: a peer
@@ -208,11 +208,11 @@ func (r *Refine) probe(ctx context.Context, e addrbook.Entry) bool {
 		return r.dialAddr(ctx, e.Peer, addr)
 	}
 	ch, err := r.m.Connect(ctx, peer.AddrInfo{ID: e.Peer, Addrs: []ma.Multiaddr{addr}}, channel.Refine)
-	switch {
-	case err == nil:
+	switch connectOutcome(ch != nil, err) {
+	case outcomeOwn:
 		ch.Stop(nil)
 		return true
-	case errors.Is(err, ErrAlreadyConnected), errors.Is(err, ErrDuplicate), errors.Is(err, ErrInProgress):
+	case outcomeShared, outcomeBusy:
 		return r.dialAddr(ctx, e.Peer, addr)
 	}
 	return false

@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -185,9 +184,12 @@ func (s *SeedSync) exchange(ctx context.Context, ai peer.AddrInfo) (int, error) 
 	s.m.host.ConnMgr.Protect(ai.ID, "seed")
 	defer s.m.host.ConnMgr.Unprotect(ai.ID, "seed")
 	ch, err := s.m.Connect(ctx, ai, channel.Seed)
-	own := err == nil
-	if errors.Is(err, ErrAlreadyConnected) && ch != nil {
-		err = nil // reuse the channel we have with the seed
+	out := connectOutcome(ch != nil, err)
+	own := out == outcomeOwn
+	if out == outcomeShared {
+		// Reuse the channel we have with the seed, also the one its own
+		// simultaneous handshake made (ErrDuplicate): not a failure.
+		err = nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("connect seed: %w", err)

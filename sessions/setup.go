@@ -17,10 +17,6 @@ import (
 	"github.com/dnode-p2p/dnode/protocols/version"
 )
 
-// ErrInProgress: a handshake with the peer in the same direction is
-// already running.
-var ErrInProgress = errors.New("handshake with peer already in progress")
-
 // Connect dials ai, runs the version handshake as initiator and returns
 // the started channel of session kind kind. If a channel with the peer
 // exists it returns that channel and ErrAlreadyConnected. Errors wrap
@@ -55,7 +51,7 @@ func (m *Manager) Connect(ctx context.Context, ai peer.AddrInfo, kind channel.Se
 // failed because a connection that already existed before the dial
 // closed under it.
 func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channel.Session) (_ *channel.Channel, retry bool, _ error) {
-	hs, existing, err := m.begin(ai.ID, m.host.ID())
+	hs, existing, err := m.begin(ai.ID, m.host.ID(), nil)
 	if err != nil {
 		return existing, false, err
 	}
@@ -69,7 +65,7 @@ func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channe
 	conn, err := m.host.Network().DialPeer(ctx, ai.ID)
 	if err != nil {
 		m.end(ai.ID, hs)
-		err = fmt.Errorf("%w: %v", ErrConnect, err)
+		err = fmt.Errorf("%w: %w", ErrConnect, err)
 		m.cfg.Events.Publish(events.Event{Kind: events.ChannelFailed, Addr: addrString(ai), Session: kind.String(), Err: err.Error()})
 		return nil, false, err
 	}
@@ -93,7 +89,7 @@ func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channe
 	if err != nil {
 		m.end(ai.ID, hs)
 		m.host.Conns.Release(conn)
-		return nil, closedUnder(), fmt.Errorf("%w: open version stream: %v", ErrConnect, err)
+		return nil, closedUnder(), fmt.Errorf("%w: open version stream: %w", ErrConnect, err)
 	}
 	// A second hold on conn keeps it open if our handshake is refused,
 	// for the peer's handshake on it.
@@ -140,32 +136,17 @@ func (m *Manager) inboundOn(ctx context.Context, conn network.Conn, expect bool)
 func (m *Manager) acceptHandshake(s network.Stream) {
 	conn := s.Conn()
 	p := conn.RemotePeer()
-	hs, _, err := m.begin(p, p)
+	// Both sides may start a handshake on this one connection at once:
+	// the one started by the smaller peer ID goes on, the other is
+	// refused (its initiator then takes the channel this one makes; see
+	// Connect and admit).
+	hs, _, err := m.begin(p, p, conn)
 	if err != nil {
 		m.log.Debug("refusing handshake", "peer", p, "err", err)
 		_ = s.Reset()
 		return
 	}
 	defer m.wg.Done()
-	// Both sides started a handshake on this one connection at once: the
-	// one started by the smaller peer ID goes on, the other is refused
-	// (its initiator then takes the channel this one makes; see Connect).
-	m.mu.Lock()
-	hs.conn = conn
-	refuse := false
-	for _, o := range m.pending[p] {
-		if o.initiator == m.host.ID() && o.conn == conn && m.host.ID() < p {
-			refuse = true
-		}
-	}
-	m.signalLocked()
-	m.mu.Unlock()
-	if refuse {
-		m.log.Debug("refusing handshake: ours on the same connection wins", "peer", p)
-		m.end(p, hs)
-		_ = s.Reset()
-		return
-	}
 	if !m.host.Conns.Acquire(conn) {
 		m.end(p, hs)
 		_ = s.Reset()
@@ -178,30 +159,29 @@ func (m *Manager) acceptHandshake(s network.Stream) {
 	}
 }
 
-// begin admits a handshake with peer p initiated by initiator. As
-// initiator we do not dial a peer we have a channel with; either side
-// refuses a second handshake in the same direction while one runs. A
-// handshake in the other direction does not stop this one: both run to
-// completion and register resolves the pair (see the package doc). On
-// success the caller must call m.wg.Done when the handshake is over, and
-// m.end unless setup ran.
-func (m *Manager) begin(p, initiator peer.ID) (*handshake, *channel.Channel, error) {
+// begin admits a handshake with peer p initiated by initiator on conn
+// (nil until dialed), by admit's rule. On success the caller must call
+// m.wg.Done when the handshake is over, and m.end unless setup ran. The
+// existing channel is returned with ErrAlreadyConnected.
+func (m *Manager) begin(p, initiator peer.ID, conn network.Conn) (*handshake, *channel.Channel, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.stopping {
-		return nil, nil, ErrStopped
-	}
-	if ch := m.channels[p]; ch != nil && initiator == m.host.ID() {
-		return nil, ch, ErrAlreadyConnected
-	}
+	a := admission{self: m.host.ID(), peer: p, initiator: initiator, stopping: m.stopping, connected: m.channels[p] != nil}
 	for _, o := range m.pending[p] {
-		if o.initiator == initiator {
-			return nil, nil, ErrInProgress
-		}
+		a.running = append(a.running, runningHandshake{initiator: o.initiator, sameConn: conn != nil && o.conn == conn})
 	}
-	hs := &handshake{initiator: initiator}
+	if err := admit(a); err != nil {
+		if errors.Is(err, ErrAlreadyConnected) {
+			return nil, m.channels[p], err
+		}
+		return nil, nil, err
+	}
+	hs := &handshake{initiator: initiator, conn: conn}
 	m.pending[p] = append(m.pending[p], hs)
 	m.wg.Add(1)
+	if conn != nil {
+		m.signalLocked() // a handshake started on a connection
+	}
 	return hs, nil, nil
 }
 
@@ -211,24 +191,6 @@ func (m *Manager) initiator(ch *channel.Channel) peer.ID {
 		return ch.Peer()
 	}
 	return m.host.ID()
-}
-
-// keepNew decides, for a peer that already has channel old, whether the
-// newly handshaken channel (opened by initiator) replaces it. Both peers
-// apply the same rule to the same pair, so they keep the same channel:
-//   - same initiator: it replaced the channel it considers gone;
-//   - old is older than a handshake could take: it is stale on the other
-//     side (that side would not have started a handshake otherwise);
-//   - otherwise the two were simultaneous: the smaller initiator wins.
-func (m *Manager) keepNew(old *channel.Channel, initiator peer.ID, timeout time.Duration) bool {
-	switch oldInit := m.initiator(old); {
-	case oldInit == initiator:
-		return true
-	case m.clock.Since(old.StartTime()) > timeout:
-		return true
-	default:
-		return initiator < oldInit
-	}
 }
 
 // end forgets a handshake.
@@ -328,7 +290,7 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 	m.endLocked(p, hs)
 	stopping := m.stopping
 	existing := m.channels[p]
-	keep := existing == nil || m.keepNew(existing, hs.initiator, profile.ChannelHandshakeTimeout)
+	keep := existing == nil || keepNew(m.initiator(existing), hs.initiator)
 	dead := false
 	select {
 	case <-ch.Stopping():
@@ -343,6 +305,8 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 	observers := m.observers
 	m.mu.Unlock()
 	if dead {
+		// %v, not %w: the channel's stop reason (ErrStopped, say) must
+		// not read as the outcome of this Connect.
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, ch.Err())
 	}
 	switch {
@@ -398,7 +362,7 @@ func (m *Manager) stopped(ch *channel.Channel) {
 	left := len(m.channels)
 	m.mu.Unlock()
 	if !ch.StartTime().IsZero() {
-		m.log.Info("channel closed", "peer", ch.Peer(), "session", ch.Session(), "conn", conn.ID(), "reason", ch.Err())
+		m.log.Info("channel closed", "peer", ch.Peer(), "session", ch.Session(), "conn", conn.ID(), "reason", ch.Err(), "kind", channel.KindOf(ch.Err()))
 		addr := ch.RemoteAddr().String()
 		m.cfg.Events.Publish(events.Event{Kind: events.ChannelStopped, ChannelID: ch.ID(), Addr: addr,
 			Session: ch.Session().String(), Err: errString(ch.Err())})
