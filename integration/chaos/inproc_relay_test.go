@@ -1,0 +1,84 @@
+package chaos_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dnode-p2p/dnode/relay"
+	relaypb "github.com/dnode-p2p/dnode/relay/pb"
+)
+
+// An attacker with a channel floods the relay stream with messages of
+// fresh ids (valid ones: a new time each) as fast as the connection
+// takes them: past meter_messages per meter_window the receive metering
+// makes it a violation, and the attacker is banned and disconnected; the
+// honest prober keeps answering and resources (the relay's history and
+// seen-id table included) return near baseline.
+func TestRelayFlood(t *testing.T) {
+	sz := sizes()
+	v := startVictim(t, victimSettings(t, 8), relay.Config{MeterMessages: sz.relayMeter})
+	p := newProber(t, v.node)
+	m := startMeter(t)
+	a := newAttacker(t)
+	origin := []byte(a.h.ID())
+	var sent int
+	var banAfter time.Duration
+	st := p.during(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sz.relayBanWithin)
+		defer cancel()
+		if err := handshake(ctx, a.h, v.node, nil); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, func() error {
+			if !hasChannel(v.node, a.h.ID()) {
+				return errors.New("no attacker channel")
+			}
+			return nil
+		})
+		s, err := a.h.NewStream(ctx, v.node.ID(), relayID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Reset()
+		_ = s.SetWriteDeadline(time.Now().Add(sz.relayBanWithin))
+		w := bufio.NewWriterSize(s, 64<<10)
+		began := time.Now()
+		_, _ = w.Write(frameOf(&relaypb.Frame{Body: &relaypb.Frame_Hello{Hello: &relaypb.Hello{}}}))
+		base := uint64(time.Now().UnixNano())
+		data := make([]byte, 8)
+		for ctx.Err() == nil {
+			binary.BigEndian.PutUint64(data, uint64(sent))
+			f := &relaypb.Frame{Body: &relaypb.Frame_Message{Message: &relaypb.Message{
+				Topic: "chaos", Origin: origin, Time: base + uint64(sent), Data: data}}}
+			if _, err := w.Write(frameOf(f)); err != nil {
+				break // the victim reset the stream or closed the connection
+			}
+			sent++
+		}
+		banAfter = time.Since(began)
+		eventually(t, 10*time.Second, func() error {
+			if !v.node.Host().Gater.Banned(a.h.ID(), nil) {
+				return fmt.Errorf("the relay flooder is not banned after %d messages", sent)
+			}
+			if hasChannel(v.node, a.h.ID()) {
+				return errors.New("the relay flooder still has a channel")
+			}
+			return nil
+		})
+	})
+	p.check(t, st)
+	if sent < sz.relayMeter {
+		t.Errorf("banned after %d messages, fewer than meter_messages %d", sent, sz.relayMeter)
+	}
+	stats := v.relay.Stats()
+	a.h.Close()
+	p.close()
+	back := m.settle(t, sz.recover)
+	m.report(t, fmt.Sprintf("relay flood (meter_messages %d)", sz.relayMeter), back, st,
+		fmt.Sprintf("; %d messages written before the ban ended the stream (%s); relay stats %+v", sent, banAfter.Round(time.Millisecond), stats))
+}
