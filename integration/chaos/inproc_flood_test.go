@@ -199,7 +199,7 @@ func floodRaw(addr string, n int, within time.Duration) *floodResult {
 // once, the others when the handshake timeout or libp2p's accept timeout
 // ends them), the honest prober's channel keeps answering, and resources
 // return near baseline.
-func TestConnectionFlood(t *testing.T) {
+func TestInProcessConnectionFlood(t *testing.T) {
 	sz := sizes()
 	s := victimSettings(t, 8)
 	v := startVictim(t, s, relay.Config{})

@@ -113,7 +113,7 @@ func burst(tg target, first, frames int) (b []byte, kinds []string) {
 // handshake, ping, addr and relay after it): every attacker is banned and
 // disconnected and cannot come back, the honest prober's pings keep
 // answering, and resources return near baseline.
-func TestMalformedFrames(t *testing.T) {
+func TestInProcessMalformedFrames(t *testing.T) {
 	sz := sizes()
 	v := startVictim(t, victimSettings(t, sz.malformedConns+8), relay.Config{})
 	p := newProber(t, v.node)

@@ -19,7 +19,7 @@ import (
 // makes it a violation, and the attacker is banned and disconnected; the
 // honest prober keeps answering and resources (the relay's history and
 // seen-id table included) return near baseline.
-func TestRelayFlood(t *testing.T) {
+func TestInProcessRelayFlood(t *testing.T) {
 	sz := sizes()
 	v := startVictim(t, victimSettings(t, 8), relay.Config{MeterMessages: sz.relayMeter})
 	p := newProber(t, v.node)

@@ -21,7 +21,7 @@ import (
 // holds only the channel's own streams, keeps no goroutine per stream,
 // and the honest prober keeps answering. Opening streams is not a
 // violation, so no ban is due; the attacker's channel stays up.
-func TestStreamFlood(t *testing.T) {
+func TestInProcessStreamFlood(t *testing.T) {
 	sz := sizes()
 	v := startVictim(t, victimSettings(t, 8), relay.Config{})
 	p := newProber(t, v.node)

@@ -70,6 +70,7 @@ func fullRun() bool {
 type scale struct {
 	malformedConns, malformedFrames int           // malformed frames: connections × frames each
 	flood                           int           // connections of each flood kind (secured, raw)
+	slowloris                       int           // trickling connections of each kind
 	streams                         int           // streams opened on one channel's connection
 	relayMeter                      int           // the victim's relay meter_messages
 	recover                         time.Duration // resources must be back near baseline within this
@@ -78,9 +79,9 @@ type scale struct {
 
 func sizes() scale {
 	if fullRun() {
-		return scale{malformedConns: 100, malformedFrames: 100, flood: 2048, streams: 5000,
+		return scale{malformedConns: 100, malformedFrames: 100, flood: 2048, slowloris: 256, streams: 5000,
 			relayMeter: relay.DefaultMeterMessages, recover: 30 * time.Second, relayBanWithin: 60 * time.Second}
 	}
-	return scale{malformedConns: 10, malformedFrames: 10, flood: 256, streams: 500,
+	return scale{malformedConns: 10, malformedFrames: 10, flood: 256, slowloris: 32, streams: 500,
 		relayMeter: 2000, recover: 30 * time.Second, relayBanWithin: 20 * time.Second}
 }
