@@ -59,8 +59,16 @@ func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
-// fullRun reports whether -chaos.full was given (the flag is registered
-// by the package's main_test.go).
+// The -chaos.full flag is registered by main_test.go (package chaos);
+// this registers it when that file is absent, so that these tests stand
+// alone. Package chaos is initialized first (import paths are sorted).
+func init() {
+	if flag.Lookup("chaos.full") == nil {
+		flag.Bool("chaos.full", false, "run the chaos suite at full size")
+	}
+}
+
+// fullRun reports whether -chaos.full was given.
 func fullRun() bool {
 	f := flag.Lookup("chaos.full")
 	return f != nil && f.Value.String() == "true"
