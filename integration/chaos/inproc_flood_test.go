@@ -232,6 +232,7 @@ func TestInProcessConnectionFlood(t *testing.T) {
 		}
 		return nil
 	})
+	checkPeerstore(t, v)
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("connection flood (%d secured + %d raw)", sz.flood, sz.flood), back, st,

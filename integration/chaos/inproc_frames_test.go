@@ -82,7 +82,10 @@ var frameKinds = []frameKind{
 	{name: "too-long-varint", make: func(target) []byte { return append(repeat(0x80, 10), 0x01) }},
 	{name: "non-minimal-varint", make: func(target) []byte { return []byte{0x85, 0x00, 1, 2, 3, 4, 5} }},
 	{name: "oversize", make: func(tg target) []byte {
-		return append(binary.AppendUvarint(nil, uint64(tg.cap+1)), make([]byte, tg.cap+1)...)
+		// The payload follows only its header: the victim must refuse the
+		// frame on its length. A burst carries one oversize payload at most
+		// (see burst), so that attackers in this process do not starve it.
+		return binary.AppendUvarint(nil, uint64(tg.cap+1))
 	}},
 	{name: "wrong-type", make: func(tg target) []byte { return frameOf(tg.wrongType) }},
 	{name: "garbage-after-valid", make: func(tg target) []byte { return append(frameOf(tg.valid), repeat(0xff, 16)...) }},
@@ -100,6 +103,9 @@ func burst(tg target, first, frames int) (b []byte, kinds []string) {
 			continue
 		}
 		b = append(b, k.make(tg)...)
+		if k.name == "oversize" && j == 0 {
+			b = append(b, make([]byte, tg.cap+1)...)
+		}
 		kinds = append(kinds, k.name)
 		if k.last {
 			break
@@ -127,6 +133,7 @@ func TestInProcessMalformedFrames(t *testing.T) {
 		err   error
 	}
 	results := make([]result, sz.malformedConns)
+	cr := newCrowd(t)
 	attackers := make([]*attacker, sz.malformedConns)
 	st := p.during(func() {
 		var wg sync.WaitGroup
@@ -134,7 +141,7 @@ func TestInProcessMalformedFrames(t *testing.T) {
 		for i := range sz.malformedConns {
 			tg := tgs[i%len(tgs)]
 			first := (i + i/len(tgs)) % len(frameKinds)
-			a := newAttacker(t)
+			a := newAttacker(t, cr)
 			attackers[i] = a
 			b, kinds := burst(tg, first, sz.malformedFrames)
 			results[i] = result{id: a.h.ID().String(), tg: tg.name, first: kinds[0]}
@@ -167,12 +174,14 @@ func TestInProcessMalformedFrames(t *testing.T) {
 				t.Errorf("attacker %d reconnected after its ban", i)
 			}
 		}
-		a.h.Close()
 	}
+	attackers = nil
+	cr.close()
 	peers, _ := v.node.Host().Gater.BanCounts()
 	if peers < sz.malformedConns {
 		t.Errorf("%d peer bans, want at least %d", peers, sz.malformedConns)
 	}
+	checkPeerstore(t, v)
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("malformed frames (%d connections × %d frames)", sz.malformedConns, sz.malformedFrames), back, st,
@@ -185,9 +194,11 @@ type attacker struct {
 	h host.Host
 }
 
-func newAttacker(t testing.TB) *attacker {
+// newAttacker returns an attacker owned by c.
+func newAttacker(t testing.TB, c *crowd) *attacker {
 	t.Helper()
-	a := &attacker{h: plainHost(t)}
+	a := &attacker{h: newPlainHost(t)}
+	c.add(a.h)
 	for _, id := range []protocol.ID{pingID, addrID, relayID} {
 		a.h.SetStreamHandler(id, func(s network.Stream) {
 			_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))

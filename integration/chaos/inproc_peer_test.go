@@ -38,13 +38,50 @@ var (
 // or the honest prober. It is closed at cleanup (closing twice is safe).
 func plainHost(t testing.TB) host.Host {
 	t.Helper()
+	h := newPlainHost(t)
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func newPlainHost(t testing.TB) host.Host {
+	t.Helper()
 	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay(),
 		libp2p.DisableMetrics(), libp2p.ResourceManager(&network.NullResourceManager{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.Close() })
 	return h
+}
+
+// crowd owns many attacker hosts. Unlike plainHost it keeps no reference
+// once closed, so that closed hosts do not count in the test's heap.
+type crowd struct {
+	mu sync.Mutex
+	hs []host.Host
+}
+
+// newCrowd returns a crowd closed at cleanup.
+func newCrowd(t testing.TB) *crowd {
+	c := &crowd{}
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *crowd) add(h host.Host) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hs = append(c.hs, h)
+}
+
+// close closes every host and forgets them.
+func (c *crowd) close() {
+	c.mu.Lock()
+	hs := c.hs
+	c.hs = nil
+	c.mu.Unlock()
+	for _, h := range hs {
+		h.Close()
+	}
 }
 
 // connect dials the victim from h.

@@ -24,7 +24,8 @@ func TestInProcessRelayFlood(t *testing.T) {
 	v := startVictim(t, victimSettings(t, 8), relay.Config{MeterMessages: sz.relayMeter})
 	p := newProber(t, v.node)
 	m := startMeter(t)
-	a := newAttacker(t)
+	cr := newCrowd(t)
+	a := newAttacker(t, cr)
 	origin := []byte(a.h.ID())
 	var sent int
 	var banAfter time.Duration
@@ -76,7 +77,7 @@ func TestInProcessRelayFlood(t *testing.T) {
 		t.Errorf("banned after %d messages, fewer than meter_messages %d", sent, sz.relayMeter)
 	}
 	stats := v.relay.Stats()
-	a.h.Close()
+	cr.close()
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("relay flood (meter_messages %d)", sz.relayMeter), back, st,

@@ -141,9 +141,10 @@ func TestInProcessSlowloris(t *testing.T) {
 	ver := &slowResult{name: "version handshake (a Version frame)"}
 	hdr := &slowResult{name: "RPC headers"}
 	rpcStats := &rttStats{}
+	cr := newCrowd(t)
 	var attackers []*attacker
 	for range sz.slowloris {
-		attackers = append(attackers, newAttacker(t))
+		attackers = append(attackers, newAttacker(t, cr))
 	}
 	st := p.during(func() {
 		stop := make(chan struct{})
@@ -241,11 +242,13 @@ func TestInProcessSlowloris(t *testing.T) {
 		if v.node.Host().Gater.Banned(a.h.ID(), nil) {
 			t.Errorf("slow version handshake %d was banned; a slow peer is no violation", i)
 		}
-		a.h.Close()
 	}
+	attackers = nil
+	cr.close()
 	if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		t.Logf("rpc close: %v", err)
 	}
+	checkPeerstore(t, v)
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("slowloris (%d connections of each kind)", sz.slowloris), back, st,

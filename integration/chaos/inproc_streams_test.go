@@ -25,7 +25,8 @@ func TestInProcessStreamFlood(t *testing.T) {
 	sz := sizes()
 	v := startVictim(t, victimSettings(t, 8), relay.Config{})
 	p := newProber(t, v.node)
-	a := newAttacker(t)
+	cr := newCrowd(t)
+	a := newAttacker(t, cr)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := handshake(ctx, a.h, v.node, nil); err != nil {
@@ -99,7 +100,7 @@ func TestInProcessStreamFlood(t *testing.T) {
 		s.Reset()
 	}
 	mu.Unlock()
-	a.h.Close()
+	cr.close()
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("stream flood (%d streams on one connection)", sz.streams), back, st,
