@@ -32,6 +32,7 @@ func baseline(t testing.TB, d *daemon) usage {
 			t.Fatal(err)
 		}
 		b.rssKB, b.fds, b.goroutines = max(b.rssKB, u.rssKB), max(b.fds, u.fds), max(b.goroutines, u.goroutines)
+		b.heapKB = max(b.heapKB, u.heapKB)
 		poll(nil, 100*time.Millisecond)
 	}
 	return b

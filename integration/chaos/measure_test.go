@@ -16,10 +16,11 @@ type usage struct {
 	rssKB      int // VmRSS of /proc/<pid>/status
 	fds        int // entries of /proc/<pid>/fd
 	goroutines int // go_goroutines of its /metrics
+	heapKB     int // go_memstats_heap_inuse_bytes of its /metrics, in kB
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("rss %.1f MiB, %d fds, %d goroutines", float64(u.rssKB)/1024, u.fds, u.goroutines)
+	return fmt.Sprintf("rss %.1f MiB, heap %.1f MiB, %d fds, %d goroutines", float64(u.rssKB)/1024, float64(u.heapKB)/1024, u.fds, u.goroutines)
 }
 
 // sample reads the daemon's resources now.
@@ -43,25 +44,30 @@ func (d *daemon) sample() (usage, error) {
 		return u, err
 	}
 	u.fds = len(fds)
-	m, err := d.metrics("go_goroutines")
+	m, err := d.metrics("go_goroutines", "go_memstats_heap_inuse_bytes")
 	if err != nil {
 		return u, err
 	}
 	u.goroutines = int(m["go_goroutines"])
+	u.heapKB = int(m["go_memstats_heap_inuse_bytes"] / 1024)
 	return u, nil
 }
 
 // near reports whether u is back near base: goroutines and fds within
-// 25 % (plus a small constant for the honest peer's streams and the
-// RPC's own connections), RSS within 50 % plus 32 MiB (the Go runtime
-// returns freed memory to the OS only gradually).
+// 25 % (plus a small constant for the honest peer's streams and the RPC's
+// own connections), the heap in use within twice the baseline plus
+// 16 MiB, and RSS within twice the baseline plus 64 MiB (the Go runtime
+// returns freed pages to the OS only gradually, so RSS lags the heap: the
+// bound catches growth that stays, not the pages not yet returned).
 func (u usage) near(base usage) error {
 	switch {
 	case u.goroutines > base.goroutines*5/4+20:
 		return fmt.Errorf("goroutines %d, baseline %d", u.goroutines, base.goroutines)
 	case u.fds > base.fds*5/4+10:
 		return fmt.Errorf("fds %d, baseline %d", u.fds, base.fds)
-	case u.rssKB > base.rssKB*3/2+32<<10:
+	case u.heapKB > base.heapKB*2+16<<10:
+		return fmt.Errorf("heap %d kB, baseline %d kB", u.heapKB, base.heapKB)
+	case u.rssKB > base.rssKB*2+64<<10:
 		return fmt.Errorf("rss %d kB, baseline %d kB", u.rssKB, base.rssKB)
 	}
 	return nil
@@ -94,6 +100,7 @@ func startMonitor(d *daemon) *monitor {
 			m.peak.rssKB = max(m.peak.rssKB, u.rssKB)
 			m.peak.fds = max(m.peak.fds, u.fds)
 			m.peak.goroutines = max(m.peak.goroutines, u.goroutines)
+			m.peak.heapKB = max(m.peak.heapKB, u.heapKB)
 			m.mu.Unlock()
 			select {
 			case <-m.stop:

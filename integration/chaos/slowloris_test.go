@@ -96,6 +96,7 @@ func (r *slowResult) check(t *testing.T, what string) time.Duration {
 // None of them is a violation: nobody is banned. Meanwhile the honest
 // peer's pings and an RPC client keep being answered.
 func TestDaemonSlowloris(t *testing.T) {
+	fullOnly(t)
 	t.Parallel()
 	sz := sizes()
 	runAttack(t, "slowloris", daemonConfig{inbound: 64}, func(t *testing.T, d *daemon) string {
@@ -122,6 +123,25 @@ func TestDaemonSlowloris(t *testing.T) {
 			}
 		}()
 
+		// Streams first: raw TCP connections that never finish libp2p's
+		// handshake hold the resource manager's inbound connections
+		// (inbound_connections + 32) until the accept timeout, so that no
+		// new connection gets in meanwhile (see docs/security.md).
+		var connected sync.WaitGroup
+		streams := max(2, sz.slowConns/8)
+		version1 := frame(&pb.Version{AppName: appName, AppVersion: appVersion, Timestamp: uint64(time.Now().Unix())})
+		connected.Add(streams)
+		for i := range streams {
+			wg.Go(func() {
+				afterHandshake := i%2 == 1
+				res := &version
+				if afterHandshake {
+					res = &pingFrame
+				}
+				res.add(slowStream(d, afterHandshake, version1, connected.Done))
+			})
+		}
+		connected.Wait()
 		// Raw TCP, libp2p's multistream header byte by byte.
 		for range sz.slowConns {
 			wg.Go(func() {
@@ -150,20 +170,6 @@ func TestDaemonSlowloris(t *testing.T) {
 				rpcSlow.add(trickle(c, lines, 500*time.Millisecond, 20*time.Second))
 			})
 		}
-		// Streams: a Version byte by byte, and a ping frame after a
-		// handshake. Each attacker is its own libp2p host.
-		streams := max(2, sz.slowConns/8)
-		version1 := frame(&pb.Version{AppName: appName, AppVersion: appVersion, Timestamp: uint64(time.Now().Unix())})
-		for i := range streams {
-			wg.Go(func() {
-				afterHandshake := i%2 == 1
-				res := &version
-				if afterHandshake {
-					res = &pingFrame
-				}
-				res.add(slowStream(d, afterHandshake, version1))
-			})
-		}
 		wg.Wait()
 		close(stopRPC)
 		<-rpcDone
@@ -186,9 +192,12 @@ func TestDaemonSlowloris(t *testing.T) {
 
 // slowStream opens a connection from a fresh identity and trickles data
 // (a Version frame) on the version stream or, after a handshake, a ping
-// frame on the ping stream, one byte every 300 ms. It returns how long the
+// frame on the ping stream, one byte every 300 ms. It calls connected
+// once, when its connection is up or failed. It returns how long the
 // daemon took to close the connection.
-func slowStream(d *daemon, afterHandshake bool, version []byte) (time.Duration, error) {
+func slowStream(d *daemon, afterHandshake bool, version []byte, connected func()) (time.Duration, error) {
+	var once sync.Once
+	defer once.Do(connected)
 	w, err := makeWirePeer()
 	if err != nil {
 		return 0, err
@@ -212,6 +221,7 @@ func slowStream(d *daemon, afterHandshake bool, version []byte) (time.Duration, 
 		return 0, err
 	}
 	defer s.Reset()
+	once.Do(connected)
 	start := time.Now()
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
