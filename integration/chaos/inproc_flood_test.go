@@ -178,7 +178,7 @@ func floodRaw(addr string, n int, within time.Duration) *floodResult {
 			}
 			defer c.Close()
 			_ = c.SetReadDeadline(began.Add(within))
-			_, err = c.Read(make([]byte, 1))
+			_, err = io.Copy(io.Discard, c) // the victim's multistream header, then EOF or reset
 			var ne net.Error
 			switch {
 			case errors.As(err, &ne) && ne.Timeout():
@@ -208,14 +208,33 @@ func TestInProcessConnectionFlood(t *testing.T) {
 	addr := tcpAddr(t, v.node)
 	hsTimeout := s.Net.Profile("tcp").ChannelHandshakeTimeout
 	var sec, raw *floodResult
+	var newcomer string
 	st := p.during(func() {
 		var wg sync.WaitGroup
 		wg.Go(func() { sec = floodSecured(addr, v.node.ID(), sz.flood, hsTimeout+10*time.Second) })
 		wg.Go(func() { raw = floodRaw(addr, sz.flood, libp2pAcceptTimeout+10*time.Second) })
+		// A newcomer tries to get a channel while the flood runs: measured,
+		// not asserted (see docs/security.md, "Limits").
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), libp2pAcceptTimeout)
+			defer cancel()
+			h := newPlainHost(t)
+			defer h.Close()
+			began := time.Now()
+			for ctx.Err() == nil {
+				if err := handshake(ctx, h, v.node, []string{string(versionID), string(pingID)}); err == nil {
+					newcomer = fmt.Sprintf("a newcomer got a channel after %s", time.Since(began).Round(100*time.Millisecond))
+					return
+				}
+				h.Network().ClosePeer(v.node.ID())
+			}
+			newcomer = fmt.Sprintf("a newcomer got no channel within %s", libp2pAcceptTimeout)
+		})
 		wg.Wait()
 	})
 	t.Logf("secured flood: %v", sec)
 	t.Logf("raw flood: %v", raw)
+	t.Log(newcomer)
 	p.check(t, st)
 	if sec.survivors.Load() > 0 || raw.survivors.Load() > 0 {
 		t.Errorf("connections left open past their deadline: secured %d, raw %d", sec.survivors.Load(), raw.survivors.Load())
@@ -236,5 +255,5 @@ func TestInProcessConnectionFlood(t *testing.T) {
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("connection flood (%d secured + %d raw)", sz.flood, sz.flood), back, st,
-		fmt.Sprintf("; secured: %v; raw: %v; gater refused %d", sec, raw, v.node.Host().Gater.RefusedInbound()))
+		fmt.Sprintf("; secured: %v; raw: %v; gater refused %d; %s", sec, raw, v.node.Host().Gater.RefusedInbound(), newcomer))
 }
