@@ -251,9 +251,9 @@ func TestInProcessConnectionFlood(t *testing.T) {
 		}
 		return nil
 	})
-	checkPeerstore(t, v)
+	pstore := peerstoreSize(v)
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("connection flood (%d secured + %d raw)", sz.flood, sz.flood), back, st,
-		fmt.Sprintf("; secured: %v; raw: %v; gater refused %d; %s", sec, raw, v.node.Host().Gater.RefusedInbound(), newcomer))
+		fmt.Sprintf("; victim peerstore %d peers; secured: %v; raw: %v; gater refused %d; %s", pstore, sec, raw, v.node.Host().Gater.RefusedInbound(), newcomer))
 }

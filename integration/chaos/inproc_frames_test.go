@@ -181,11 +181,11 @@ func TestInProcessMalformedFrames(t *testing.T) {
 	if peers < sz.malformedConns {
 		t.Errorf("%d peer bans, want at least %d", peers, sz.malformedConns)
 	}
-	checkPeerstore(t, v)
+	pstore := peerstoreSize(v)
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("malformed frames (%d connections × %d frames)", sz.malformedConns, sz.malformedFrames), back, st,
-		fmt.Sprintf("; bans %d/%d", peers, sz.malformedConns))
+		fmt.Sprintf("; victim peerstore %d peers; bans %d/%d", pstore, peers, sz.malformedConns))
 }
 
 // attacker is a hostile plain go-libp2p host with a fresh identity. It

@@ -248,9 +248,9 @@ func TestInProcessSlowloris(t *testing.T) {
 	if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		t.Logf("rpc close: %v", err)
 	}
-	checkPeerstore(t, v)
+	pstore := peerstoreSize(v)
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("slowloris (%d connections of each kind)", sz.slowloris), back, st,
-		fmt.Sprintf("; honest RPC calls: %v; %v; %v; %v", rpcStats, secure, ver, hdr))
+		fmt.Sprintf("; victim peerstore %d peers; honest RPC calls: %v; %v; %v; %v", pstore, rpcStats, secure, ver, hdr))
 }
