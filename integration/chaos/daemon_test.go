@@ -36,6 +36,7 @@ type daemonConfig struct {
 	inbound          int    // net.inbound_connections
 	outbound         int    // net.outbound_connections
 	meterMessages    int    // relay.meter_messages (0: default)
+	handshake        string // channel_handshake_timeout ("": 2 s)
 	peers, seeds     string // TOML arrays of multiaddrs, or ""
 }
 
@@ -53,7 +54,11 @@ func (c daemonConfig) config(dir string) string {
 	if c.seeds != "" {
 		fmt.Fprintf(&b, "seeds = %s\n", c.seeds)
 	}
-	fmt.Fprintf(&b, "[net.profiles.tcp]\nchannel_handshake_timeout = \"2s\"\nchannel_heartbeat_interval = \"1s\"\noutbound_connect_timeout = \"5s\"\n")
+	hs := c.handshake
+	if hs == "" {
+		hs = "2s"
+	}
+	fmt.Fprintf(&b, "[net.profiles.tcp]\nchannel_handshake_timeout = %q\nchannel_heartbeat_interval = \"1s\"\noutbound_connect_timeout = \"5s\"\n", hs)
 	if c.meterMessages > 0 {
 		fmt.Fprintf(&b, "[relay]\nmeter_messages = %d\n", c.meterMessages)
 	}

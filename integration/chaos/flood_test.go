@@ -61,7 +61,6 @@ func securedDialer(t *testing.T) *tcp.TcpTransport {
 // connection tracker closes the rest after the handshake timeout.
 func TestDaemonFloodSecured(t *testing.T) {
 	fullOnly(t)
-	t.Parallel()
 	sz := sizes()
 	runAttack(t, "flood-secured", daemonConfig{inbound: floodInbound}, func(t *testing.T, d *daemon) string {
 		tr := securedDialer(t)
@@ -118,7 +117,6 @@ func TestDaemonFloodSecured(t *testing.T) {
 // flood a new honest peer gets a channel.
 func TestDaemonFloodRaw(t *testing.T) {
 	fullOnly(t)
-	t.Parallel()
 	sz := sizes()
 	runAttack(t, "flood-raw", daemonConfig{inbound: floodInbound}, func(t *testing.T, d *daemon) string {
 		var (

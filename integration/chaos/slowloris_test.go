@@ -97,7 +97,6 @@ func (r *slowResult) check(t *testing.T, what string) time.Duration {
 // peer's pings and an RPC client keep being answered.
 func TestDaemonSlowloris(t *testing.T) {
 	fullOnly(t)
-	t.Parallel()
 	sz := sizes()
 	runAttack(t, "slowloris", daemonConfig{inbound: 64}, func(t *testing.T, d *daemon) string {
 		var wg sync.WaitGroup
