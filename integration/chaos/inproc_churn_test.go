@@ -250,7 +250,7 @@ func (p *proc) usage() (usage, error) {
 // the survivor has its channels again, and its goroutines, heap, fds and
 // RSS are back near their level before the churn.
 func TestDaemonChurn(t *testing.T) {
-	procs, churnFor := 5, 20*time.Second
+	procs, churnFor := 5, 12*time.Second
 	if fullRun() {
 		procs, churnFor = 20, 3*time.Minute
 	}
