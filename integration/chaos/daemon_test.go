@@ -38,6 +38,10 @@ type daemonConfig struct {
 	meterMessages    int    // relay.meter_messages (0: default)
 	handshake        string // channel_handshake_timeout ("": 2 s)
 	peers, seeds     string // TOML arrays of multiaddrs, or ""
+	// retainKB is not configuration: the heap and RSS the attack leaves
+	// by design (state kept for minutes, bounded), allowed above the
+	// recovery bounds of usage.near.
+	retainKB int
 }
 
 // config returns the TOML config of a daemon with datastore dir: loopback
