@@ -27,8 +27,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// scale holds an attack's sizes and windows; short() is the version of the
-// normal test command, fullScale() the one of -chaos.full.
+// scale holds the sizes and windows of the daemon attacks (the files
+// without the inproc_ prefix); short() would be the normal test command's,
+// but those tests run only with -chaos.full (fullOnly), so fullScale() is
+// the one measured. The in-process tests have their own scale.
 type scale struct {
 	malformedConns  int           // connections of the malformed-frame attack
 	malformedFrames int           // frames each of them sends
@@ -37,8 +39,6 @@ type scale struct {
 	streams         int           // streams opened on one channel's connection
 	relayMessages   int           // relay flood: messages sent at most
 	meterMessages   int           // relay meter_messages of the daemon
-	churnProcs      int           // dnode processes of the churn test, the survivor included
-	churnFor        time.Duration // how long processes are killed and restarted
 	recover         time.Duration // RSS, fds and goroutines must be back within this
 }
 
@@ -47,7 +47,6 @@ func short() scale {
 		malformedConns: 10, malformedFrames: 10,
 		floodConns: 256, slowConns: 32, streams: 500,
 		relayMessages: 20000, meterMessages: 2000,
-		churnProcs: 5, churnFor: 20 * time.Second,
 		recover: 20 * time.Second,
 	}
 }
@@ -57,7 +56,6 @@ func fullScale() scale {
 		malformedConns: 100, malformedFrames: 100,
 		floodConns: 2048, slowConns: 256, streams: 5000,
 		relayMessages: 200000, meterMessages: 50000, // the default meter_messages
-		churnProcs: 20, churnFor: 3 * time.Minute,
 		recover: 30 * time.Second,
 	}
 }
