@@ -1,7 +1,8 @@
 // Package chaos is dnode's own chaos suite: a hostile peer built on plain
-// go-libp2p (and raw TCP) attacks the real dnode daemon, built by the test
-// with go build and run as a child process, while an honest peer keeps
-// pinging it.
+// go-libp2p (and raw TCP) attacks real dnode nodes, in process (the
+// inproc_*_test.go files, external test package chaos_test) and as the
+// dnode daemon built by the test with go build and run as a child process
+// (the other files), while an honest peer keeps pinging them.
 //
 // Every attack checks the same things: the daemon does not panic or exit,
 // the attackers are banned where docs/protocol.md says a violation bans,
@@ -11,12 +12,13 @@
 // churn test SIGKILLs and restarts dnode processes at random around one
 // survivor, then checks the survivor for leaks.
 //
-// The short version runs in the normal test command (go test -race
-// ./...). The full version, with the figures of docs/security.md ("Chaos
-// suite"), runs with
+// The short version (the in-process attacks and the churn, scaled down)
+// runs in the normal test command (go test -race ./...); the attacks on
+// the daemon process run only in the full version, which holds the figures
+// of docs/security.md ("Chaos suite"):
 //
 //	go test ./integration/chaos -chaos.full -v
 //
-// Each test logs one line per attack starting with "chaos:" that holds the
-// figures recorded in docs/security.md.
+// Each attack logs its figures on one line, starting with "FIGURES" (in
+// process) or "chaos:" (the daemon).
 package chaos
