@@ -29,9 +29,10 @@ type victim struct {
 }
 
 // startVictim builds and starts a node from s with a relay configured by
-// rc. Every attacker shares 127.0.0.1, so libp2p's per-address limits
-// are raised (dnode.WithPerIPLimit) to test dnode's own defences rather
-// than libp2p's per-IP cap.
+// rc. Every attacker shares 127.0.0.1, which libp2p's per-address limits
+// exempt; they are raised and the per-address rate limit removed as well
+// (dnode.WithPerIPLimit), so that dnode's own defences and libp2p's
+// global limits are what the attacks meet.
 func startVictim(t testing.TB, s settings.Settings, rc relay.Config) *victim {
 	t.Helper()
 	n, err := dnode.New(s, dnode.WithLogHandler(testnet.LogHandler(t), "node", "victim"), dnode.WithPerIPLimit(1<<16))
