@@ -29,6 +29,12 @@ func Options(extra ...goleak.Option) []goleak.Option {
 // Main runs the tests, then polls goleak until no goroutine is left or
 // Settle has passed, and exits non-zero on a leak.
 func Main(m *testing.M, opts ...goleak.Option) {
+	os.Exit(Run(m, opts...))
+}
+
+// Run is Main without the exit: it returns the exit code, so that the
+// caller can clean up (temporary files the tests shared) before exiting.
+func Run(m *testing.M, opts ...goleak.Option) int {
 	code := m.Run()
 	if code == 0 {
 		if err := settle(opts, Settle); err != nil {
@@ -36,7 +42,7 @@ func Main(m *testing.M, opts ...goleak.Option) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 func settle(opts []goleak.Option, wait time.Duration) error {
