@@ -91,6 +91,10 @@ func TestPeersAndBan(t *testing.T) {
 		time.Since(time.Unix(ch.StartTime, 0)) > time.Minute {
 		t.Errorf("channel = %+v", ch)
 	}
+	// A ping went each way: the traffic counters moved.
+	if ch.BytesIn == 0 || ch.BytesOut == 0 || ch.MsgsIn == 0 || ch.MsgsOut == 0 {
+		t.Errorf("channel traffic = in %d B/%d msgs, out %d B/%d msgs; want all > 0", ch.BytesIn, ch.MsgsIn, ch.BytesOut, ch.MsgsOut)
+	}
 	// Adding it twice is refused by the node.
 	err := c.Call(ctx, "p2p.add_peer", nil, bAddr)
 	var rerr *Error
