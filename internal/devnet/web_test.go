@@ -37,6 +37,7 @@ func TestDevnetWeb(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		req.Close = true // no idle connection left for the leak check
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

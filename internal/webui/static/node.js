@@ -104,8 +104,8 @@
       name.textContent = "…" + c.peer_id.slice(-6) + " · " + c.session;
       parts.push(name);
     });
-    parts.push(svg("circle", { class: "self", cx, cy, r: 26 }));
-    const me = svg("text", { class: "self-label", x: cx, y: cy + 4, "text-anchor": "middle" });
+    parts.push(svg("circle", { class: "self", cx, cy, r: 30 }));
+    const me = svg("text", { class: "self-label", x: cx, y: cy + 3, "text-anchor": "middle" });
     me.textContent = info.peer_id ? "…" + info.peer_id.slice(-6) : "node";
     parts.push(me);
     g.replaceChildren(...parts);
@@ -137,6 +137,7 @@
       state.relaySeries.push({ sent: (s.bytes_sent - p.sent) / (t - p.t), recv: (s.bytes_received - p.recv) / (t - p.t) });
       if (state.relaySeries.length > RATE_POINTS) state.relaySeries.shift();
     }
+    document.body.dataset.ratePoints = state.relaySeries.length; // for tests and screenshots
     state.relayPrev = { t, sent: s.bytes_sent, recv: s.bytes_received };
     const rows = [
       ["published", s.published], ["received", s.received], ["duplicates", s.duplicates],
