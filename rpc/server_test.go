@@ -215,14 +215,23 @@ func TestErrors(t *testing.T) {
 			t.Fatalf("server not serving after an oversized body: %q %v", pong, err)
 		}
 	})
-	t.Run("GET /", func(t *testing.T) {
+	t.Run("GET / is the web view, other methods are refused", func(t *testing.T) {
 		resp, err := http.Get("http://" + srv.Addr() + "/")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://"+srv.Addr()+"/", nil)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Errorf("GET / = %d", resp.StatusCode)
+			t.Errorf("PUT / = %d", resp.StatusCode)
 		}
 	})
 	t.Run("no metrics handler", func(t *testing.T) {
