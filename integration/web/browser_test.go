@@ -196,7 +196,7 @@ func (p *page) waitText(t *testing.T, id, want string) {
 	}
 }
 
-// screenshot writes the viewport as PNG to <-web.screenshots>/name, when
+// screenshot writes the whole page as PNG to <-web.screenshots>/name, when
 // the flag is set.
 func (p *page) screenshot(t *testing.T, name string) {
 	t.Helper()
@@ -211,12 +211,12 @@ func (p *page) screenshot(t *testing.T, name string) {
 	t.Logf("wrote %s (%d bytes)", path, len(png))
 }
 
-// capture captures the viewport as PNG.
+// capture captures the whole page as PNG.
 func capture(t *testing.T, p *page) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -68,9 +69,11 @@ func startWebNode(t *testing.T, s settings.Settings, serve bool) *webNode {
 }
 
 // The node's page, opened with the token in the URL's fragment, shows the
-// node's peer ID and no channel; when a second node connects, its channel
-// count becomes 1 without a reload; and the page reports no console error
-// or exception throughout (the WebSocket event feed included).
+// node's peer ID and no channel, and clears the token from the address
+// bar; when a second node connects, its channel count becomes 1 without a
+// reload, then 3 with two more; it shows the relay traffic they send and
+// the live event feed; and the page reports no console error or exception
+// throughout.
 func TestNodePage(t *testing.T) {
 	p := newPage(t)
 	s := testnet.Settings(t)
@@ -86,36 +89,51 @@ func TestNodePage(t *testing.T) {
 		t.Errorf("location.hash is %q after login, want it cleared", hash)
 	}
 
-	sb := testnet.Settings(t)
-	sb.Net.OutboundConnections = 0
-	sb.Net.Peers = a.node.Addrs()[:1]
-	if _, err := peer.AddrInfoFromP2pAddr(sb.Net.Peers[0]); err != nil {
-		t.Fatalf("node A's address %s: %v", sb.Net.Peers[0], err)
+	peerSettings := func() settings.Settings {
+		s := testnet.Settings(t)
+		s.Net.OutboundConnections = 0
+		s.Net.Peers = a.node.Addrs()[:1]
+		return s
 	}
-	b := startWebNode(t, sb, false)
+	if _, err := peer.AddrInfoFromP2pAddr(a.node.Addrs()[0]); err != nil {
+		t.Fatalf("node A's address %s: %v", a.node.Addrs()[0], err)
+	}
+	b := startWebNode(t, peerSettings(), false)
 	p.waitText(t, "channel-count", "1")
+	c := startWebNode(t, peerSettings(), false)
+	d := startWebNode(t, peerSettings(), false)
+	p.waitText(t, "channel-count", "3")
 
-	// Some relay traffic from B for the flow picture, the rate chart and
-	// the relay counters; the page must keep up without errors.
+	// Relay traffic from the three peers for the flow picture, the rate
+	// chart and the relay counters; the page must keep up without errors.
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				_, _ = b.relay.Publish(ctx, "web-test", []byte("hello from node B, for the web view's picture"))
+	for i, w := range []*webNode{b, c, d} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Duration(60+40*i) * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					_, _ = w.relay.Publish(ctx, "web-test", []byte("a message for the web view's picture"))
+				}
 			}
-		}
-	}()
+		}()
+	}
 	defer func() { cancel(); wg.Wait() }()
-	// The relay counters show what A received.
-	p.poll(t, "the relay counters never showed traffic", `/[1-9]/.test((document.getElementById("relay") || {}).textContent || "")`)
+	// The relay counters show what A received: a few seconds of it, so
+	// that the rate chart has a line (more of it for the screenshot).
+	received := 60
+	if *screenshots != "" {
+		received = 250
+	}
+	p.poll(t, fmt.Sprintf("the relay counters never showed %d messages received", received), fmt.Sprintf(
+		`[...document.querySelectorAll("#relay tr")].some(r => r.cells.length > 1 &&
+			r.cells[0].textContent.trim() === "received" && Number(r.cells[1].textContent) >= %d)`, received))
 	p.poll(t, "the event feed stayed empty", `document.querySelectorAll("#events li").length > 0`)
 
 	p.screenshot(t, "web-node.png")
