@@ -7,6 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/dnode-p2p/dnode/internal/webui"
 )
 
 // access decides which Host and Origin headers the server accepts: the
@@ -83,22 +87,68 @@ func (a access) originAllowed(origin string) bool {
 	return a.hostAllowed(u.Host)
 }
 
+// WebSocket subprotocols. A browser cannot set headers on a WebSocket, so
+// a page offers the token as a subprotocol instead: it opens the socket
+// with the subprotocols [WSProtocol, WSTokenPrefix+token], and the server
+// accepts the token from there and answers with WSProtocol (never echoing
+// the token). Offering WSTokenPrefix+token alone fails in browsers: they
+// require the server to select one of the offered subprotocols.
+const (
+	WSProtocol    = "dnode.jsonrpc"
+	WSTokenPrefix = "dnode.bearer."
+)
+
 // guard checks, in this order, the Host header, the Origin header and the
-// token (not for /metrics when MetricsPublic).
+// token (not for /metrics when MetricsPublic, nor for the web view's
+// static files, which hold no data).
 func (s *Server) guard(next http.Handler) http.Handler {
+	return guard(s.access, s.cfg.AuthToken, func(r *http.Request) bool {
+		return (s.cfg.MetricsPublic && r.URL.Path == "/metrics") || webFile(r)
+	}, next)
+}
+
+// webFile reports whether r asks for the web view's page or one of its
+// static files: GET (or HEAD) of / or of a path under /web/.
+func webFile(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, webui.AssetPrefix)
+}
+
+// Protect wraps next in the checks the RPC server makes, for another HTTP
+// server of a node's operator (`dnode devnet`'s page): the Host header
+// must name localhost, a loopback IP, the host of listen (host:port) or
+// one of hosts; a request with an Origin must come from such a host
+// (both 403 otherwise); and, when token is not "", a request must carry
+// it as "Authorization: Bearer <token>" (or, on a WebSocket upgrade, as
+// the subprotocol WSTokenPrefix+token), else 401, unless public(r) says
+// the request needs no token (public may be nil). The handler is safe
+// for concurrent use.
+func Protect(next http.Handler, listen, token string, hosts []string, public func(*http.Request) bool) (http.Handler, error) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: listen address %q: %w", listen, err)
+	}
+	if public == nil {
+		public = func(*http.Request) bool { return false }
+	}
+	return guard(newAccess(host, hosts), token, public, next), nil
+}
+
+func guard(a access, token string, public func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.access.hostAllowed(r.Host) {
+		if !a.hostAllowed(r.Host) {
 			http.Error(w, fmt.Sprintf("forbidden: Host %q is not allowed: this server answers to localhost, "+
 				"loopback addresses and its listen address; add other names to rpc_hosts", r.Host), http.StatusForbidden)
 			return
 		}
-		if origin := r.Header.Get("Origin"); !s.access.originAllowed(origin) {
+		if origin := r.Header.Get("Origin"); !a.originAllowed(origin) {
 			http.Error(w, fmt.Sprintf("forbidden: Origin %q is not allowed: requests from web pages are refused "+
 				"unless the page's host is in rpc_hosts", origin), http.StatusForbidden)
 			return
 		}
-		public := s.cfg.MetricsPublic && r.URL.Path == "/metrics"
-		if s.cfg.AuthToken != "" && !public && !s.authorized(r) {
+		if token != "" && !public(r) && !authorized(r, token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dnode"`)
 			http.Error(w, "unauthorized: send Authorization: Bearer <token> (the token is in the node's "+
 				"<datastore>/rpc.cookie, or DNODE_RPC_TOKEN)", http.StatusUnauthorized)
@@ -108,12 +158,22 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+// authorized reports whether r carries token: in its Authorization
+// header, or, on a WebSocket upgrade, as a subprotocol WSTokenPrefix+token.
+func authorized(r *http.Request, token string) bool {
+	if scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.cfg.AuthToken)) == 1
+	for _, p := range websocket.Subprotocols(r) {
+		if got, ok := strings.CutPrefix(p, WSTokenPrefix); ok &&
+			subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // isLoopback reports whether host names only loopback addresses.

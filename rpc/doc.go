@@ -8,6 +8,8 @@
 //	GET  /ws       WebSocket upgrade: every text message is a JSON-RPC message,
 //	               answered on the socket; subscriptions push notifications there
 //	GET  /metrics  Config.Metrics (Prometheus), when set
+//	GET  /         the web view's page (internal/webui), and its files under
+//	               /web/: no token needed (see Access)
 //
 // A server is built with New, bound with Start and stopped with Close:
 //
@@ -24,8 +26,10 @@
 //
 //	ping                                  → "pong"
 //	p2p.get_info [offset, limit]          → Info {peer_id, network, app_version, addrs,
-//	                                        channels: [{id, peer_id, addr, session, direction,
-//	                                        start_time, rtt_ms}], outbound_slots, channels_total}
+//	                                        external_addrs, channels: [{id, peer_id, addr,
+//	                                        session, direction, start_time, rtt_ms, bytes_in,
+//	                                        bytes_out, msgs_in, msgs_out}], outbound_slots,
+//	                                        channels_total}
 //	p2p.get_hosts [offset, limit]         → Hosts {grey, white, gold, dark, black}:
 //	                                        lists of {addr, last_seen}, each paged
 //	p2p.add_peer [multiaddr]              → true: a manual peer (multiaddr with /p2p/)
@@ -93,7 +97,14 @@
 // request and WebSocket upgrade, and /metrics unless MetricsPublic, must
 // carry "Authorization: Bearer <token>" (401 otherwise). `dnode run` sets
 // a random token per start and writes it to <datastore>/rpc.cookie
-// (WriteCookie; clients use ReadCookie).
+// (WriteCookie; clients use ReadCookie). A browser cannot set headers on
+// a WebSocket: an upgrade may instead offer the subprotocols WSProtocol
+// and WSTokenPrefix+token; the server then selects WSProtocol. The web
+// view's page and files (GET / and GET /web/...) need no token: they are
+// the same bytes for every node, hold no data, and let a browser load the
+// page that then calls the RPC with the token (from the URL's fragment).
+// Protect puts these checks in front of another server of the operator's
+// (dnode devnet's page).
 //
 // Checked first, with or without a token: the Host header must name
 // localhost, a loopback IP, the listen host (any IP literal when listening

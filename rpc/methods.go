@@ -23,6 +23,9 @@ type Info struct {
 	Network    string   `json:"network"`     // network id
 	AppVersion string   `json:"app_version"` // application version
 	Addrs      []string `json:"addrs"`       // listen multiaddrs with /p2p/
+	// ExternalAddrs are the addresses the node advertises to its peers
+	// (net.external_addrs, else its listen addresses; with /p2p/).
+	ExternalAddrs []string `json:"external_addrs"`
 	// Channels are the started channels, by id.
 	Channels []ChannelInfo `json:"channels"`
 	// OutboundSlots holds each outbound slot's channel id, 0 when empty.
@@ -41,6 +44,12 @@ type ChannelInfo struct {
 	Direction string  `json:"direction"`  // inbound or outbound: who dialed
 	StartTime int64   `json:"start_time"` // handshake completion, unix seconds
 	RTTMillis float64 `json:"rtt_ms"`     // last ping round trip, 0 before the first pong
+	// Traffic of the channel since it opened: protocol messages and their
+	// bytes, each way (Channel.Stats).
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
+	MsgsIn   uint64 `json:"msgs_in"`
+	MsgsOut  uint64 `json:"msgs_out"`
 }
 
 // Hosts is the result of p2p.get_hosts: the address book's lists.
@@ -267,6 +276,7 @@ func getInfo(n *dnode.Node, pg page) Info {
 		Network:       s.Network,
 		AppVersion:    s.AppVersion,
 		Addrs:         []string{},
+		ExternalAddrs: []string{},
 		Channels:      []ChannelInfo{},
 		OutboundSlots: n.OutboundSlots(),
 	}
@@ -278,6 +288,11 @@ func getInfo(n *dnode.Node, pg page) Info {
 	}
 	for _, a := range n.Addrs() {
 		info.Addrs = append(info.Addrs, a.String())
+	}
+	if m := n.Manager(); m != nil {
+		for _, a := range m.ExternalAddrs() {
+			info.ExternalAddrs = append(info.ExternalAddrs, a.String())
+		}
 	}
 	if info.OutboundSlots == nil {
 		info.OutboundSlots = []uint64{}
@@ -308,6 +323,8 @@ func channelInfo(ch *channel.Channel) ChannelInfo {
 		Direction: direction(ch.Direction()),
 		RTTMillis: float64(ch.RTT()) / float64(time.Millisecond),
 	}
+	st := ch.Stats()
+	ci.BytesIn, ci.BytesOut, ci.MsgsIn, ci.MsgsOut = st.BytesIn, st.BytesOut, st.MessagesIn, st.MessagesOut
 	if t := ch.StartTime(); !t.IsZero() {
 		ci.StartTime = t.Unix()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/internal/webui"
 	"github.com/dnode-p2p/dnode/relay"
 )
 
@@ -138,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: readHeaderTimeout,
+		Subprotocols:     []string{WSProtocol},
 		// guard checked the Origin already; checking again here keeps the
 		// upgrade safe on its own.
 		CheckOrigin: func(r *http.Request) bool { return s.access.originAllowed(r.Header.Get("Origin")) },
@@ -145,6 +147,8 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{$}", s.serveRPC)
 	mux.HandleFunc("GET /ws", s.serveWS)
+	mux.Handle("GET /{$}", webui.Node())
+	mux.Handle("GET "+webui.AssetPrefix, webui.Assets())
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}

@@ -43,7 +43,7 @@ func TestPingAndInfo(t *testing.T) {
 
 	// The raw JSON has every field, lists never null.
 	_, body := post(t, srv, `{"jsonrpc":"2.0","id":"a","method":"p2p.get_info","params":[]}`)
-	for _, key := range []string{`"peer_id":`, `"network":"test"`, `"app_version":`, `"addrs":[`, `"channels":[]`, `"outbound_slots":[0,0]`, `"id":"a"`} {
+	for _, key := range []string{`"peer_id":`, `"network":"test"`, `"app_version":`, `"addrs":[`, `"external_addrs":[`, `"channels":[]`, `"outbound_slots":[0,0]`, `"id":"a"`} {
 		if !strings.Contains(body, key) {
 			t.Errorf("get_info response lacks %s: %s", key, body)
 		}
@@ -90,6 +90,10 @@ func TestPeersAndBan(t *testing.T) {
 		ch.ID == 0 || !strings.HasPrefix(ch.Addr, "/ip4/127.0.0.1/tcp/") ||
 		time.Since(time.Unix(ch.StartTime, 0)) > time.Minute {
 		t.Errorf("channel = %+v", ch)
+	}
+	// A ping went each way: the traffic counters moved.
+	if ch.BytesIn == 0 || ch.BytesOut == 0 || ch.MsgsIn == 0 || ch.MsgsOut == 0 {
+		t.Errorf("channel traffic = in %d B/%d msgs, out %d B/%d msgs; want all > 0", ch.BytesIn, ch.MsgsIn, ch.BytesOut, ch.MsgsOut)
 	}
 	// Adding it twice is refused by the node.
 	err := c.Call(ctx, "p2p.add_peer", nil, bAddr)
@@ -211,14 +215,23 @@ func TestErrors(t *testing.T) {
 			t.Fatalf("server not serving after an oversized body: %q %v", pong, err)
 		}
 	})
-	t.Run("GET /", func(t *testing.T) {
+	t.Run("GET / is the web view, other methods are refused", func(t *testing.T) {
 		resp, err := http.Get("http://" + srv.Addr() + "/")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://"+srv.Addr()+"/", nil)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Errorf("GET / = %d", resp.StatusCode)
+			t.Errorf("PUT / = %d", resp.StatusCode)
 		}
 	})
 	t.Run("no metrics handler", func(t *testing.T) {

@@ -39,6 +39,7 @@ type clientFlags struct {
 	flags     *pflag.FlagSet
 
 	tokenFrom string // where the token came from, for error messages
+	token     string // the token client found ("" for none)
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -71,6 +72,7 @@ func (f *clientFlags) client() (*rpc.Client, error) {
 	if err != nil {
 		return nil, configError(fmt.Errorf("--rpc: %w", err))
 	}
+	f.token = token
 	return c, nil
 }
 

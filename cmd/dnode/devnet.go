@@ -26,6 +26,7 @@ const devnetTimeout = 60 * time.Second
 func newDevnetCmd() *cobra.Command {
 	var nodes int
 	var once bool
+	var web string
 	cmd := &cobra.Command{
 		Use:   "devnet",
 		Short: "Run a seed and N nodes on loopback and show a network forming",
@@ -34,21 +35,25 @@ func newDevnetCmd() *cobra.Command {
 			"dchat message from node1 and shows it reaching every other node, prints\n" +
 			"each node's RPC address (try `dnode info --rpc <addr>`), and keeps\n" +
 			"running until Ctrl-C. With --once it exits after the demo: status 0 if\n" +
-			"every node filled its slots and the message reached every node.",
+			"every node filled its slots and the message reached every node.\n\n" +
+			"It also serves a web page of the whole devnet (its nodes and channels as\n" +
+			"a graph, updating live) on --web, and prints the link, which carries the\n" +
+			"page's token; --web \"\" turns it off.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if nodes < 2 || nodes > 64 {
 				return configError(fmt.Errorf("--nodes: %d is out of range 2..64", nodes))
 			}
-			return runDevnet(cmd, nodes, once)
+			return runDevnet(cmd, nodes, once, web)
 		},
 	}
 	cmd.Flags().IntVarP(&nodes, "nodes", "n", 8, "number of nodes besides the seed (2..64)")
 	cmd.Flags().BoolVar(&once, "once", false, "exit after the demo with status 0 on success")
+	cmd.Flags().StringVar(&web, "web", "127.0.0.1:0", "loopback host:port of the devnet's web page (\"\": none)")
 	return cmd
 }
 
-func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
+func runDevnet(cmd *cobra.Command, nodes int, once bool, web string) error {
 	out := cmd.OutOrStdout()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,6 +64,7 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 	if err != nil {
 		return failure(fmt.Errorf("devnet: no directory for the RPC cookies: %w", err))
 	}
+	var nodeLinks []string // each node's web view link, with its token
 	startRPC := func(n *dnode.Node, chat *dchat.Chat) (string, func(), error) {
 		token, err := rpc.NewToken()
 		if err != nil {
@@ -93,6 +99,13 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 			_ = srv.Close()
 			return "", nil, err
 		}
+		link, err := webURL("http://"+srv.Addr(), token)
+		if err != nil {
+			_ = srv.Close()
+			cookie.remove()
+			return "", nil, err
+		}
+		nodeLinks = append(nodeLinks, link)
 		return srv.Addr(), func() { _ = srv.Close(); cookie.remove() }, nil
 	}
 	fmt.Fprintf(out, "starting a seed and %d nodes on 127.0.0.1 (network %q)\n", nodes, devnet.Network)
@@ -101,6 +114,14 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 		return failure(fmt.Errorf("devnet: %w", err))
 	}
 	defer d.Close()
+	if web != "" {
+		w, link, err := startDevnetWeb(ctx, d, web, nodeLinks)
+		if err != nil {
+			return failure(err)
+		}
+		defer w.Close()
+		fmt.Fprintf(out, "web view of the devnet: %s\n", link)
+	}
 
 	demo := func() error {
 		wctx, cancel := context.WithTimeout(ctx, devnetTimeout)
@@ -134,6 +155,7 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 	fmt.Fprintln(out, "try, in another terminal:")
 	fmt.Fprintf(out, "  dnode info --rpc %s\n  dnode peers --rpc %s\n  dnode events --rpc %s\n  dnode chat --rpc %s\n",
 		d.RPCAddrs[0], d.RPCAddrs[0], d.RPCAddrs[0], d.RPCAddrs[1])
+	fmt.Fprintf(out, "  dnode web --rpc %s     # a link to node1's own web view\n", d.RPCAddrs[0])
 	fmt.Fprintln(out, "press Ctrl-C to stop")
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping the devnet")
@@ -141,4 +163,32 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool) error {
 		return failure(err)
 	}
 	return nil
+}
+
+// startDevnetWeb serves the devnet's web page on listen with a new token
+// and returns it with its link; nodeLinks are the nodes' own pages.
+func startDevnetWeb(ctx context.Context, d *devnet.Devnet, listen string, nodeLinks []string) (*devnet.Web, string, error) {
+	token, err := rpc.NewToken()
+	if err != nil {
+		return nil, "", err
+	}
+	w, err := d.ServeWeb(ctx, devnet.WebConfig{
+		Listen: listen,
+		Token:  token,
+		NodeURL: func(i int) string {
+			if i < len(nodeLinks) {
+				return nodeLinks[i]
+			}
+			return ""
+		},
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("--web: %w", err)
+	}
+	link, err := webURL("http://"+w.Addr(), token)
+	if err != nil {
+		_ = w.Close()
+		return nil, "", err
+	}
+	return w, link, nil
 }

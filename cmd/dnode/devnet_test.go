@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,6 +74,11 @@ func TestDevnetReadmeCommands(t *testing.T) {
 	if r := runIOResult(t, strings.NewReader("hello from the README\n"), "chat", "--rpc", cmds["chat"]); r.code != 0 {
 		t.Errorf("dnode chat --rpc %s: %+v", cmds["chat"], r)
 	}
+	// The devnet's web page: its link carries the token that /graph takes.
+	checkDevnetWeb(t, out.String(), 4)
+	if r := runCLI(t, "web", "--rpc", cmds["info"]); r.code != 0 || !strings.HasPrefix(r.stdout, "http://"+cmds["info"]+"/#token=") {
+		t.Errorf("dnode web --rpc %s: %+v", cmds["info"], r)
+	}
 	_, stopEvents := startCLI(t, strings.NewReader(""), "events", "--rpc", cmds["events"])
 	if r := stopEvents(); r.code != 0 {
 		t.Errorf("dnode events --rpc %s: %+v", cmds["events"], r)
@@ -94,4 +101,33 @@ func runIOResult(t *testing.T, stdin io.Reader, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	code := runIO(t.Context(), args, stdin, &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}
+}
+
+// checkDevnetWeb finds the devnet page's link in out and checks that its
+// /graph, with the link's token, shows nodes nodes (the seed included).
+func checkDevnetWeb(t *testing.T, out string, nodes int) {
+	t.Helper()
+	_, link, ok := strings.Cut(out, "web view of the devnet: ")
+	link, _, _ = strings.Cut(link, "\n")
+	base, token, ok2 := strings.Cut(link, "/#token=")
+	if !ok || !ok2 || !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("no devnet web link in the output:\n%s", out)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/graph", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var g struct{ Nodes []struct{ Web string } }
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&g); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /graph: %d %v", resp.StatusCode, err)
+	}
+	if len(g.Nodes) != nodes || !strings.Contains(g.Nodes[1].Web, "/#token=") {
+		t.Errorf("graph nodes %+v, want %d with their pages' links", g.Nodes, nodes)
+	}
 }

@@ -126,7 +126,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newRunCmd(), newIDCmd(), newSeedCmd(), newDevnetCmd(),
 		newInfoCmd(), newPeersCmd(), newHostsCmd(), newEventsCmd(), newChatCmd(),
-		newPublishCmd(), newRelayCmd(), newVersionCmd())
+		newPublishCmd(), newRelayCmd(), newVersionCmd(), newWebCmd())
 	return root
 }
 
