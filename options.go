@@ -35,7 +35,7 @@ type options struct {
 func WithLogHandler(h slog.Handler, attrs ...any) Option {
 	return func(o *options) {
 		o.logHandler = h
-		o.logAttrs = attrs
+		o.logAttrs = append(o.logAttrs, attrs...) // keep earlier WithLogAttrs
 	}
 }
 
