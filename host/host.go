@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -16,9 +17,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,6 +45,10 @@ type Config struct {
 	PerIPLimit       int           // >0 raises libp2p's per-address limits and removes its rate limit (tests)
 	Blacklist        []string      // permanent refusals; see ParseBlacklistEntry
 
+	// Proxy, if set, is a socks5:// URL through which every outbound dial
+	// goes (see ProxyDialable); names are never resolved locally.
+	Proxy *url.URL
+
 	UserAgent       string // identify agent version, e.g. "dnode/0.1.0"
 	ProtocolVersion string // identify protocol version
 
@@ -70,7 +72,9 @@ type Host struct {
 	Gater   *Gater
 	Conns   *ConnTracker
 	ConnMgr *connmgr.BasicConnMgr
-	log     *slog.Logger
+	// Proxy counts proxied dials; nil when no proxy is set.
+	Proxy *ProxyStats
+	log   *slog.Logger
 }
 
 // New builds and starts a Host listening on cfg.Listen. It returns an
@@ -113,19 +117,24 @@ func New(cfg Config) (*Host, error) {
 	mux := *yamux.DefaultTransport
 	mux.EnableKeepAlive = false
 
+	var pstats *ProxyStats
+	if cfg.Proxy != nil {
+		pstats = new(ProxyStats)
+	}
+	tpts, err := transportOptions(cfg.Proxy, logger, pstats)
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, err
+	}
 	external := cfg.External
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Identity),
 		libp2p.ListenAddrs(cfg.Listen...),
 		libp2p.NoTransports,
-		// No SO_REUSEPORT: with it a dial leaves from the listen port, so
-		// two nodes dialing each other at once open one TCP connection
-		// (simultaneous open) on which both run the security handshake as
-		// initiator, and both dials fail. dnode does no hole punching,
-		// the one thing reuse is for.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Transport(ws.New),
+	}
+	opts = append(opts, tpts...)
+	opts = append(opts,
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Muxer(yamux.ID, &mux),
@@ -139,7 +148,7 @@ func New(cfg Config) (*Host, error) {
 		libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
 			return append(addrs, external...)
 		}),
-	}
+	)
 	if len(cfg.Listen) == 0 {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
@@ -159,7 +168,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h.Network().Notify(tracker)
-	return &Host{Host: h, Gater: gater, Conns: tracker, ConnMgr: cm, log: logger}, nil
+	return &Host{Host: h, Gater: gater, Conns: tracker, ConnMgr: cm, Proxy: pstats, log: logger}, nil
 }
 
 // Close closes every connection and listener and waits for the goroutines

@@ -82,6 +82,8 @@ type Net struct {
 	BanPolicy                        BanPolicy          // ban_policy: strict or relaxed
 	BanDuration                      time.Duration      // ban_duration: > 0
 	Blacklist                        []string           // blacklist: peer IDs, IPs, CIDRs or /ip4|/ip6 multiaddrs
+	Profiles                         map[string]Profile // [net.profiles.tcp|quic|ws]
+
 	// Proxy (proxy) is a socks5://[user:pass@]host:port URL: when set,
 	// every outbound dial goes through it and host names are resolved by
 	// the proxy, never locally (docs/config.md, "Transport mixing").
@@ -93,7 +95,6 @@ type Net struct {
 	// TorControlPassword (tor_control_password) authenticates to the
 	// control port (HASHEDPASSWORD); empty means cookie or no auth.
 	TorControlPassword string
-	Profiles                         map[string]Profile // [net.profiles.tcp|quic|ws]
 }
 
 // Profile returns the profile for a transport name, falling back to
