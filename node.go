@@ -195,7 +195,7 @@ func (n *Node) Start(ctx context.Context) error {
 	r.mgr = sessions.NewManager(sessions.Config{
 		Host:     h,
 		Network:  n.settings.Network,
-		Settings: n.settings,
+		Settings: n.withOnion(h),
 		Registry: n.registry,
 		Book:     r.book,
 		Events:   n.events,
@@ -252,6 +252,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		PerIPLimit:       n.opts.perIPLimit,
 		Blacklist:        net.Blacklist,
 		Proxy:            px,
+		Onion:            n.onionConfig(),
 		UserAgent:        UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
 		Metrics:          n.opts.metricsReg,

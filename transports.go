@@ -1,6 +1,8 @@
 package dnode
 
 import (
+	"path/filepath"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -42,4 +44,32 @@ func (n *Node) dialable() func(ma.Multiaddr) bool {
 		tr, _ := peer.SplitAddr(a)
 		return dhost.ProxyDialable(tr)
 	}
+}
+
+// onionConfig returns the host's onion service settings, nil without
+// net.tor_control.
+func (n *Node) onionConfig() *dhost.Onion {
+	net := &n.settings.Net
+	if net.TorControl == "" {
+		return nil
+	}
+	return &dhost.Onion{
+		Control:  net.TorControl,
+		Password: net.TorControlPassword,
+		KeyPath:  filepath.Join(n.settings.Datastore, dhost.OnionKeyFile),
+		Listen:   settings.OnionTarget(net.Inbound),
+	}
+}
+
+// withOnion returns the settings the sessions run with: the node's, with
+// h's onion address added to configured external addresses (without
+// any, the sessions advertise h's addresses, which include it).
+func (n *Node) withOnion(h *dhost.Host) settings.Settings {
+	o := h.OnionAddr()
+	if o == nil || len(n.settings.Net.ExternalAddrs) == 0 {
+		return n.settings
+	}
+	s := n.settings.Clone()
+	s.Net.ExternalAddrs = append(s.Net.ExternalAddrs, o)
+	return s
 }

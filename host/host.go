@@ -1,10 +1,12 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -48,6 +50,10 @@ type Config struct {
 	// Proxy, if set, is a socks5:// URL through which every outbound dial
 	// goes (see ProxyDialable); names are never resolved locally.
 	Proxy *url.URL
+	// Onion, if set, publishes the TCP listener Onion.Listen as a Tor
+	// onion service and advertises its /onion3 address; New fails
+	// (wrapping ErrListen and ErrTorControl) if Tor cannot be reached.
+	Onion *Onion
 
 	UserAgent       string // identify agent version, e.g. "dnode/0.1.0"
 	ProtocolVersion string // identify protocol version
@@ -75,6 +81,8 @@ type Host struct {
 	// Proxy counts proxied dials; nil when no proxy is set.
 	Proxy *ProxyStats
 	log   *slog.Logger
+	onion atomic.Pointer[ma.Multiaddr] // the published /onion3 address
+	tor   *torControl                  // nil without an onion service
 }
 
 // New builds and starts a Host listening on cfg.Listen. It returns an
@@ -128,6 +136,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	external := cfg.External
+	hst := &Host{Gater: gater, Conns: tracker, ConnMgr: cm, Proxy: pstats, log: logger}
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Identity),
 		libp2p.ListenAddrs(cfg.Listen...),
@@ -146,7 +155,11 @@ func New(cfg Config) (*Host, error) {
 		libp2p.Ping(true),
 		libp2p.DisableRelay(),
 		libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
-			return append(addrs, external...)
+			addrs = append(addrs, external...)
+			if o := hst.onion.Load(); o != nil {
+				addrs = append(addrs, *o)
+			}
+			return addrs
 		}),
 	)
 	if len(cfg.Listen) == 0 {
@@ -167,13 +180,37 @@ func New(cfg Config) (*Host, error) {
 		}
 		return nil, err
 	}
+	hst.Host = h
+	if o := cfg.Onion; o != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), torCommandTimeout)
+		addr, ctl, err := publishOnion(ctx, *o, h, o.Listen)
+		cancel()
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("%w: %w", ErrListen, err)
+		}
+		hst.tor = ctl
+		hst.onion.Store(&addr)
+		logger.Info("onion service published", "addr", addr, "listener", o.Listen)
+	}
 	h.Network().Notify(tracker)
-	return &Host{Host: h, Gater: gater, Conns: tracker, ConnMgr: cm, Proxy: pstats, log: logger}, nil
+	return hst, nil
+}
+
+// OnionAddr returns the published /onion3 address, or nil.
+func (h *Host) OnionAddr() ma.Multiaddr {
+	if o := h.onion.Load(); o != nil {
+		return *o
+	}
+	return nil
 }
 
 // Close closes every connection and listener and waits for the goroutines
 // the Host started. It is safe to call more than once.
 func (h *Host) Close() error {
+	if h.tor != nil {
+		h.tor.Close() // Tor removes the onion service
+	}
 	h.Network().StopNotify(h.Conns)
 	h.Conns.close()
 	err := h.Host.Close()

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -267,15 +266,4 @@ func transportOptions(px *url.URL, log *slog.Logger, st *ProxyStats) ([]libp2p.O
 type ProxyStats struct {
 	Dials          atomic.Uint64 // dials handed to the proxy
 	RefusedLookups atomic.Uint64 // local DNS lookups the swarm asked for and was refused
-}
-
-// portOf returns the TCP port of a /ip*/tcp address, or 0.
-func portOf(a ma.Multiaddr) int {
-	for _, c := range a {
-		if c.Code() == ma.P_TCP {
-			n, _ := strconv.Atoi(c.Value())
-			return n
-		}
-	}
-	return 0
 }
