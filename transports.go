@@ -48,15 +48,20 @@ func (n *Node) dialable() func(ma.Multiaddr) bool {
 
 // onionConfig returns the host's onion service settings, nil without
 // net.tor_control.
-func (n *Node) onionConfig() *dhost.Onion {
-	net := &n.settings.Net
+func (n *Node) onionConfig() *dhost.Onion { return OnionConfig(n.settings) }
+
+// OnionConfig returns the onion service a host built for s publishes (see
+// net.tor_control), or nil when s has no tor_control. The key is kept in
+// s's datastore (host.OnionKeyFile).
+func OnionConfig(s settings.Settings) *dhost.Onion {
+	net := &s.Net
 	if net.TorControl == "" {
 		return nil
 	}
 	return &dhost.Onion{
 		Control:  net.TorControl,
 		Password: net.TorControlPassword,
-		KeyPath:  filepath.Join(n.settings.Datastore, dhost.OnionKeyFile),
+		KeyPath:  filepath.Join(s.Datastore, dhost.OnionKeyFile),
 		Listen:   settings.OnionTarget(net.Inbound),
 	}
 }
