@@ -9,99 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode/internal/leaktest"
+	"github.com/dnode-p2p/dnode/internal/tortest"
 )
 
 func TestMain(m *testing.M) { leaktest.Main(m, leaktest.Options()...) }
-
-const fakeServiceID = "vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd"
-
-// fakeTor is a Tor control port in the test process: it offers the
-// given AUTH methods, checks AUTHENTICATE against a cookie or password,
-// answers ADD_ONION and records every command.
-type fakeTor struct {
-	ln       net.Listener
-	methods  string
-	cookie   []byte // COOKIE auth; its file is named in PROTOCOLINFO
-	cookieAt string
-	password string
-
-	mu     sync.Mutex
-	cmds   []string
-	closed chan struct{} // closed when the client's connection ends
-	wg     sync.WaitGroup
-}
-
-func startFakeTor(t *testing.T, methods string) *fakeTor {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeTor{ln: ln, methods: methods, closed: make(chan struct{})}
-	f.wg.Add(1)
-	go f.serve()
-	t.Cleanup(func() { ln.Close(); f.wg.Wait() })
-	return f
-}
-
-func (f *fakeTor) commands() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.cmds...)
-}
-
-func (f *fakeTor) serve() {
-	defer f.wg.Done()
-	c, err := f.ln.Accept()
-	if err != nil {
-		return
-	}
-	defer close(f.closed)
-	defer c.Close()
-	r := bufio.NewReader(c)
-	reply := func(lines ...string) { _, _ = c.Write([]byte(strings.Join(lines, "\r\n") + "\r\n")) }
-	for {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		l = strings.TrimRight(l, "\r\n")
-		f.mu.Lock()
-		f.cmds = append(f.cmds, l)
-		f.mu.Unlock()
-		switch {
-		case l == "PROTOCOLINFO 1":
-			auth := "250-AUTH METHODS=" + f.methods
-			if f.cookieAt != "" {
-				auth += fmt.Sprintf(" COOKIEFILE=%q", f.cookieAt)
-			}
-			reply("250-PROTOCOLINFO 1", auth, `250-VERSION Tor="0.4.8.13"`, "250 OK")
-		case strings.HasPrefix(l, "AUTHENTICATE"):
-			arg := strings.TrimPrefix(strings.TrimPrefix(l, "AUTHENTICATE"), " ")
-			ok := (strings.Contains(f.methods, "NULL") && arg == "") ||
-				(f.cookie != nil && arg == hex.EncodeToString(f.cookie)) ||
-				(f.password != "" && arg == `"`+f.password+`"`)
-			if !ok {
-				reply("515 Authentication failed: Password did not match HashedControlPassword value from configuration")
-				return
-			}
-			reply("250 OK")
-		case strings.HasPrefix(l, "ADD_ONION NEW:ED25519-V3 "):
-			reply("250-ServiceID="+fakeServiceID, "250-PrivateKey=ED25519-V3:c2VjcmV0a2V5", "250 OK")
-		case strings.HasPrefix(l, "ADD_ONION ED25519-V3:"):
-			reply("250-ServiceID="+fakeServiceID, "250 OK")
-		default:
-			reply(`510 Unrecognized command "` + l + `"`)
-		}
-	}
-}
 
 func newOnionHost(t *testing.T, o Onion) (*Host, error) {
 	t.Helper()
@@ -118,14 +35,14 @@ func newOnionHost(t *testing.T, o Onion) (*Host, error) {
 // a second start reuses the key; Close ends the control connection.
 func TestOnionServiceCookie(t *testing.T) {
 	dir := t.TempDir()
-	tor := startFakeTor(t, "COOKIE,SAFECOOKIE")
-	tor.cookie = []byte("0123456789abcdef0123456789abcdef")
-	tor.cookieAt = filepath.Join(dir, "control_auth_cookie")
-	if err := os.WriteFile(tor.cookieAt, tor.cookie, 0o600); err != nil {
+	tor := tortest.Start(t, "COOKIE,SAFECOOKIE")
+	tor.Cookie = []byte("0123456789abcdef0123456789abcdef")
+	tor.CookieFile = filepath.Join(dir, "control_auth_cookie")
+	if err := os.WriteFile(tor.CookieFile, tor.Cookie, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	keyPath := filepath.Join(dir, OnionKeyFile)
-	h, err := newOnionHost(t, Onion{Control: tor.ln.Addr().String(), KeyPath: keyPath})
+	h, err := newOnionHost(t, Onion{Control: tor.Addr(), KeyPath: keyPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,57 +50,57 @@ func TestOnionServiceCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ma.StringCast("/onion3/" + fakeServiceID + ":" + port)
+	want := ma.StringCast("/onion3/" + tortest.ServiceID + ":" + port)
 	if got := h.OnionAddr(); !want.Equal(got) {
 		t.Errorf("onion address %v, want %s", got, want)
 	}
 	if !ma.Contains(h.Addrs(), want) {
 		t.Errorf("onion address not advertised: %v", h.Addrs())
 	}
-	cmds := tor.commands()
+	cmds := tor.Commands()
 	wantAdd := fmt.Sprintf("ADD_ONION NEW:ED25519-V3 Port=%s,127.0.0.1:%s", port, port)
-	if len(cmds) != 3 || cmds[1] != "AUTHENTICATE "+hex.EncodeToString(tor.cookie) || cmds[2] != wantAdd {
+	if len(cmds) != 3 || cmds[1] != "AUTHENTICATE "+hex.EncodeToString(tor.Cookie) || cmds[2] != wantAdd {
 		t.Errorf("commands %q, want PROTOCOLINFO, cookie AUTHENTICATE, %q", cmds, wantAdd)
 	}
-	if b, err := os.ReadFile(keyPath); err != nil || string(b) != "ED25519-V3:c2VjcmV0a2V5\n" {
+	if b, err := os.ReadFile(keyPath); err != nil || string(b) != tortest.NewKey+"\n" {
 		t.Errorf("key file %q, %v", b, err)
 	}
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	<-tor.closed // the control connection ends with the host: Tor drops the service
+	<-tor.Closed() // the control connection ends with the host: Tor drops the service
 
-	tor2 := startFakeTor(t, "NULL")
-	h2, err := newOnionHost(t, Onion{Control: tor2.ln.Addr().String(), KeyPath: keyPath})
+	tor2 := tortest.Start(t, "NULL")
+	h2, err := newOnionHost(t, Onion{Control: tor2.Addr(), KeyPath: keyPath})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h2.Close()
-	if cmds := tor2.commands(); len(cmds) != 3 || !strings.HasPrefix(cmds[2], "ADD_ONION ED25519-V3:c2VjcmV0a2V5 Port=") {
+	if cmds := tor2.Commands(); len(cmds) != 3 || !strings.HasPrefix(cmds[2], "ADD_ONION "+tortest.NewKey+" Port=") {
 		t.Errorf("second start: commands %q, want ADD_ONION with the kept key", cmds)
 	}
 }
 
 func TestOnionServicePassword(t *testing.T) {
-	tor := startFakeTor(t, "HASHEDPASSWORD")
-	tor.password = "correct horse"
-	h, err := newOnionHost(t, Onion{Control: tor.ln.Addr().String(), Password: "correct horse"})
+	tor := tortest.Start(t, "HASHEDPASSWORD")
+	tor.Password = "correct horse"
+	h, err := newOnionHost(t, Onion{Control: tor.Addr(), Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	if cmds := tor.commands(); len(cmds) < 2 || cmds[1] != `AUTHENTICATE "correct horse"` {
+	if cmds := tor.Commands(); len(cmds) < 2 || cmds[1] != `AUTHENTICATE "correct horse"` {
 		t.Errorf("commands %q", cmds)
 	}
 
-	bad := startFakeTor(t, "HASHEDPASSWORD")
-	bad.password = "correct horse"
-	_, err = newOnionHost(t, Onion{Control: bad.ln.Addr().String(), Password: "wrong"})
+	bad := tortest.Start(t, "HASHEDPASSWORD")
+	bad.Password = "correct horse"
+	_, err = newOnionHost(t, Onion{Control: bad.Addr(), Password: "wrong"})
 	if !errors.Is(err, ErrTorControl) || !errors.Is(err, ErrListen) || !strings.Contains(err.Error(), "515 Authentication failed") {
 		t.Errorf("wrong password: %v", err)
 	}
-	none := startFakeTor(t, "HASHEDPASSWORD")
-	_, err = newOnionHost(t, Onion{Control: none.ln.Addr().String()})
+	none := tortest.Start(t, "HASHEDPASSWORD")
+	_, err = newOnionHost(t, Onion{Control: none.Addr()})
 	if err == nil || !strings.Contains(err.Error(), "set net.tor_control_password") {
 		t.Errorf("no password: %v", err)
 	}
