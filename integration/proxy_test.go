@@ -17,6 +17,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/internal/socks5test"
+	"github.com/dnode-p2p/dnode/internal/tortest"
 )
 
 // inboundLog records the remote address of every inbound connection a
@@ -190,5 +191,61 @@ func TestProxyOnionPeer(t *testing.T) {
 	}
 	if got := sessionsOf(d)[channel.Manual]; got != 0 {
 		t.Errorf("the node without a proxy has %d manual channels to the onion", got)
+	}
+}
+
+// The onion path end to end: a node with tor_control (a fake control
+// port) publishes an onion and advertises it on an outbound channel; the
+// peer without a proxy keeps it on its dark list and passes it on; a node
+// with a proxy learns it from that peer (as a seed) and its outbound slot
+// reaches the onion's node through the proxy.
+func TestOnionAdvertisedAndDialedThroughProxy(t *testing.T) {
+	tor := tortest.Start(t, "NULL")
+	s := discoverySettings(t)
+	s.Net.TorControl = tor.Addr()
+	onionNode := startNode(t, "onion", s)
+	onion := onionNode.Host().OnionAddr()
+	if onion == nil {
+		t.Fatal("no onion address published")
+	}
+	full := onion.Encapsulate(ma.StringCast("/p2p/" + onionNode.ID().String()))
+
+	// Without localnet the middle node drops the onion node's loopback
+	// address, so the onion is the only way to it the middle passes on.
+	ms := discoverySettings(t)
+	ms.Net.Localnet = false
+	middle := startNode(t, "middle", ms)
+	if _, err := onionNode.Connect(context.Background(), addrOf(t, middle), channel.Outbound); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		for _, e := range middle.Book().Entries(addrbook.Dark) {
+			if e.Addr.Equal(full) {
+				return nil
+			}
+		}
+		return errorf("%s not on the dark list of a node without a proxy", full)
+	})
+
+	px := socks5test.Start(t, map[string]string{tortest.ServiceID + ".onion": "127.0.0.1"})
+	ps := discoverySettings(t, addrOf(t, middle))
+	ps.Net.Proxy = px.URL()
+	ps.Net.OutboundConnections = 1
+	x := startNode(t, "proxied", ps)
+	eventually(t, 30*time.Second, func() error {
+		for _, ch := range x.Channels() {
+			if ch.Peer() == onionNode.ID() && ch.Session() == channel.Outbound {
+				return nil
+			}
+		}
+		return errorf("no outbound channel to the onion's node; channels %v", sessionsOf(x))
+	})
+	want := tortest.ServiceID + ".onion:" + tcpPort(t, onionNode)
+	found := false
+	for _, c := range px.Connects() {
+		found = found || (c.Target == want && c.Domain && c.Err == "")
+	}
+	if !found {
+		t.Errorf("no CONNECT to %s: %+v", want, px.Connects())
 	}
 }
