@@ -75,6 +75,6 @@ func (n *Node) withOnion(h *dhost.Host) settings.Settings {
 		return n.settings
 	}
 	s := n.settings.Clone()
-	s.Net.ExternalAddrs = append(s.Net.ExternalAddrs, o)
+	s.Net.ExternalAddrs = append([]ma.Multiaddr{o}, s.Net.ExternalAddrs...)
 	return s
 }

@@ -157,7 +157,8 @@ func New(cfg Config) (*Host, error) {
 		libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
 			addrs = append(addrs, external...)
 			if o := hst.onion.Load(); o != nil {
-				addrs = append(addrs, *o)
+				// First, so that caps on advertised addresses keep it.
+				addrs = append([]ma.Multiaddr{*o}, addrs...)
 			}
 			return addrs
 		}),

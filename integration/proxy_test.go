@@ -203,6 +203,11 @@ func TestOnionAdvertisedAndDialedThroughProxy(t *testing.T) {
 	tor := tortest.Start(t, "NULL")
 	s := discoverySettings(t)
 	s.Net.TorControl = tor.Addr()
+	// With external_addrs set the onion is added to them (the host's own
+	// addresses, which carry it too, are then not what is advertised).
+	port := freePort(t)
+	s.Net.Inbound = []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))}
+	s.Net.ExternalAddrs = []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))}
 	onionNode := startNode(t, "onion", s)
 	onion := onionNode.Host().OnionAddr()
 	if onion == nil {
