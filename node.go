@@ -106,7 +106,7 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 	n.addr = addr.New(addr.Config{
 		Book:        n.Book,
 		GetAddrsMax: n.getAddrsMax,
-		Transports:  func() []string { return dialableTransports },
+		Transports:  n.dialableTransports,
 		External:    n.externalAddrs,
 		SelfAdvertised: func(e addrbook.Entry) {
 			if r := n.cur.Load(); r != nil {
@@ -125,9 +125,6 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 	}
 	return n, nil
 }
-
-// dialableTransports are the transports every dnode host dials.
-var dialableTransports = []string{settings.ProfileTCP, settings.ProfileQUIC, settings.ProfileWS}
 
 func (n *Node) getAddrsMax() int {
 	if m := n.settings.Net.GetaddrsMax; m > 0 {
@@ -198,7 +195,7 @@ func (n *Node) Start(ctx context.Context) error {
 	r.mgr = sessions.NewManager(sessions.Config{
 		Host:     h,
 		Network:  n.settings.Network,
-		Settings: n.settings,
+		Settings: n.withOnion(h),
 		Registry: n.registry,
 		Book:     r.book,
 		Events:   n.events,
@@ -241,6 +238,10 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		key = k
 	}
 	net := &n.settings.Net
+	px, err := net.ProxyURL() // validated by New
+	if err != nil {
+		return nil, err
+	}
 	return dhost.New(dhost.Config{
 		Identity:         key,
 		Listen:           net.Inbound,
@@ -250,6 +251,8 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		HandshakeTimeout: net.Profile(settings.ProfileTCP).ChannelHandshakeTimeout,
 		PerIPLimit:       n.opts.perIPLimit,
 		Blacklist:        net.Blacklist,
+		Proxy:            px,
+		Onion:            n.onionConfig(),
 		UserAgent:        UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
 		Metrics:          n.opts.metricsReg,
@@ -282,6 +285,7 @@ func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
 			return out
 		},
 		Refused:    h.Gater.Refused,
+		Dialable:   n.dialable(),
 		SourceAddr: func(p peer.ID) ma.Multiaddr { return sourceAddr(h, p) },
 		Clock:      n.clock,
 		Logger:     n.logs.Logger("addrbook"),

@@ -77,7 +77,7 @@ type Config struct {
 	Seeds       []peer.ID                            // never stored in any list
 	Manual      func() []peer.ID                     // manual peers, never stored (may be nil)
 	Refused     func(p peer.ID, a ma.Multiaddr) bool // blacklist/ban check from the gater (may be nil)
-	Dialable    func(a ma.Multiaddr) bool            // nil: tcp, quic-v1 and ws over ip4/ip6/dns
+	Dialable    func(a ma.Multiaddr) bool            // nil: tcp, quic-v1 and ws over ip4/ip6/dns (not onion3)
 	SourceQuota int                                  // max Grey entries from one source; 0: GreyMax/10
 	Clock       clock.Clock                          // nil: real time
 	Logger      *slog.Logger                         // nil: discard

@@ -31,7 +31,9 @@
 // entries beyond the per-source quota of Grey, and entries older than
 // every entry of their full greylist bucket. A last_seen in the
 // future is clamped to now (DarkFi trusts it, letting an attacker pin
-// entries). Undialable addresses go to Dark instead of Grey.
+// entries). Undialable addresses go to Dark instead of Grey: by default
+// (Config.Dialable nil) everything but tcp, quic and ws, so /onion3
+// addresses are dark unless the node has a proxy to reach them.
 //
 // # Greylist buckets
 //

@@ -200,6 +200,24 @@ func TestFilterUndialableGoesDark(t *testing.T) {
 	mustInvariants(t, b2)
 }
 
+// An onion address is valid in the book: dark without a proxy (the
+// default Dialable), grey when Dialable says the node can reach it.
+func TestFilterOnion(t *testing.T) {
+	onion := Entry{Addr: mustMA(t, "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661/p2p/"+testPeer(3).String()), LastSeen: epoch}
+	b, _ := newTestBook(t, Config{})
+	if b.Insert("", []Entry{onion}) != 0 || b.Len(Dark) != 1 {
+		t.Fatalf("onion without a proxy: grey %d dark %d, want it dark", b.Len(Grey), b.Len(Dark))
+	}
+	if got := b.Select(8, []string{"tcp"}); len(got) != 1 || !got[0].Addr.Equal(onion.Addr) {
+		t.Fatalf("dark onion not propagated: %v", got)
+	}
+	proxied, _ := newTestBook(t, Config{Dialable: func(a ma.Multiaddr) bool { return Transport(a) == TransportOnion3 }})
+	if proxied.Insert("", []Entry{onion}) != 1 || proxied.Len(Grey) != 1 {
+		t.Fatalf("onion with a proxy: grey %d dark %d, want it grey", proxied.Len(Grey), proxied.Len(Dark))
+	}
+	mustInvariants(t, proxied)
+}
+
 func TestFilterKnownAndClamp(t *testing.T) {
 	b, mock := newTestBook(t, Config{})
 	var stored []int
@@ -385,6 +403,8 @@ func TestTransportAndNetgroup(t *testing.T) {
 		{"/ip4/1.2.3.4/udp/1/quic", "", "ip4:1.2"},
 		{"/ip4/1.2.3.4/tcp/1/p2p/" + p + "/p2p-circuit/p2p/" + testPeer(2).String(), "", "ip4:1.2"},
 		{"/dnsaddr/bootstrap.libp2p.io/p2p/" + p, "", ""},
+		{"/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661/p2p/" + p, "onion3", "onion3:v"},
+		{"/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661/ws", "", ""},
 		{"/p2p/" + p, "", ""},
 	}
 	for _, c := range cases {

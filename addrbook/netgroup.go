@@ -89,12 +89,19 @@ func stripP2P(a ma.Multiaddr) ma.Multiaddr {
 	return a
 }
 
+// TransportOnion3 is Transport's name for a Tor v3 onion address.
+const TransportOnion3 = "onion3"
+
 // Transport returns the transport of a: "tcp" (plain TCP), "quic"
-// (QUIC v1), "ws" (WebSocket, secure or not) over an IP or DNS host, or ""
-// for anything else (WebTransport, WebRTC, circuit relay, onion, ...). A
-// trailing /p2p component is ignored.
+// (QUIC v1), "ws" (WebSocket, secure or not) over an IP or DNS host,
+// "onion3" for a bare /onion3 address, or "" for anything else
+// (WebTransport, WebRTC, circuit relay, ...). A trailing /p2p component
+// is ignored.
 func Transport(a ma.Multiaddr) string {
 	tr := stripP2P(a)
+	if len(tr) == 1 && tr[0].Code() == ma.P_ONION3 {
+		return TransportOnion3
+	}
 	h := hostOf(tr)
 	if h.kind == hostNone {
 		return ""
@@ -130,7 +137,8 @@ func eqCodes(got []int, want ...int) bool {
 
 // Netgroup returns the diversity group of a: "ip4:a.b" (the IPv4 /16,
 // also for IPv4-mapped IPv6), "ip6:xxxx:xxxx" (the IPv6 /32), "dns:<name>"
-// for a DNS host, or "" when a has no IP or DNS host. Outbound slots use
+// for a DNS host, "onion3:<c>" (the first base32 character of the key)
+// for an onion, or "" when a has none of them. Outbound slots use
 // it to keep at most one peer per group (DarkFi has no such rule).
 func Netgroup(a ma.Multiaddr) string {
 	h := hostOf(stripP2P(a))
@@ -144,6 +152,12 @@ func Netgroup(a ma.Multiaddr) string {
 		return fmt.Sprintf("ip6:%02x%02x:%02x%02x", b[0], b[1], b[2], b[3])
 	case hostDNS:
 		return "dns:" + h.name
+	}
+	if tr := stripP2P(a); len(tr) == 1 && tr[0].Code() == ma.P_ONION3 {
+		// As Bitcoin Core groups onions: by the first bits of the key
+		// (here one base32 character, 5 bits: 32 groups), since an
+		// onion says nothing about where its host is.
+		return "onion3:" + tr[0].Value()[:1]
 	}
 	return ""
 }
@@ -164,7 +178,9 @@ func endpointKey(tr ma.Multiaddr) string {
 	return host + "|" + strconv.Itoa(h.port) + "|" + t
 }
 
-// defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns.
+// defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns: the
+// direct transports. Onions need a proxy (Config.Dialable).
 func defaultDialable(a ma.Multiaddr) bool {
-	return Transport(a) != ""
+	t := Transport(a)
+	return t != "" && t != TransportOnion3
 }

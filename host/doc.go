@@ -11,7 +11,13 @@
 //     inbound connections that never become a channel, and closes a
 //     connection when the last channel using it stops (conns.go);
 //   - resource-manager and connection-manager limits derived from the
-//     settings (limits.go).
+//     settings (limits.go);
+//   - with a proxy (Config.Proxy), a SOCKS5 transport that does every
+//     dial and never resolves names (it is a transport.SkipResolver, the
+//     swarm's resolver refuses all lookups), libp2p's TCP, QUIC and
+//     WebSocket transports kept for listening only (proxy.go);
+//   - an onion service for the TCP listener through Tor's control port
+//     (Config.Onion; onion.go, torcontrol.go).
 //
 // # Inbound cap
 //

@@ -1,9 +1,12 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -16,9 +19,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,6 +47,14 @@ type Config struct {
 	PerIPLimit       int           // >0 raises libp2p's per-address limits and removes its rate limit (tests)
 	Blacklist        []string      // permanent refusals; see ParseBlacklistEntry
 
+	// Proxy, if set, is a socks5:// URL through which every outbound dial
+	// goes (see ProxyDialable); names are never resolved locally.
+	Proxy *url.URL
+	// Onion, if set, publishes the TCP listener Onion.Listen as a Tor
+	// onion service and advertises its /onion3 address; New fails
+	// (wrapping ErrListen and ErrTorControl) if Tor cannot be reached.
+	Onion *Onion
+
 	UserAgent       string // identify agent version, e.g. "dnode/0.1.0"
 	ProtocolVersion string // identify protocol version
 
@@ -70,7 +78,11 @@ type Host struct {
 	Gater   *Gater
 	Conns   *ConnTracker
 	ConnMgr *connmgr.BasicConnMgr
-	log     *slog.Logger
+	// Proxy counts proxied dials; nil when no proxy is set.
+	Proxy *ProxyStats
+	log   *slog.Logger
+	onion atomic.Pointer[ma.Multiaddr] // the published /onion3 address
+	tor   *torControl                  // nil without an onion service
 }
 
 // New builds and starts a Host listening on cfg.Listen. It returns an
@@ -113,19 +125,25 @@ func New(cfg Config) (*Host, error) {
 	mux := *yamux.DefaultTransport
 	mux.EnableKeepAlive = false
 
+	var pstats *ProxyStats
+	if cfg.Proxy != nil {
+		pstats = new(ProxyStats)
+	}
+	tpts, err := transportOptions(cfg.Proxy, logger, pstats)
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, err
+	}
 	external := cfg.External
+	hst := &Host{Gater: gater, Conns: tracker, ConnMgr: cm, Proxy: pstats, log: logger}
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Identity),
 		libp2p.ListenAddrs(cfg.Listen...),
 		libp2p.NoTransports,
-		// No SO_REUSEPORT: with it a dial leaves from the listen port, so
-		// two nodes dialing each other at once open one TCP connection
-		// (simultaneous open) on which both run the security handshake as
-		// initiator, and both dials fail. dnode does no hole punching,
-		// the one thing reuse is for.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Transport(ws.New),
+	}
+	opts = append(opts, tpts...)
+	opts = append(opts,
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Muxer(yamux.ID, &mux),
@@ -137,9 +155,14 @@ func New(cfg Config) (*Host, error) {
 		libp2p.Ping(true),
 		libp2p.DisableRelay(),
 		libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
-			return append(addrs, external...)
+			addrs = append(addrs, external...)
+			if o := hst.onion.Load(); o != nil {
+				// First, so that caps on advertised addresses keep it.
+				addrs = append([]ma.Multiaddr{*o}, addrs...)
+			}
+			return addrs
 		}),
-	}
+	)
 	if len(cfg.Listen) == 0 {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
@@ -158,13 +181,37 @@ func New(cfg Config) (*Host, error) {
 		}
 		return nil, err
 	}
+	hst.Host = h
+	if o := cfg.Onion; o != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), torCommandTimeout)
+		addr, ctl, err := publishOnion(ctx, *o, h, o.Listen)
+		cancel()
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("%w: %w", ErrListen, err)
+		}
+		hst.tor = ctl
+		hst.onion.Store(&addr)
+		logger.Info("onion service published", "addr", addr, "listener", o.Listen)
+	}
 	h.Network().Notify(tracker)
-	return &Host{Host: h, Gater: gater, Conns: tracker, ConnMgr: cm, log: logger}, nil
+	return hst, nil
+}
+
+// OnionAddr returns the published /onion3 address, or nil.
+func (h *Host) OnionAddr() ma.Multiaddr {
+	if o := h.onion.Load(); o != nil {
+		return *o
+	}
+	return nil
 }
 
 // Close closes every connection and listener and waits for the goroutines
 // the Host started. It is safe to call more than once.
 func (h *Host) Close() error {
+	if h.tor != nil {
+		h.tor.Close() // Tor removes the onion service
+	}
 	h.Network().StopNotify(h.Conns)
 	h.Conns.close()
 	err := h.Host.Close()

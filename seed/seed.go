@@ -87,6 +87,10 @@ func (sd *Seed) Start(ctx context.Context) error {
 		return err
 	}
 	s := &sd.settings
+	px, err := s.Net.ProxyURL() // validated by New
+	if err != nil {
+		return err
+	}
 	h, err := dhost.New(dhost.Config{
 		Identity:         key,
 		Listen:           s.Net.Inbound,
@@ -95,6 +99,8 @@ func (sd *Seed) Start(ctx context.Context) error {
 		OutboundLimit:    len(sd.networks) * 8, // refinery probes
 		HandshakeTimeout: s.Net.Profile(settings.ProfileTCP).ChannelHandshakeTimeout,
 		Blacklist:        s.Net.Blacklist,
+		Proxy:            px,
+		Onion:            dnode.OnionConfig(*s),
 		UserAgent:        dnode.UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
 		Logs:             sd.logs,

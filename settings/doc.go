@@ -45,6 +45,9 @@
 //	ban_policy = "strict"              # or "relaxed"
 //	ban_duration = "24h"
 //	blacklist = []
+//	proxy = ""                         # socks5://host:port: every dial through it
+//	tor_control = ""                   # host:port of Tor's control port: an onion service
+//	tor_control_password = ""
 //
 //	[net.profiles.tcp]                 # also quic and ws
 //	outbound_connect_timeout = 15

@@ -109,6 +109,9 @@ func roundTrips(t *testing.T) []roundTrip {
 			pidA + ",10.0.0.1, fd00::/8 ,/ip4/1.2.3.4/tcp/5/p2p/" + pidB, func(s *Settings) {
 				s.Net.Blacklist = []string{pidA, "10.0.0.1", "fd00::/8", "/ip4/1.2.3.4/tcp/5/p2p/" + pidB}
 			}},
+		{"net.proxy", `"socks5://127.0.0.1:9050"`, "socks5://127.0.0.1:9050", func(s *Settings) { s.Net.Proxy = "socks5://127.0.0.1:9050" }},
+		{"net.tor_control", `"127.0.0.1:9051"`, "127.0.0.1:9051", func(s *Settings) { s.Net.TorControl = "127.0.0.1:9051" }},
+		{"net.tor_control_password", `"hunter2"`, "hunter2", func(s *Settings) { s.Net.TorControlPassword = "hunter2" }},
 		{"relay.topics", `["chat", "blocks"]`, "chat,blocks", func(s *Settings) { s.Relay.Topics = []string{"chat", "blocks"} }},
 		{"relay.max_message_size", "4194304", "4194304", func(s *Settings) { s.Relay.MaxMessageSize = 4 << 20 }},
 		{"relay.eager_max_size", "1024", "1024", func(s *Settings) { s.Relay.EagerMaxSize = 1024 }},

@@ -67,6 +67,9 @@ func (s *Settings) entries() []entry {
 		{"net.ban_policy", banPolicySlot(&n.BanPolicy)},
 		{"net.ban_duration", durationSlot(&n.BanDuration)},
 		{"net.blacklist", stringsSlot(&n.Blacklist)},
+		{"net.proxy", stringSlot(&n.Proxy)},
+		{"net.tor_control", stringSlot(&n.TorControl)},
+		{"net.tor_control_password", stringSlot(&n.TorControlPassword)},
 	}
 
 	for _, name := range profileNames() {

@@ -83,6 +83,18 @@ type Net struct {
 	BanDuration                      time.Duration      // ban_duration: > 0
 	Blacklist                        []string           // blacklist: peer IDs, IPs, CIDRs or /ip4|/ip6 multiaddrs
 	Profiles                         map[string]Profile // [net.profiles.tcp|quic|ws]
+
+	// Proxy (proxy) is a socks5://[user:pass@]host:port URL: when set,
+	// every outbound dial goes through it and host names are resolved by
+	// the proxy, never locally (docs/config.md, "Transport mixing").
+	Proxy string
+	// TorControl (tor_control) is the host:port of Tor's control port:
+	// when set, the node's TCP listener is published as an onion service
+	// and its /onion3 address advertised.
+	TorControl string
+	// TorControlPassword (tor_control_password) authenticates to the
+	// control port (HASHEDPASSWORD); empty means cookie or no auth.
+	TorControlPassword string
 }
 
 // Profile returns the profile for a transport name, falling back to

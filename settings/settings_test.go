@@ -267,8 +267,8 @@ func TestClone(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 9+19+9+14+3 {
-		t.Errorf("len(Keys()) = %d, want 54", len(keys))
+	if len(keys) != 9+22+9+14+3 {
+		t.Errorf("len(Keys()) = %d, want 57", len(keys))
 	}
 	seen := map[string]bool{}
 	for _, k := range keys {

@@ -149,6 +149,9 @@ func (n *Net) validate() error {
 			return errf(indexKey("net.blacklist", i), "%s: %s", quote(entry), err)
 		}
 	}
+	if err := n.validateProxy(); err != nil {
+		return err
+	}
 	return n.validateProfiles()
 }
 

@@ -66,6 +66,15 @@ func TestValidateTOML(t *testing.T) {
 		{"relay duplicate topic", "[relay]\ntopics = [\"a\", \"a\"]\n", "relay.topics[1]", "listed twice"},
 		{"relay zero lazy_interval", "[relay]\nlazy_interval = 0\n", "relay.lazy_interval", "must be positive"},
 		{"relay negative queue_bytes", "[relay]\nqueue_bytes = -1\n", "relay.queue_bytes", "out of range"},
+		{"proxy http", "[net]\nproxy = \"http://127.0.0.1:8080\"\n", "net.proxy", `"http://127.0.0.1:8080": scheme "http" is not supported; want socks5://host:port`},
+		{"proxy no scheme", "[net]\nproxy = \"127.0.0.1:9050\"\n", "net.proxy", "want socks5://host:port"},
+		{"proxy no port", "[net]\nproxy = \"socks5://127.0.0.1\"\n", "net.proxy", "no port"},
+		{"proxy bad port", "[net]\nproxy = \"socks5://127.0.0.1:0\"\n", "net.proxy", "not a number in 1..65535"},
+		{"proxy path", "[net]\nproxy = \"socks5://127.0.0.1:9050/x\"\n", "net.proxy", "no path"},
+		{"proxy no host", "[net]\nproxy = \"socks5://:9050\"\n", "net.proxy", "no host"},
+		{"tor_control no port", "[net]\ntor_control = \"127.0.0.1\"\n", "net.tor_control", "want host:port"},
+		{"tor_control bad port", "[net]\ntor_control = \"127.0.0.1:x\"\n", "net.tor_control", "not a number"},
+		{"tor_control without tcp listener", "[net]\ninbound = [\"/ip4/127.0.0.1/udp/5/quic-v1\"]\ntor_control = \"127.0.0.1:9051\"\n", "net.tor_control", "plain TCP listener"},
 		{"stable order: top-level before net", "network = \"X\"\n[net]\noutbound_connections = -1\n", "network", "network id"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -134,6 +143,13 @@ func TestValidateAccepts(t *testing.T) {
 		{"blacklist forms", func(s *Settings) {
 			s.Net.Blacklist = []string{pidA, pidB, "1.2.3.4", "::1", "192.168.0.0/16", "2001:db8::/32",
 				"/ip4/1.2.3.4", "/ip6/::1/udp/5", "/ip4/1.2.3.4/tcp/5/p2p/" + pidA, "/ip6/::1/p2p/" + pidB}
+		}},
+		{"socks5 proxy with auth", func(s *Settings) { s.Net.Proxy = "socks5://user:pw@localhost:9050" }},
+		{"tor control", func(s *Settings) { s.Net.TorControl, s.Net.TorControlPassword = "127.0.0.1:9051", "pw" }},
+		{"onion peer and seed", func(s *Settings) {
+			s.Net.Peers = addrs(t, "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661/p2p/"+pidA)
+			s.Net.Seeds = addrs(t, "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26662/p2p/"+pidB)
+			s.Net.ExternalAddrs = addrs(t, "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661")
 		}},
 		{"zero limits", func(s *Settings) {
 			s.Net.OutboundConnections, s.Net.InboundConnections, s.Net.KnownPeerPercent = 0, 0, 0

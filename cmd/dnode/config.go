@@ -36,6 +36,7 @@ var overrides = []override{
 	{"localnet", "net.localnet", "bool", "allow private and loopback addresses in the hostlist"},
 	{"log-level", "log_level", "level", "log level: debug, info, warn, error, dpanic, panic or fatal"},
 	{"rpc-listen", "rpc_listen", "host:port", "JSON-RPC listen address (\"\" disables RPC)"},
+	{"proxy", "net.proxy", "url", "SOCKS5 proxy for every outbound dial, e.g. socks5://127.0.0.1:9050 (Tor)"},
 }
 
 // configFlags holds --config and the override flags of one command.
