@@ -145,7 +145,7 @@ func (n *Node) externalAddrs() []ma.Multiaddr {
 // pingTiming returns the heartbeat and pong timeout of a channel's
 // transport profile.
 func (n *Node) pingTiming(ch *channel.Channel) (time.Duration, time.Duration) {
-	p := n.settings.Net.Profile(sessions.TransportOf(ch.RemoteAddr()))
+	p := n.settings.Net.Profile(sessions.ConnTransport(&n.settings.Net, ch.Direction(), ch.RemoteAddr()))
 	return p.ChannelHeartbeatInterval, p.OutboundConnectTimeout
 }
 
@@ -248,7 +248,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		External:         net.ExternalAddrs,
 		InboundLimit:     net.InboundConnections,
 		OutboundLimit:    net.OutboundConnections + len(net.Peers) + len(net.Seeds),
-		HandshakeTimeout: net.Profile(settings.ProfileTCP).ChannelHandshakeTimeout,
+		HandshakeTimeout: net.HandshakeBound(),
 		PerIPLimit:       n.opts.perIPLimit,
 		Blacklist:        net.Blacklist,
 		Proxy:            px,

@@ -97,7 +97,7 @@ func (sd *Seed) Start(ctx context.Context) error {
 		External:         s.Net.ExternalAddrs,
 		InboundLimit:     s.Seed.InboundConnections,
 		OutboundLimit:    len(sd.networks) * 8, // refinery probes
-		HandshakeTimeout: s.Net.Profile(settings.ProfileTCP).ChannelHandshakeTimeout,
+		HandshakeTimeout: s.Net.HandshakeBound(),
 		Blacklist:        s.Net.Blacklist,
 		Proxy:            px,
 		Onion:            dnode.OnionConfig(*s),

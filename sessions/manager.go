@@ -236,17 +236,47 @@ func (m *Manager) ExternalAddrs() []ma.Multiaddr {
 	return out
 }
 
-// Profile returns the transport profile of a connection's address.
+// Profile returns the transport profile for dialing addr: the tor
+// profile when the node dials through net.proxy or addr is an onion,
+// else the profile of addr's transport.
 func (m *Manager) Profile(addr ma.Multiaddr) settings.Profile {
+	if m.net.Proxy != "" {
+		return m.net.Profile(settings.ProfileTor)
+	}
 	return m.net.Profile(TransportOf(addr))
 }
 
-// TransportOf names the transport of a multiaddr: "quic", "ws" or "tcp"
-// ("" if none of them).
+// ConnProfile returns the transport profile of a live connection:
+// ConnTransport's profile.
+func (m *Manager) ConnProfile(c network.Conn) settings.Profile {
+	return m.net.Profile(ConnTransport(m.net, c.Stat().Direction, c.RemoteMultiaddr()))
+}
+
+// ConnTransport names the transport profile of a connection in direction
+// dir from remote: "tor" for an outbound connection through net.proxy and
+// for an inbound one from a loopback address while net.tor_control is set
+// (Tor forwards onion-service connections from loopback), else
+// TransportOf(remote). It fixes DarkFi's quirk of timing mixed (Tor)
+// channels with the clearnet profile.
+func ConnTransport(n *settings.Net, dir network.Direction, remote ma.Multiaddr) string {
+	switch {
+	case dir == network.DirOutbound && n.Proxy != "":
+		return settings.ProfileTor
+	case dir == network.DirInbound && n.TorControl != "" && manet.IsIPLoopback(remote):
+		return settings.ProfileTor
+	}
+	return TransportOf(remote)
+}
+
+// TransportOf names the transport of a multiaddr: "tor" (onion3), "quic",
+// "ws" or "tcp" ("" if none of them).
 func TransportOf(addr ma.Multiaddr) string {
 	var name string
 	ma.ForEach(addr, func(c ma.Component) bool {
 		switch c.Code() {
+		case ma.P_ONION3:
+			name = settings.ProfileTor
+			return false
 		case ma.P_QUIC_V1:
 			name = settings.ProfileQUIC
 			return false
@@ -407,7 +437,7 @@ func (m *Manager) settle(ctx context.Context, conn network.Conn, check func() (*
 			return ch
 		}
 		if expired == nil {
-			t := m.clock.Timer(m.Profile(conn.RemoteMultiaddr()).ChannelHandshakeTimeout)
+			t := m.clock.Timer(m.ConnProfile(conn).ChannelHandshakeTimeout)
 			defer t.Stop()
 			expired = t.C
 		}

@@ -228,7 +228,7 @@ func (m *Manager) signalLocked() {
 // s/rw and starts the channel.
 func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream, rw io.ReadWriter, kind channel.Session, hs *handshake) (*channel.Channel, error) {
 	p := conn.RemotePeer()
-	profile := m.Profile(conn.RemoteMultiaddr())
+	profile := m.ConnProfile(conn)
 	ch := channel.New(channel.Config{
 		ID:           m.nextID.Add(1),
 		Conn:         conn,

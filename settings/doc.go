@@ -62,7 +62,7 @@
 // DefaultConfigTOML (default.toml) documents every key with its default.
 // In datastore and net.hostlist a leading "~/" stands for the home directory.
 // A profile table given partially keeps the defaults of the keys it omits;
-// after Default or Load, Net.Profiles always holds tcp, quic and ws. Keys()
+// after Default or Load, Net.Profiles always holds tcp, quic, ws and tor. Keys()
 // lists every key in dotted form, which is also the form Set takes.
 //
 // # Durations

@@ -97,7 +97,7 @@ func (s *Settings) applyTOML(root map[string]any, k toml.Key) error {
 			continue
 		}
 		if len(sub) == 3 && sub[0] == "net" && sub[1] == "profiles" {
-			return errf(name, "unknown profile %s (want tcp, quic or ws)", quote(sub[2]))
+			return errf(name, "unknown profile %s (want "+profileList+")", quote(sub[2]))
 		}
 		sl, ok := s.slot(name)
 		if !ok {
@@ -111,7 +111,7 @@ func (s *Settings) applyTOML(root map[string]any, k toml.Key) error {
 }
 
 // isTable reports whether a key path names one of the known tables: net,
-// net.profiles, net.profiles.<tcp|quic|ws>, relay or seed.
+// net.profiles, net.profiles.<tcp|quic|ws|tor>, relay or seed.
 func isTable(k toml.Key) bool {
 	switch {
 	case len(k) == 1 && (k[0] == "seed" || k[0] == "relay"):

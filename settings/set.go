@@ -143,7 +143,7 @@ func (s *Settings) Set(key, value string) error {
 	if !ok {
 		if rest, isProfile := strings.CutPrefix(key, "net.profiles."); isProfile {
 			if name, _, _ := strings.Cut(rest, "."); !isProfileName(name) {
-				return errf(key, "unknown profile %s (want tcp, quic or ws)", quote(name))
+				return errf(key, "unknown profile %s (want "+profileList+")", quote(name))
 			}
 		}
 		return errf(key, "unknown key")

@@ -31,14 +31,22 @@ const (
 	ProfileTCP  = "tcp"
 	ProfileQUIC = "quic"
 	ProfileWS   = "ws"
+	// ProfileTor is the profile of channels carried by Tor or a SOCKS5
+	// proxy: /onion3 peers, every dial through net.proxy, and inbound
+	// connections that Tor forwards to an onion service (see
+	// docs/config.md, "Transport mixing").
+	ProfileTor = "tor"
 )
 
 // profileNames lists the accepted profile names in their canonical order.
-func profileNames() []string { return []string{ProfileTCP, ProfileQUIC, ProfileWS} }
+func profileNames() []string { return []string{ProfileTCP, ProfileQUIC, ProfileWS, ProfileTor} }
 
 func isProfileName(name string) bool {
-	return name == ProfileTCP || name == ProfileQUIC || name == ProfileWS
+	return name == ProfileTCP || name == ProfileQUIC || name == ProfileWS || name == ProfileTor
 }
+
+// profileList is profileNames for error messages.
+const profileList = "tcp, quic, ws or tor"
 
 // Profile holds per-transport timeouts (DarkFi NetworkProfile).
 type Profile struct {
@@ -58,6 +66,26 @@ func DefaultProfile() Profile {
 		ChannelHandshakeTimeout:  10 * time.Second,
 		ChannelHeartbeatInterval: 30 * time.Second,
 	}
+}
+
+// TorProfile returns the defaults of the tor profile, DarkFi's
+// tor_default(): 65s connect, 55s handshake, 90s heartbeat. Circuits take
+// seconds to build, so the clearnet timeouts would drop healthy peers.
+func TorProfile() Profile {
+	return Profile{
+		OutboundConnectTimeout:   65 * time.Second,
+		ChannelHandshakeTimeout:  55 * time.Second,
+		ChannelHeartbeatInterval: 90 * time.Second,
+	}
+}
+
+// defaultProfile returns the defaults of profile name: TorProfile for
+// "tor", DefaultProfile for any other.
+func defaultProfile(name string) Profile {
+	if name == ProfileTor {
+		return TorProfile()
+	}
+	return DefaultProfile()
 }
 
 // Net is the [net] table: the P2P layer's settings. The comment on each field
@@ -82,7 +110,7 @@ type Net struct {
 	BanPolicy                        BanPolicy          // ban_policy: strict or relaxed
 	BanDuration                      time.Duration      // ban_duration: > 0
 	Blacklist                        []string           // blacklist: peer IDs, IPs, CIDRs or /ip4|/ip6 multiaddrs
-	Profiles                         map[string]Profile // [net.profiles.tcp|quic|ws]
+	Profiles                         map[string]Profile // [net.profiles.tcp|quic|ws|tor]
 
 	// Proxy (proxy) is a socks5://[user:pass@]host:port URL: when set,
 	// every outbound dial goes through it and host names are resolved by
@@ -97,13 +125,30 @@ type Net struct {
 	TorControlPassword string
 }
 
-// Profile returns the profile for a transport name, falling back to
-// DefaultProfile() when the name has no entry.
+// Profile returns the profile for a transport name, falling back to its
+// defaults (TorProfile for "tor", DefaultProfile otherwise) when the name
+// has no entry.
 func (n *Net) Profile(name string) Profile {
 	if p, ok := n.Profiles[name]; ok {
 		return p
 	}
-	return DefaultProfile()
+	return defaultProfile(name)
+}
+
+// UsesTor reports whether some of the node's channels run over Tor or a
+// proxy: net.proxy or net.tor_control is set.
+func (n *Net) UsesTor() bool { return n.Proxy != "" || n.TorControl != "" }
+
+// HandshakeBound returns the longest version-exchange timeout a channel of
+// this node can have: the tcp profile's, or the tor profile's when it is
+// longer and UsesTor. Connection reaping (a connection that never gets a
+// channel) waits this long.
+func (n *Net) HandshakeBound() time.Duration {
+	d := n.Profile(ProfileTCP).ChannelHandshakeTimeout
+	if n.UsesTor() {
+		d = max(d, n.Profile(ProfileTor).ChannelHandshakeTimeout)
+	}
+	return d
 }
 
 // EffectiveKnownPeerPercent returns 100 if DisableGreys, else
@@ -122,7 +167,10 @@ func (n *Net) MaxConnectTimeout() time.Duration {
 		return DefaultProfile().OutboundConnectTimeout
 	}
 	var m time.Duration
-	for _, p := range n.Profiles {
+	for name, p := range n.Profiles {
+		if name == ProfileTor && !n.UsesTor() {
+			continue
+		}
 		m = max(m, p.OutboundConnectTimeout)
 	}
 	return m
@@ -208,9 +256,9 @@ type Seed struct {
 // when XDG_DATA_HOME is an absolute path, else ~/.local/share/dnode, else ""
 // (no home directory; Validate then reports it).
 func Default() Settings {
-	profiles := make(map[string]Profile, 3)
+	profiles := make(map[string]Profile, 4)
 	for _, name := range profileNames() {
-		profiles[name] = DefaultProfile()
+		profiles[name] = defaultProfile(name)
 	}
 	return Settings{
 		Network:   "dnode",

@@ -71,7 +71,7 @@ func TestDefault(t *testing.T) {
 		{"getaddrs_max", s.Net.GetaddrsMax, 0},
 		{"ban_policy", s.Net.BanPolicy, BanStrict},
 		{"ban_duration", s.Net.BanDuration, 24 * time.Hour},
-		{"profiles", s.Net.Profiles, map[string]Profile{ProfileTCP: DefaultProfile(), ProfileQUIC: DefaultProfile(), ProfileWS: DefaultProfile()}},
+		{"profiles", s.Net.Profiles, map[string]Profile{ProfileTCP: DefaultProfile(), ProfileQUIC: DefaultProfile(), ProfileWS: DefaultProfile(), ProfileTor: TorProfile()}},
 		{"default profile", DefaultProfile(), Profile{15 * time.Second, 10 * time.Second, 30 * time.Second}},
 	}
 	for _, c := range checks {
@@ -178,12 +178,32 @@ func TestNetHelpers(t *testing.T) {
 		}
 	})
 	t.Run("profile fallback", func(t *testing.T) {
-		if got := n.Profile("tor"); got != DefaultProfile() {
+		if got := n.Profile("i2p"); got != DefaultProfile() {
 			t.Errorf("got %v", got)
 		}
 		var empty Net
+		if got := empty.Profile(ProfileTor); got != TorProfile() {
+			t.Errorf("nil map, tor: got %v, want %v", got, TorProfile())
+		}
 		if got := empty.Profile(ProfileTCP); got != DefaultProfile() {
 			t.Errorf("nil map: got %v", got)
+		}
+	})
+	t.Run("handshake bound", func(t *testing.T) {
+		n := Default().Net
+		if got := n.HandshakeBound(); got != 10*time.Second {
+			t.Errorf("clearnet: got %v, want the tcp profile's 10s", got)
+		}
+		n.Proxy = "socks5://127.0.0.1:9050"
+		if got := n.HandshakeBound(); got != 55*time.Second {
+			t.Errorf("proxied: got %v, want the tor profile's 55s", got)
+		}
+		n.Proxy, n.TorControl = "", "127.0.0.1:9051"
+		if got := n.HandshakeBound(); got != 55*time.Second {
+			t.Errorf("onion service: got %v, want the tor profile's 55s", got)
+		}
+		if got := n.MaxConnectTimeout(); got != 65*time.Second {
+			t.Errorf("onion service: max connect timeout %v, want the tor profile's 65s", got)
 		}
 	})
 	t.Run("max connect timeout", func(t *testing.T) {
@@ -267,8 +287,8 @@ func TestClone(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 9+22+9+14+3 {
-		t.Errorf("len(Keys()) = %d, want 57", len(keys))
+	if len(keys) != 9+22+12+14+3 {
+		t.Errorf("len(Keys()) = %d, want 60", len(keys))
 	}
 	seen := map[string]bool{}
 	for _, k := range keys {

@@ -30,7 +30,7 @@ func logLevels() []string {
 
 // Validate checks ranges and formats and returns the first problem as an
 // *Error, in a fixed order: top-level keys, then [net] keys in struct order,
-// then profiles (tcp, quic, ws, then any other names, sorted). It does not
+// then profiles (tcp, quic, ws, tor, then any other names, sorted). It does not
 // modify s.
 func (s *Settings) Validate() error {
 	if err := s.validateMain(); err != nil {
@@ -171,7 +171,7 @@ func (n *Net) validateProfiles() error {
 		}
 		prefix := "net.profiles." + name
 		if !isProfileName(name) {
-			return errf(prefix, "unknown profile %s (want tcp, quic or ws)", quote(name))
+			return errf(prefix, "unknown profile %s (want "+profileList+")", quote(name))
 		}
 		if err := checkPositive(prefix+".outbound_connect_timeout", p.OutboundConnectTimeout); err != nil {
 			return err

@@ -110,7 +110,7 @@ func TestValidateFields(t *testing.T) {
 		{"app_version leading zero", func(s *Settings) { s.AppVersion = "1.02.0" }, "app_version"},
 		{"app_version bad pre", func(s *Settings) { s.AppVersion = "1.0.0-" }, "app_version"},
 		{"app_name empty", func(s *Settings) { s.AppName = "" }, "app_name"},
-		{"unknown profile in map", func(s *Settings) { s.Net.Profiles["tor"] = DefaultProfile() }, "net.profiles.tor"},
+		{"unknown profile in map", func(s *Settings) { s.Net.Profiles["i2p"] = DefaultProfile() }, "net.profiles.i2p"},
 		{"zero profile", func(s *Settings) { s.Net.Profiles[ProfileTCP] = Profile{} }, "net.profiles.tcp.outbound_connect_timeout"},
 		{"nil multiaddr", func(s *Settings) { s.Net.Inbound = append(s.Net.Inbound, nil) }, "net.inbound[2]"},
 		{"ban_policy empty", func(s *Settings) { s.Net.BanPolicy = "" }, "net.ban_policy"},
