@@ -236,14 +236,11 @@ func (m *Manager) ExternalAddrs() []ma.Multiaddr {
 	return out
 }
 
-// Profile returns the transport profile for dialing addr: the tor
-// profile when the node dials through net.proxy or addr is an onion,
-// else the profile of addr's transport.
+// Profile returns the transport profile for dialing addr: that of an
+// outbound connection to it (ConnTransport), so the tor profile when the
+// node dials through net.proxy or addr is an onion.
 func (m *Manager) Profile(addr ma.Multiaddr) settings.Profile {
-	if m.net.Proxy != "" {
-		return m.net.Profile(settings.ProfileTor)
-	}
-	return m.net.Profile(TransportOf(addr))
+	return m.net.Profile(ConnTransport(m.net, network.DirOutbound, addr))
 }
 
 // ConnProfile returns the transport profile of a live connection:
