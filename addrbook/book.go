@@ -270,16 +270,6 @@ func (b *Book) refreshDarkLocked(now int64) {
 	}
 }
 
-// rankOf returns the list among Grey, White and Gold holding p.
-func (b *Book) rankOf(p peer.ID) (Color, bool) {
-	for _, c := range [...]Color{Gold, White, Grey} {
-		if b.lists[c].hasPeer(p) {
-			return c, true
-		}
-	}
-	return 0, false
-}
-
 // moveLocked moves every entry of peer e.Peer found in the lists from
 // into list to, and stores e itself there if it is missing. If setTS, e's
 // entry gets LastSeen ts; otherwise it keeps its stored LastSeen (or ts

@@ -110,7 +110,7 @@ func (c *torControl) authenticate(ctx context.Context, password string) error {
 		}
 		auth = "AUTHENTICATE " + hex.EncodeToString(cookie)
 	case has("HASHEDPASSWORD"):
-		return errors.New("Tor wants a password: set net.tor_control_password")
+		return errors.New("the Tor control port wants a password: set net.tor_control_password")
 	default:
 		return fmt.Errorf("no supported authentication method among %v (want NULL, COOKIE or HASHEDPASSWORD)", methods)
 	}

@@ -35,8 +35,6 @@ type entry struct {
 	inHistory bool
 }
 
-func (e *entry) large(eagerMax int) bool { return e.size > eagerMax }
-
 func (e *entry) has(l linkID) bool {
 	for _, h := range e.have {
 		if h == l {

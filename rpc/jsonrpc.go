@@ -94,8 +94,6 @@ type params struct {
 	pg     page // list methods: the page asked for
 }
 
-func (p params) len() int { return len(p.raw) }
-
 func (p params) has(i int) bool { return i < len(p.raw) && !isNull(p.raw[i]) }
 
 func (p params) invalid(format string, args ...any) *Error {

@@ -447,6 +447,3 @@ func (m *Manager) settle(ctx context.Context, conn network.Conn, check func() (*
 		}
 	}
 }
-
-// waitTimeout is how long Stop-like waits in this package may take.
-const waitTimeout = 4 * time.Second

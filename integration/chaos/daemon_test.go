@@ -379,13 +379,6 @@ func (d *daemon) kill() {
 	<-done
 }
 
-// restart kills the process if it runs and starts it again on the same
-// datastore and ports.
-func (d *daemon) restart() error {
-	d.kill()
-	return d.start()
-}
-
 func tail(s string) string {
 	if len(s) > 4000 {
 		return "..." + s[len(s)-4000:]

@@ -3,7 +3,6 @@ package chaos_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"testing"
 	"time"
 
@@ -57,8 +56,6 @@ func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	testnet.Eventually(t, timeout, cond)
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 // The -chaos.full flag is registered by main_test.go (package chaos);
 // this registers it when that file is absent, so that these tests stand

@@ -50,12 +50,9 @@ type gossip struct {
 	wg     sync.WaitGroup
 }
 
-func newGossip(n int, edges [][2]int, signed bool) *gossip {
-	return newGossipVia(n, edges, signed, nil)
-}
-
-// newGossipVia is newGossip where via, if not nil, gives the addresses
-// host a dials to reach host b (a delaying proxy). signed selects
+// newGossipVia starts n hosts running gossipsub joined by edges; via, if
+// not nil, gives the addresses host a dials to reach host b (a delaying
+// proxy). signed selects
 // gossipsub's default StrictSign with its default message id (from +
 // seqno) instead of StrictNoSign with a content id. extra options are
 // given to every host's gossipsub after the benchmark's own.

@@ -115,7 +115,7 @@ func benchRTT(rounds, samples int) []row {
 	must(err)
 	defer ls.Close()
 
-	var dP50, dP99, dCPU, tP50, tP99, tCPU, lP50, lP99, lCPU agg
+	var dP50, dP99, dCPU, tP50, tP99, tCPU, lP50, lCPU agg
 	buf := make([]byte, 64)
 	for r := range rounds {
 		ds := make([]time.Duration, 0, samples)
@@ -157,7 +157,7 @@ func benchRTT(rounds, samples int) []row {
 			ds = append(ds, time.Since(t0))
 		}
 		lCPU = append(lCPU, float64(cpuTime()-cpu0)/float64(samples)/1e3)
-		lP50, lP99 = append(lP50, us(pct(ds, 50))), append(lP99, us(pct(ds, 99)))
+		lP50 = append(lP50, us(pct(ds, 50)))
 		logf("rtt round %d: dnode p50 %.1f µs, tcp %.1f µs, libp2p stream %.1f µs", r+1, dP50[r], tP50[r], lP50[r])
 	}
 	return []row{

@@ -42,7 +42,7 @@ func benchSetup(rounds, conns int) []row {
 	}()
 
 	zombies := 0
-	var dP50, dP99, dCPU, lP50, lP99, lCPU, tP50, tP99, tCPU agg
+	var dP50, dP99, dCPU, lP50, lP99, lCPU, tP50, tCPU agg
 	for r := range rounds {
 		// dnode
 		var ds []time.Duration
@@ -112,7 +112,6 @@ func benchSetup(rounds, conns int) []row {
 		}
 		tCPU = append(tCPU, float64(cpuTime()-cpu0)/float64(conns)/1e3)
 		tP50 = append(tP50, us(pct(ds, 50)))
-		tP99 = append(tP99, us(pct(ds, 99)))
 		logf("setup round %d: dnode p50 %.0f µs, libp2p p50 %.0f µs, tcp p50 %.1f µs", r+1, dP50[r], lP50[r], tP50[r])
 	}
 	if zombies > 0 {
