@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -263,10 +262,11 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		External:   m.ExternalAddrs(),
 		Protocols:  m.Protocols(),
 	}
-	began := time.Now()
-	theirs, err := version.Exchange(ctx, s, rw, local, conn.RemoteMultiaddr(), profile.ChannelHandshakeTimeout, m.clock.Now())
+	began := m.clock.Now()
+	theirs, err := version.Exchange(ctx, s, rw, local, conn.RemoteMultiaddr(), profile.ChannelHandshakeTimeout, began)
 	if o := m.cfg.Observer; o != nil {
-		o.Handshake(kind, time.Since(began), err)
+		// The node's clock, as every other timer of the handshake.
+		o.Handshake(kind, m.clock.Since(began), err)
 	}
 	if err != nil {
 		if errors.Is(err, version.ErrIncompatible) {
