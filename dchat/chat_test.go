@@ -118,11 +118,9 @@ func TestLine(t *testing.T) {
 // others' validators reject it, it is not delivered, and a valid message
 // after it still is.
 func TestInvalidTextRejected(t *testing.T) {
-	big := prepareNode(t, "big", Config{MaxText: 8192})
-	small := prepareNode(t, "small", Config{})
-	big.build(t)
-	small.build(t, big.addr)
+	big := newTestNode(t, "big", Config{MaxText: 8192})
 	big.start(t)
+	small := newTestNode(t, "small", Config{}, big.addr(t))
 	small.start(t)
 	eventually(t, 10*time.Second, func() error {
 		if chatChannels(small.node) != 1 || chatChannels(big.node) != 1 {
@@ -202,20 +200,23 @@ func topology(t *testing.T, n int, ring bool, cfg Config) []*testNode {
 	t.Helper()
 	nodes := make([]*testNode, n)
 	for i := range n {
-		nodes[i] = prepareNode(t, fmt.Sprintf("n%d", i), cfg)
+		nodes[i] = newTestNode(t, fmt.Sprintf("n%d", i), cfg)
+		nodes[i].start(t)
 	}
+	// Manual peers once every listener has its port.
 	for i, tn := range nodes {
+		var p *testNode
 		switch {
 		case i > 0:
-			tn.build(t, nodes[i-1].addr)
+			p = nodes[i-1]
 		case ring:
-			tn.build(t, nodes[n-1].addr)
+			p = nodes[n-1]
 		default:
-			tn.build(t)
+			continue
 		}
-	}
-	for _, tn := range nodes {
-		tn.start(t)
+		if err := tn.node.AddPeer(p.addr(t)); err != nil {
+			t.Fatalf("%s: add %s: %v", tn.name, p.name, err)
+		}
 	}
 	eventually(t, 20*time.Second, func() error {
 		for i, tn := range nodes {

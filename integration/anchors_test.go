@@ -11,24 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/testnet"
 )
 
-// deadAddr is a loopback address nobody listens on, of a fresh peer ID.
-func deadAddr(t *testing.T) ma.Multiaddr {
-	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _ := peer.IDFromPrivateKey(k)
-	return ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", freePort(t), id))
-}
+// deadAddr is a loopback address that refuses every dial, of a fresh
+// peer ID.
+func deadAddr(t *testing.T) ma.Multiaddr { return testnet.DeadAddr(t) }
 
 // A restarted node dials the hosts its outbound slots held at Stop
 // (its anchors) before any slot picks from the book, even when its slots
@@ -40,10 +33,10 @@ func TestRestartDialsAnchorsFirst(t *testing.T) {
 	s := testSettings(t)
 	s.Net.OutboundConnections = 3
 	s.Net.KnownPeerPercent = 0 // every slot tries the greylist first
-	s.Net.Inbound = []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)))}
 	anchorsFile := filepath.Join(s.Datastore, "hostlist.anchors.tsv")
 
 	v := startNode(t, "v", s)
+	s.Net.Inbound = []ma.Multiaddr{testnet.Bound(t, v)} // v-again listens where v did
 	v.Book().Insert("", []addrbook.Entry{
 		{Addr: addrOf(t, a), Peer: a.ID(), LastSeen: time.Now()},
 		{Addr: addrOf(t, b), Peer: b.ID(), LastSeen: time.Now()},

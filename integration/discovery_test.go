@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
 )
@@ -239,10 +239,12 @@ func TestRestartFromHostlistWithSeedsDown(t *testing.T) {
 	for i := range 5 {
 		s := discoverySettings(t, seedAddr)
 		s.Net.OutboundConnections = 3
-		// Fixed ports, so that the addresses in the hostlist stay valid.
-		s.Net.Inbound = []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)))}
+		nd := startNode(t, fmt.Sprintf("n%d", i), s)
+		// The port its listener got, for the restart: the address in the
+		// others' hostlists stays valid.
+		s.Net.Inbound = []ma.Multiaddr{testnet.Bound(t, nd)}
 		settingsOf = append(settingsOf, s)
-		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), s))
+		nodes = append(nodes, nd)
 	}
 	eventually(t, 20*time.Second, func() error {
 		for i, nd := range nodes {
@@ -294,12 +296,7 @@ func (c *logCapture) contains(s string) bool {
 // pause starts at 5 s and doubles), and logs one line saying why it has
 // no peers.
 func TestUnreachableSeedIsPaced(t *testing.T) {
-	k, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _ := peer.IDFromPrivateKey(k)
-	deadSeed := ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", freePort(t), id))
+	deadSeed := testnet.DeadAddr(t)
 	s := discoverySettings(t, deadSeed)
 	s.Net.OutboundPeerDiscoveryAttemptTime = 50 * time.Millisecond
 	logs := &logCapture{}

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -32,43 +31,28 @@ func testSettings(t testing.TB) settings.Settings {
 	return s
 }
 
-// newNode builds a node from s; mutate may change s first. The node is
-// stopped at cleanup.
+// newNode builds a node from s; it is stopped at cleanup.
 func newNode(t testing.TB, name string, s settings.Settings) *dnode.Node {
 	t.Helper()
-	return newNodeWith(t, name, s)
+	return testnet.NewNode(t, name, s)
 }
 
 // newNodeWith is newNode with extra options.
 func newNodeWith(t testing.TB, name string, s settings.Settings, opts ...dnode.Option) *dnode.Node {
 	t.Helper()
-	opts = append([]dnode.Option{dnode.WithLogHandler(testLogHandler(t), "node", name)}, opts...)
-	n, err := dnode.New(s, opts...)
-	if err != nil {
-		t.Fatalf("new %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = n.Stop() })
-	return n
+	return testnet.NewNode(t, name, s, opts...)
 }
 
 // startNode builds and starts a node.
 func startNode(t testing.TB, name string, s settings.Settings) *dnode.Node {
 	t.Helper()
-	n := newNode(t, name, s)
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	return n
+	return testnet.StartNode(t, name, s)
 }
 
 // addrOf returns a node's first listen multiaddr with /p2p/.
 func addrOf(t testing.TB, n *dnode.Node) ma.Multiaddr {
 	t.Helper()
-	addrs := n.Addrs()
-	if len(addrs) == 0 {
-		t.Fatal("node has no address")
-	}
-	return addrs[0]
+	return testnet.AddrOf(t, n)
 }
 
 func eventually(t testing.TB, timeout time.Duration, cond func() error) {
@@ -86,7 +70,5 @@ func sessionsOf(n *dnode.Node) map[channel.Session]int {
 }
 
 func testLogHandler(t testing.TB) slog.Handler { return testnet.LogHandler(t) }
-
-func freePort(t testing.TB) int { return testnet.FreePort(t) }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

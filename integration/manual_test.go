@@ -1,18 +1,15 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
-	"github.com/dnode-p2p/dnode/settings"
 )
 
 // Two nodes configured as each other's manual peers end with one channel,
@@ -58,34 +55,19 @@ func TestManualPairHandshakeAndPing(t *testing.T) {
 // handshake won and inbound on the other.
 func TestManualMesh(t *testing.T) {
 	const n = 5
-	ss := make([]settings.Settings, n)
 	nodes := make([]*dnode.Node, n)
-	keys := make([]crypto.PrivKey, n)
-	addrs := make([]ma.Multiaddr, n)
 	for i := range n {
-		ss[i] = testSettings(t)
-		// Fixed ports so that every node can list the others before any starts.
-		port := freePort(t)
-		ss[i].Net.Inbound = []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))}
-		k, _, err := crypto.GenerateEd25519Key(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i] = k
-		id, _ := peer.IDFromPrivateKey(k)
-		addrs[i] = ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, id))
+		nodes[i] = startNode(t, fmt.Sprintf("n%d", i), testSettings(t))
 	}
-	for i := range n {
-		for j := range n {
-			if j != i {
-				ss[i].Net.Peers = append(ss[i].Net.Peers, addrs[j])
-			}
-		}
-		nodes[i] = newNodeWith(t, fmt.Sprintf("n%d", i), ss[i], dnode.WithIdentity(keys[i]))
-	}
+	// Every node lists the others once all listen (on ports their
+	// listeners were given); the slots dial at once, in both directions.
 	for i, nd := range nodes {
-		if err := nd.Start(context.Background()); err != nil {
-			t.Fatalf("start n%d: %v", i, err)
+		for j, other := range nodes {
+			if j != i {
+				if err := nd.AddPeer(addrOf(t, other)); err != nil {
+					t.Fatalf("n%d: add n%d: %v", i, j, err)
+				}
+			}
 		}
 	}
 	eventually(t, 20*time.Second, func() error {

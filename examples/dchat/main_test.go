@@ -114,8 +114,9 @@ func launch(t *testing.T, args ...string) *instance {
 func TestTwoInstancesChat(t *testing.T) {
 	config := writeConfig(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	// The first instance's identity and port are fixed up front, so that
-	// the second can name it in --peers.
+	// The first instance's identity is made up front, to check that it
+	// runs as the identity of its datastore; the second names the address
+	// its listener got (port 0) in --peers.
 	key, _, err := dhost.LoadOrCreateIdentity(dirA)
 	if err != nil {
 		t.Fatal(err)
@@ -124,13 +125,11 @@ func TestTwoInstancesChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-
 	a := launch(t, "--config", config, "--network", "test", "--datastore", dirA,
-		"--accept", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))
+		"--accept", "/ip4/127.0.0.1/tcp/0")
 	b := launch(t, "--config", config, "--network", "test", "--datastore", dirB,
 		"--accept", "/ip4/127.0.0.1/tcp/0",
-		"--peers", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, idA))
+		"--peers", testnet.AddrOf(t, a.d.node).String())
 	if a.d.node.ID() != idA {
 		t.Fatalf("a runs as %s, want %s from its datastore", a.d.node.ID(), idA)
 	}
@@ -250,5 +249,3 @@ func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	testnet.Eventually(t, timeout, cond)
 }
-
-func freePort(t testing.TB) int { return testnet.FreePort(t) }

@@ -87,16 +87,11 @@ type daemon struct {
 	hc     *http.Client
 }
 
-// startDaemon writes a config for cfg (ports chosen here when 0) and
-// starts the daemon; it is killed at cleanup.
+// startDaemon writes a config for cfg and starts the daemon; it is killed
+// at cleanup. Ports left 0 are given to the daemon's listeners by the
+// system and read back once it runs (see start).
 func startDaemon(t *testing.T, name string, cfg daemonConfig) *daemon {
 	t.Helper()
-	if cfg.p2pPort == 0 {
-		cfg.p2pPort = testnet.FreePort(t)
-	}
-	if cfg.rpcPort == 0 {
-		cfg.rpcPort = testnet.FreePort(t)
-	}
 	if cfg.inbound == 0 {
 		cfg.inbound = 64
 	}
@@ -166,7 +161,10 @@ func poll(done <-chan struct{}, after time.Duration) {
 	}
 }
 
-// readIdentity reads the cookie and the peer ID over the RPC.
+// readIdentity reads the cookie and the peer ID over the RPC. A port
+// configured as 0 is read back: the RPC's is the listening port of the
+// process that answers get_info, the P2P one is in get_info's addrs.
+// start calls it before the daemon is used, on its own goroutine.
 func (d *daemon) readIdentity() error {
 	tok, err := os.ReadFile(filepath.Join(d.dir, "rpc.cookie"))
 	if err != nil {
@@ -175,7 +173,18 @@ func (d *daemon) readIdentity() error {
 	d.mu.Lock()
 	d.token = strings.TrimSpace(string(tok))
 	d.mu.Unlock()
-	info, err := d.info()
+	var info info
+	if d.cfg.rpcPort != 0 {
+		info, err = d.info()
+	} else {
+		_, err = testnet.FindPort(d.pid(), func(port int) error {
+			d.cfg.rpcPort = port
+			if info, err = d.info(); err != nil {
+				d.cfg.rpcPort = 0
+			}
+			return err
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -183,16 +192,39 @@ func (d *daemon) readIdentity() error {
 	if err != nil {
 		return err
 	}
+	if d.cfg.p2pPort == 0 {
+		if d.cfg.p2pPort, err = tcpPortOf(info.Addrs); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	d.id = id
 	d.mu.Unlock()
 	return nil
 }
 
+// tcpPortOf returns the port of the first /ip4/…/tcp/ address of addrs.
+func tcpPortOf(addrs []string) (int, error) {
+	for _, s := range addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		if _, err := a.ValueForProtocol(ma.P_IP4); err != nil {
+			continue
+		}
+		if p, err := a.ValueForProtocol(ma.P_TCP); err == nil {
+			return strconv.Atoi(p)
+		}
+	}
+	return 0, fmt.Errorf("no TCP address among %v", addrs)
+}
+
 // info is the part of p2p.get_info the tests read.
 type info struct {
-	PeerID        string `json:"peer_id"`
-	ChannelsTotal int    `json:"channels_total"`
+	PeerID        string   `json:"peer_id"`
+	Addrs         []string `json:"addrs"`
+	ChannelsTotal int      `json:"channels_total"`
 	Channels      []struct {
 		PeerID  string `json:"peer_id"`
 		Session string `json:"session"`

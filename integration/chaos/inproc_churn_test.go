@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/internal/testnet"
@@ -53,8 +54,8 @@ type proc struct {
 	bin     string
 	dir     string
 	id      peer.ID
-	p2pPort int
-	rpcPort int
+	p2pPort int // read back from the running process (0: not yet)
+	rpcPort int // read back from the running process (0: not yet)
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the current process has been waited for
 	starts  int
@@ -74,26 +75,25 @@ func newProc(t *testing.T, bin, name string, peers []string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, name: name, bin: bin, dir: dir, id: id,
-		p2pPort: testnet.FreePort(t), rpcPort: testnet.FreePort(t)}
+	p := &proc{t: t, name: name, bin: bin, dir: dir, id: id}
 	quoted := make([]string, len(peers))
 	for i, a := range peers {
 		quoted[i] = strconv.Quote(a)
 	}
 	cfg := fmt.Sprintf(`network = "test"
 datastore = %q
-rpc_listen = "127.0.0.1:%d"
+rpc_listen = "127.0.0.1:0"
 log_level = "warn"
 
 [net]
-inbound = ["/ip4/127.0.0.1/tcp/%d"]
+inbound = ["/ip4/127.0.0.1/tcp/0"]
 localnet = true
 outbound_connections = 4
 inbound_connections = 64
 peers = [%s]
 outbound_peer_discovery_attempt_time = 1
 greylist_refinery_interval = 2
-`, dir, p.rpcPort, p.p2pPort, strings.Join(quoted, ", "))
+`, dir, strings.Join(quoted, ", "))
 	if err := os.WriteFile(filepath.Join(dir, "dnode.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +101,45 @@ greylist_refinery_interval = 2
 	return p
 }
 
+// addr returns the running daemon's P2P address, waiting for its ports.
 func (p *proc) addr() string {
+	p.t.Helper()
+	eventually(p.t, 60*time.Second, p.ports)
 	return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", p.p2pPort, p.id)
+}
+
+// ports reads back the ports the running daemon's listeners were given:
+// the RPC's is the listening port that answers get_info, the P2P one is
+// in get_info's addrs. It is called from the test's goroutine only.
+func (p *proc) ports() error {
+	if p.rpcPort != 0 {
+		return nil
+	}
+	if !p.running() {
+		return fmt.Errorf("%s is not running", p.name)
+	}
+	var in churnInfo
+	_, err := testnet.FindPort(p.cmd.Process.Pid, func(port int) error {
+		p.rpcPort = port
+		var err error
+		if in, err = p.info(); err != nil {
+			p.rpcPort = 0
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range in.Addrs {
+		if a, err := ma.NewMultiaddr(s); err == nil {
+			if v, err := a.ValueForProtocol(ma.P_TCP); err == nil {
+				p.p2pPort, err = strconv.Atoi(v)
+				return err
+			}
+		}
+	}
+	p.rpcPort = 0
+	return fmt.Errorf("%s: no TCP address among %v", p.name, in.Addrs)
 }
 
 func (p *proc) running() bool {
@@ -133,6 +170,7 @@ func (p *proc) start() {
 		p.t.Fatalf("start %s: %v", p.name, err)
 	}
 	p.cmd, p.exited, p.starts = cmd, make(chan struct{}), p.starts+1
+	p.rpcPort, p.p2pPort = 0, 0 // new listeners, new ports
 	exited := p.exited
 	go func() {
 		_ = cmd.Wait()
@@ -172,11 +210,26 @@ func (p *proc) logTail() string {
 
 var churnHTTP = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
+// churnInfo is the part of p2p.get_info the churn test reads.
+type churnInfo struct {
+	ChannelsTotal int      `json:"channels_total"`
+	Addrs         []string `json:"addrs"`
+}
+
 // channels asks the daemon's RPC for its channel count.
 func (p *proc) channels() (int, error) {
+	if err := p.ports(); err != nil {
+		return 0, err
+	}
+	in, err := p.info()
+	return in.ChannelsTotal, err
+}
+
+// info calls p2p.get_info on the daemon's RPC port.
+func (p *proc) info() (churnInfo, error) {
 	token, err := rpc.ReadCookie(rpc.CookiePath(p.dir))
 	if err != nil {
-		return 0, err
+		return churnInfo{}, err
 	}
 	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/", p.rpcPort),
 		strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"p2p.get_info","params":[]}`))
@@ -184,22 +237,20 @@ func (p *proc) channels() (int, error) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := churnHTTP.Do(req)
 	if err != nil {
-		return 0, err
+		return churnInfo{}, err
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Result struct {
-			ChannelsTotal int `json:"channels_total"`
-		} `json:"result"`
-		Error *struct{ Message string } `json:"error"`
+		Result churnInfo                 `json:"result"`
+		Error  *struct{ Message string } `json:"error"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
-		return 0, err
+		return churnInfo{}, err
 	}
 	if out.Error != nil {
-		return 0, errors.New(out.Error.Message)
+		return churnInfo{}, errors.New(out.Error.Message)
 	}
-	return out.Result.ChannelsTotal, nil
+	return out.Result, nil
 }
 
 // usage reads the daemon's goroutines and heap from /metrics, fds and RSS
@@ -207,6 +258,9 @@ func (p *proc) channels() (int, error) {
 func (p *proc) usage() (usage, error) {
 	u, err := procUsage(strconv.Itoa(p.cmd.Process.Pid))
 	if err != nil {
+		return u, err
+	}
+	if err := p.ports(); err != nil {
 		return u, err
 	}
 	token, err := rpc.ReadCookie(rpc.CookiePath(p.dir))
@@ -258,11 +312,12 @@ func TestDaemonChurn(t *testing.T) {
 	bin := buildDaemon(t)
 	t.Logf("go build: %s", time.Since(built).Round(100*time.Millisecond))
 	surv := newProc(t, bin, "survivor", nil)
+	surv.start()
+	survAddr := surv.addr() // once its listeners have their ports
 	var others []*proc
 	for i := 1; i < procs; i++ {
-		others = append(others, newProc(t, bin, fmt.Sprintf("n%d", i), []string{surv.addr()}))
+		others = append(others, newProc(t, bin, fmt.Sprintf("n%d", i), []string{survAddr}))
 	}
-	surv.start()
 	for _, p := range others {
 		p.start()
 	}

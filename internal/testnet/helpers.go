@@ -3,7 +3,6 @@ package testnet
 import (
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -26,17 +25,6 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 		<-tick.C
 	}
-}
-
-// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // LogHandler writes logs to t.Log at debug level when DNODE_TEST_LOG is
