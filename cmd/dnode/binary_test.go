@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dnode-p2p/dnode/internal/testnet"
 )
 
 // buildBinary builds the dnode command into a temporary directory, with
@@ -126,24 +128,15 @@ func runBin(t *testing.T, bin string, env []string, args ...string) (code int, s
 	return code, p.stdout.String(), p.stderr.String()
 }
 
-// freePorts returns n distinct TCP ports of 127.0.0.1 that were free a
-// moment ago.
-func freePorts(t *testing.T, n int) []int {
+// p2pAddr returns the running node's P2P address: the one TCP port its
+// listener on port 0 was given (its RPC is off), read back from /proc.
+func (p *proc) p2pAddr(t *testing.T, id string) string {
 	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	ports, err := testnet.ListenPorts(p.cmd.Process.Pid)
+	if err != nil || len(ports) != 1 {
+		t.Fatalf("%s listens on TCP ports %v (%v), want one", p.name, ports, err)
 	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
+	return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", ports[0], id)
 }
 
 func nodeConfig(datastore string, port int, peers ...string) string {
@@ -167,21 +160,22 @@ func TestBinary(t *testing.T) {
 	env := childEnv(t)
 
 	t.Run("two nodes", func(t *testing.T) {
-		ports := freePorts(t, 2)
-		cfgA := writeTemp(t, "a.toml", nodeConfig(t.TempDir(), ports[0]))
-		code, out, errOut := runBin(t, bin, env, "id", "--config", cfgA)
+		// dnode id prints the configured address (it binds nothing):
+		// any port will do, here one nobody else gets.
+		dirA := t.TempDir()
+		port := testnet.DeadPort(t)
+		code, out, errOut := runBin(t, bin, env, "id", "--config", writeTemp(t, "a-id.toml", nodeConfig(dirA, port)))
 		lines := nonEmptyLines(out)
 		if code != 0 || len(lines) != 2 {
 			t.Fatalf("dnode id: exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
-		addrA := lines[1]
-		if want := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", ports[0], lines[0]); addrA != want {
-			t.Fatalf("dnode id printed %q, want %q", addrA, want)
+		if want := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, lines[0]); lines[1] != want {
+			t.Fatalf("dnode id printed %q, want %q", lines[1], want)
 		}
-		cfgB := writeTemp(t, "b.toml", nodeConfig(t.TempDir(), ports[1], addrA))
-
+		cfgA := writeTemp(t, "a.toml", nodeConfig(dirA, 0))
 		a := startProc(t, "A", bin, env, "run", "--config", cfgA)
 		a.waitLog(t, "P2P network started", 20*time.Second)
+		cfgB := writeTemp(t, "b.toml", nodeConfig(t.TempDir(), 0, a.p2pAddr(t, lines[0])))
 		b := startProc(t, "B", bin, env, "run", "--config", cfgB)
 		b.waitLog(t, "channel established", 20*time.Second)
 		a.waitLog(t, "channel established", 20*time.Second)
@@ -207,7 +201,7 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("sigterm", func(t *testing.T) {
-		cfg := writeTemp(t, "dnode.toml", nodeConfig(t.TempDir(), freePorts(t, 1)[0]))
+		cfg := writeTemp(t, "dnode.toml", nodeConfig(t.TempDir(), 0))
 		p := startProc(t, "node", bin, env, "run", "--config", cfg)
 		p.waitLog(t, "P2P network started", 20*time.Second)
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -224,8 +218,10 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("bad config", func(t *testing.T) {
-		port := freePorts(t, 1)[0]
-		good := nodeConfig(t.TempDir(), port)
+		// The configured port is held (bound, not listening): a run that
+		// bound before validating would fail with a bind error, not the
+		// config error.
+		good := nodeConfig(t.TempDir(), testnet.DeadPort(t))
 		cases := []struct {
 			name string
 			cfg  string
@@ -244,13 +240,6 @@ func TestBinary(t *testing.T) {
 				}
 				if errOut != c.want || out != "" {
 					t.Errorf("stdout %q, stderr %q; want only stderr %q", out, errOut, c.want)
-				}
-				// Nothing was bound: the configured port is still free.
-				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-				if err != nil {
-					t.Errorf("port %d not bindable after the failed run: %v", port, err)
-				} else {
-					l.Close()
 				}
 			})
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
+	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/rpc"
 	"github.com/dnode-p2p/dnode/settings"
 )
@@ -195,8 +196,7 @@ func mustDecode(t *testing.T, s string) peer.ID {
 func TestClientUnreachable(t *testing.T) {
 	checkLeaks(t)
 	isolate(t)
-	port := freePorts(t, 1)[0]
-	endpoint := fmt.Sprintf("127.0.0.1:%d", port)
+	endpoint := fmt.Sprintf("127.0.0.1:%d", testnet.DeadPort(t))
 	want := fmt.Sprintf("cannot reach dnode RPC at http://%s: is the node running?", endpoint)
 	for _, args := range [][]string{
 		{"info"}, {"peers", "--json"}, {"hosts"}, {"events"}, {"chat"},
@@ -358,11 +358,10 @@ func TestRunServesRPC(t *testing.T) {
 	isolate(t)
 	t.Setenv(tokenEnv, "")
 	logs := captureLogs(t)
-	port := freePorts(t, 1)[0]
-	endpoint := fmt.Sprintf("127.0.0.1:%d", port)
 	datastore := t.TempDir()
-	stop := startRun(t, logs, "run", "--accept", "/ip4/127.0.0.1/tcp/0", "--rpc-listen", endpoint,
+	stop := startRun(t, logs, "run", "--accept", "/ip4/127.0.0.1/tcp/0", "--rpc-listen", "127.0.0.1:0",
 		"--network", "clitest", "--localnet", "--datastore", datastore)
+	endpoint := rpcEndpoint(t, "--datastore", datastore)
 
 	var r result
 	if !poll(t.Context(), 10*time.Second, func() bool {
@@ -435,15 +434,15 @@ func TestRunTokenFromEnv(t *testing.T) {
 	checkLeaks(t)
 	isolate(t)
 	logs := captureLogs(t)
-	endpoint := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
 	datastore := t.TempDir()
 	cookie := filepath.Join(datastore, rpc.CookieFile)
 	if err := os.WriteFile(cookie, []byte("stale\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv(tokenEnv, "from-env")
-	stop := startRun(t, logs, "run", "--accept", "/ip4/127.0.0.1/tcp/0", "--rpc-listen", endpoint,
+	stop := startRun(t, logs, "run", "--accept", "/ip4/127.0.0.1/tcp/0", "--rpc-listen", "127.0.0.1:0",
 		"--network", "clitest", "--localnet", "--datastore", datastore)
+	endpoint := rpcEndpoint(t)
 	var r result
 	if !poll(t.Context(), 10*time.Second, func() bool {
 		r = runCLI(t, "info", "--rpc", endpoint)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	dhost "github.com/dnode-p2p/dnode/host"
+	"github.com/dnode-p2p/dnode/internal/testnet"
 )
 
 // startRun runs the command line in process until the node has started,
@@ -199,4 +200,24 @@ func TestRunStartsAfterKillLeftEmptyKey(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(datastore, dhost.IdentityFile)); err != nil || st.Size() == 0 {
 		t.Fatalf("key after the start: %v %v", st, err)
 	}
+}
+
+// rpcEndpoint returns the address of the RPC that a run started in this
+// test (with rpc_listen on port 0) was given: the listening port of this
+// process on which "dnode info --rpc" with args answers.
+func rpcEndpoint(t *testing.T, args ...string) string {
+	t.Helper()
+	var endpoint string
+	testnet.Eventually(t, 10*time.Second, func() error {
+		port, err := testnet.FindPort(os.Getpid(), func(port int) error {
+			ep := fmt.Sprintf("127.0.0.1:%d", port)
+			if r := runCLI(t, append([]string{"info", "--rpc", ep}, args...)...); r.code != 0 {
+				return fmt.Errorf("info --rpc %s: exit %d: %s", ep, r.code, r.stderr)
+			}
+			return nil
+		})
+		endpoint = fmt.Sprintf("127.0.0.1:%d", port)
+		return err
+	})
+	return endpoint
 }
