@@ -14,6 +14,7 @@ import (
 )
 
 func TestAnchorsSaveLoadConsume(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "sub", "hostlist.anchors.tsv")
 	var es []Entry
 	for i := range 3 {
@@ -64,6 +65,7 @@ func TestAnchorsSaveLoadConsume(t *testing.T) {
 }
 
 func TestAnchorsTolerantParse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := func(i int) string { return entryN(t, i, epoch).Addr.String() }
 	cases := []struct {
@@ -132,6 +134,7 @@ func TestAnchorsTolerantParse(t *testing.T) {
 
 // A file that cannot be removed gives no anchors, so that none sticks.
 func TestAnchorsNotRemovableGiveNone(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "anchors")
 	if err := SaveAnchors(path, []Entry{entryN(t, 1, epoch)}); err != nil {
 		t.Fatal(err)
@@ -146,6 +149,7 @@ func TestAnchorsNotRemovableGiveNone(t *testing.T) {
 // Take runs an anchor through the same states as a pick: Connect, then
 // Connected (to Gold, stored if missing) or Failed (to Grey, suspended).
 func TestTake(t *testing.T) {
+	t.Parallel()
 	self := testPeer(-1)
 	b, _ := newTestBook(t, Config{Self: self, Seeds: []peer.ID{testPeer(-2)}})
 	a := entryN(t, 1, epoch.Add(-time.Hour))

@@ -26,6 +26,7 @@ func secretOf(seed uint64) *[secretSize]byte {
 }
 
 func TestBucketIndex(t *testing.T) {
+	t.Parallel()
 	s1, s2 := secretOf(1), secretOf(2)
 	if *s1 == *s2 {
 		t.Fatal("two seeds gave one secret")
@@ -93,6 +94,7 @@ func sourceBook(t *testing.T, from map[peer.ID]string) *Book {
 // One netgroup of sources, however many identities it has, fills at most
 // SourceBuckets buckets; entries of other sources in other buckets stay.
 func TestBucketsConfineSource(t *testing.T) {
+	t.Parallel()
 	from := map[peer.ID]string{}
 	const attackers = 200
 	for i := range attackers {
@@ -188,6 +190,7 @@ func greyPeers(b *Book) map[peer.ID]int {
 // A full bucket evicts its own oldest entry for a newer one and refuses an
 // older one; other buckets are untouched.
 func TestBucketEviction(t *testing.T) {
+	t.Parallel()
 	src := testPeer(-1)
 	b := sourceBook(t, map[peer.ID]string{src: ip4In(20000, 1)})
 	sg := b.sourceGroup(src)
@@ -255,6 +258,7 @@ func TestBucketEviction(t *testing.T) {
 // Grey picks go bucket first: 25 entries in one bucket weigh as much as
 // one entry alone in another.
 func TestBucketedPick(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{Rand: rand.NewPCG(3, 3)})
 	// Sourceless entries of one /16 share one bucket: 25 of group 0, and
 	// one each of groups in other buckets.
@@ -314,6 +318,7 @@ func TestBucketedPick(t *testing.T) {
 // Localnet and FlatGreylist keep DarkFi's single greylist: GreyMax
 // entries of one /16 from one source all fit.
 func TestLocalnetGreylistIsFlat(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		cfg  Config
 		ip16 string
@@ -338,6 +343,7 @@ func TestLocalnetGreylistIsFlat(t *testing.T) {
 // Loaded entries have no source: one /16 shares one bucket (the newest
 // GreyBucketSize kept), distinct /16s are all kept. An old v1 file loads.
 func TestLoadFillsBuckets(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{Rand: rand.NewPCG(5, 5)})
 	var sb strings.Builder
 	sb.WriteString(FileHeader + "\n")
@@ -380,6 +386,7 @@ func TestLoadFillsBuckets(t *testing.T) {
 // A greylist host that fails a dial stays in its source's bucket and
 // quota; one that falls back from Gold is filed under its own netgroup.
 func TestFailedKeepsSourceBucket(t *testing.T) {
+	t.Parallel()
 	src := testPeer(-1)
 	b := sourceBook(t, map[peer.ID]string{src: ip4In(20000, 1)})
 	e := tcpEntry(t, ip4In(5, 1), testPeer(1), epoch.Add(-time.Minute))

@@ -57,6 +57,7 @@ var global = []string{
 }
 
 func TestIsGlobalIP(t *testing.T) {
+	t.Parallel()
 	for _, c := range nonGlobal {
 		if isGlobalIP(netip.MustParseAddr(c.ip)) {
 			t.Errorf("%s (%s) classified global", c.name, c.ip)
@@ -74,6 +75,7 @@ func ipEntry(t *testing.T, ip string, i int) Entry {
 }
 
 func TestFilterNonGlobalRanges(t *testing.T) {
+	t.Parallel()
 	for i, c := range nonGlobal {
 		b, _ := newTestBook(t, Config{})
 		if n := b.Insert("", []Entry{ipEntry(t, c.ip, i)}); n != 0 {
@@ -93,6 +95,7 @@ func TestFilterNonGlobalRanges(t *testing.T) {
 }
 
 func TestFilterLocalhostNames(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	for i, name := range []string{"localhost", "LOCALHOST", "localhost.localdomain", "foo.localhost"} {
 		e := Entry{Addr: mustMA(t, fmt.Sprintf("/dns/%s/tcp/1/p2p/%s", name, testPeer(i))), LastSeen: epoch}
@@ -111,6 +114,7 @@ func TestFilterLocalhostNames(t *testing.T) {
 }
 
 func TestFilterLocalnet(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{Localnet: true})
 	ips := []string{"127.0.0.1", "10.0.0.1", "192.168.1.2", "::1", "fd00::1"}
 	for i, ip := range ips {
@@ -125,6 +129,7 @@ func TestFilterLocalnet(t *testing.T) {
 }
 
 func TestFilterIdentities(t *testing.T) {
+	t.Parallel()
 	self, seed, manual, refused := testPeer(1), testPeer(2), testPeer(3), testPeer(4)
 	own := mustMA(t, "/ip4/8.8.8.8/tcp/4000")
 	b, _ := newTestBook(t, Config{
@@ -169,6 +174,7 @@ func TestFilterIdentities(t *testing.T) {
 }
 
 func TestFilterUndialableGoesDark(t *testing.T) {
+	t.Parallel()
 	b, mock := newTestBook(t, Config{})
 	wt := Entry{Addr: mustMA(t, "/ip4/8.8.8.8/udp/1/quic-v1/webtransport/p2p/"+testPeer(1).String()), LastSeen: epoch}
 	if n := b.Insert("", []Entry{wt}); n != 0 {
@@ -203,6 +209,7 @@ func TestFilterUndialableGoesDark(t *testing.T) {
 // An onion address is valid in the book: dark without a proxy (the
 // default Dialable), grey when Dialable says the node can reach it.
 func TestFilterOnion(t *testing.T) {
+	t.Parallel()
 	onion := Entry{Addr: mustMA(t, "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661/p2p/"+testPeer(3).String()), LastSeen: epoch}
 	b, _ := newTestBook(t, Config{})
 	if b.Insert("", []Entry{onion}) != 0 || b.Len(Dark) != 1 {
@@ -219,6 +226,7 @@ func TestFilterOnion(t *testing.T) {
 }
 
 func TestFilterKnownAndClamp(t *testing.T) {
+	t.Parallel()
 	b, mock := newTestBook(t, Config{})
 	var stored []int
 	b.OnStore(func(n int) { stored = append(stored, n) })
@@ -276,6 +284,7 @@ func TestFilterKnownAndClamp(t *testing.T) {
 }
 
 func TestInsertBusyAndActivePeers(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	held := entryN(t, 1, epoch)
 	if err := b.Transition(held.Peer, Insert); err != nil {
@@ -303,6 +312,7 @@ func TestInsertBusyAndActivePeers(t *testing.T) {
 // The per-source quota, on a flat greylist (with buckets, one source and
 // one /16 fill one bucket first: see TestBucketsConfineSource).
 func TestSourceQuota(t *testing.T) {
+	t.Parallel()
 	flat := Config{FlatGreylist: true}
 	b, _ := newTestBook(t, flat)
 	src := testPeer(-1)
@@ -346,6 +356,7 @@ func TestSourceQuota(t *testing.T) {
 // A flat greylist (Localnet, FlatGreylist) keeps its newest GreyMax
 // entries; bucket eviction is TestBucketEviction's.
 func TestCapsKeepNewest(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{FlatGreylist: true})
 	const n = 10 * GreyMax
 	var es []Entry
@@ -387,6 +398,7 @@ func TestCapsKeepNewest(t *testing.T) {
 }
 
 func TestTransportAndNetgroup(t *testing.T) {
+	t.Parallel()
 	p := testPeer(1).String()
 	cases := []struct{ addr, transport, group string }{
 		{"/ip4/1.2.3.4/tcp/1/p2p/" + p, "tcp", "ip4:1.2"},
@@ -425,6 +437,7 @@ func TestTransportAndNetgroup(t *testing.T) {
 // every kind of address the book may hold; addresses without a trailing
 // peer are refused.
 func TestNewItemKey(t *testing.T) {
+	t.Parallel()
 	p, q := testPeer(1).String(), testPeer(2).String()
 	for _, s := range []string{
 		"/ip4/1.2.3.4/tcp/1/p2p/" + p,

@@ -66,6 +66,7 @@ func equalLists(t *testing.T, a, b *Book) {
 }
 
 func TestHostlistRoundTrip(t *testing.T) {
+	t.Parallel()
 	b, mock := populated(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "deeper", "hostlist.tsv")
@@ -128,6 +129,7 @@ func TestHostlistRoundTrip(t *testing.T) {
 }
 
 func TestHostlistMissingCreated(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	path := filepath.Join(t.TempDir(), "new", "hosts.tsv")
 	res, err := b.Load(path)
@@ -147,6 +149,7 @@ func TestHostlistMissingCreated(t *testing.T) {
 // Only a file that is not a hostlist (no or another header) is moved
 // aside.
 func TestHostlistInvalidMovedAside(t *testing.T) {
+	t.Parallel()
 	p := testPeer(1).String()
 	good := "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + p + "\t1699990000\n"
 	cases := map[string]string{
@@ -188,6 +191,7 @@ func TestHostlistInvalidMovedAside(t *testing.T) {
 // One bad line costs that line only: it is skipped and counted, the lines
 // around it load, and a copy of the file is kept aside.
 func TestHostlistBadLineSkipped(t *testing.T) {
+	t.Parallel()
 	p := testPeer(1).String()
 	before := "grey\t/ip4/8.8.8.1/tcp/1/p2p/" + testPeer(7).String() + "\t1699990000\n"
 	after := "white\t/ip4/8.8.8.2/tcp/1/p2p/" + testPeer(8).String() + "\t1699990001\n"
@@ -230,6 +234,7 @@ func TestHostlistBadLineSkipped(t *testing.T) {
 
 // A file written with CRLF line ends (edited on Windows) loads whole.
 func TestHostlistCRLF(t *testing.T) {
+	t.Parallel()
 	b, mock := populated(t)
 	path := filepath.Join(t.TempDir(), "hosts.tsv")
 	if err := b.Save(path); err != nil {
@@ -250,6 +255,7 @@ func TestHostlistCRLF(t *testing.T) {
 
 // A blank line is harmless: ignored, not counted.
 func TestHostlistBlankLinesIgnored(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	path := filepath.Join(t.TempDir(), "hosts.tsv")
 	good := "grey\t/ip4/8.8.8.8/tcp/1/p2p/" + testPeer(1).String() + "\t1699990000\n"
@@ -265,6 +271,7 @@ func TestHostlistBlankLinesIgnored(t *testing.T) {
 // Random bytes after the header never fail the load nor break the book;
 // random bytes without it are moved aside.
 func TestHostlistRandomGarbage(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(3))
 	dir := t.TempDir()
 	for i := range 50 {
@@ -291,6 +298,7 @@ func TestHostlistRandomGarbage(t *testing.T) {
 // truncated write would leave it: every complete line loads, and only the
 // cut line is lost (a cut inside the header leaves no line to lose).
 func TestHostlistEveryCut(t *testing.T) {
+	t.Parallel()
 	b, mock := populated(t)
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full.tsv")
@@ -347,6 +355,7 @@ func btoi(b bool) int {
 // A periodic save of an unchanged book writes nothing; a change is
 // written.
 func TestHostlistSaveSkipsUnchanged(t *testing.T) {
+	t.Parallel()
 	b, mock := populated(t)
 	path := filepath.Join(t.TempDir(), "hosts.tsv")
 	if err := b.Save(path); err != nil {
@@ -390,6 +399,7 @@ func TestHostlistSaveSkipsUnchanged(t *testing.T) {
 }
 
 func TestHostlistLoadRules(t *testing.T) {
+	t.Parallel()
 	self := testPeer(1)
 	// A flat greylist, so that the cap is the only limit (buckets: see
 	// TestLoadFillsBuckets).

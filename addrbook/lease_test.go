@@ -10,6 +10,7 @@ import (
 // peer in the state of the first outcome recorded, and never in Connect
 // once Done ran.
 func TestLeaseOutcomes(t *testing.T) {
+	t.Parallel()
 	type step func(*Lease)
 	connected := func(l *Lease) { _ = l.Connected() }
 	held := func(l *Lease) { _ = l.Held() }
@@ -60,6 +61,7 @@ func TestLeaseOutcomes(t *testing.T) {
 }
 
 func TestLeaseTakeAndConnect(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	e := entryN(t, 2, epoch)
 	l, err := b.TakeLease(e)

@@ -18,6 +18,7 @@ func mustColor(t *testing.T, b *Book, e Entry, want Color) {
 // host that failed outbound (Suspend) and then passes refinement must
 // become White and be dialable again.
 func TestRefineSuspendedHost(t *testing.T) {
+	t.Parallel()
 	b, mock := newTestBook(t, Config{})
 	e := entryN(t, 1, epoch.Add(-time.Hour))
 	b.Insert("", []Entry{e})
@@ -70,6 +71,7 @@ func TestRefineSuspendedHost(t *testing.T) {
 }
 
 func TestRefineFailureRemoves(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	e := entryN(t, 1, epoch)
 	b.Insert("", []Entry{e})
@@ -97,6 +99,7 @@ func TestRefineFailureRemoves(t *testing.T) {
 }
 
 func TestConnectedDisconnected(t *testing.T) {
+	t.Parallel()
 	b, mock := newTestBook(t, Config{})
 	e := entryN(t, 1, epoch.Add(-time.Hour))
 	quic := Entry{Addr: mustMA(t, "/ip4/11.0.0.1/udp/4000/quic-v1/p2p/"+e.Peer.String()), Peer: e.Peer, LastSeen: epoch}
@@ -160,6 +163,7 @@ func TestConnectedDisconnected(t *testing.T) {
 }
 
 func TestFailedInsertsMissing(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	e := entryN(t, 1, epoch.Add(-time.Hour))
 	if err := b.Transition(e.Peer, Connect); err != nil {
@@ -191,6 +195,7 @@ func TestFailedInsertsMissing(t *testing.T) {
 }
 
 func TestRecheckWhite(t *testing.T) {
+	t.Parallel()
 	b, mock := newTestBook(t, Config{})
 	b.mu.Lock()
 	for i := range 3 {
@@ -223,6 +228,7 @@ func TestRecheckWhite(t *testing.T) {
 }
 
 func TestBanAndRemove(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	e := entryN(t, 1, epoch)
 	b.Insert("", []Entry{e})

@@ -37,6 +37,7 @@ func fillLists(t testing.TB, b *Book, n int) map[peer.ID]Color {
 }
 
 func TestPickOrder(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	if _, err := b.Pick(true, true, nil); !errors.Is(err, ErrNoHost) {
 		t.Fatalf("empty book: %v", err)
@@ -93,6 +94,7 @@ func TestPickOrder(t *testing.T) {
 }
 
 func TestPickProportions(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	colors := fillLists(t, b, 500)
 	rng := rand.New(rand.NewSource(1))
@@ -133,6 +135,7 @@ func TestPickProportions(t *testing.T) {
 }
 
 func TestPickDistinctNetgroups(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	// 400 peers spread over 20 /16s (20 per group) in every list.
 	b.mu.Lock()
@@ -168,6 +171,7 @@ func TestPickDistinctNetgroups(t *testing.T) {
 }
 
 func TestPickConcurrentNeverShares(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	fillLists(t, b, 10) // 30 peers for 8 pickers
 	var mu sync.Mutex
@@ -211,6 +215,7 @@ func TestPickConcurrentNeverShares(t *testing.T) {
 // much as one host of another; UniformPicks and Localnet draw entries
 // uniformly.
 func TestPickNetgroupFirst(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		cfg   Config
 		share float64 // expected share of the lone hosts

@@ -12,6 +12,7 @@ var allStates = []State{Free, Insert, Refine, Connect, Suspend, Connected, Move}
 // TestTransitionTable checks every (from, to) pair against DarkFi's table,
 // written out here independently of allowed().
 func TestTransitionTable(t *testing.T) {
+	t.Parallel()
 	allowedFrom := map[State][]State{
 		Insert:    {Free},
 		Refine:    {Free, Suspend},
@@ -50,6 +51,7 @@ func TestTransitionTable(t *testing.T) {
 }
 
 func TestStateAndColorStrings(t *testing.T) {
+	t.Parallel()
 	want := []string{"free", "insert", "refine", "connect", "suspend", "connected", "move"}
 	for i, s := range allStates {
 		if s.String() != want[i] {
@@ -71,6 +73,7 @@ func TestStateAndColorStrings(t *testing.T) {
 }
 
 func TestAbsentPeerIsFree(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	p := testPeer(7)
 	if b.State(p) != Free {
@@ -82,6 +85,7 @@ func TestAbsentPeerIsFree(t *testing.T) {
 }
 
 func TestPruneByAge(t *testing.T) {
+	t.Parallel()
 	b, mock := newTestBook(t, Config{})
 	for i := range 10 {
 		b.Release(testPeer(i)) // Free records
@@ -102,6 +106,7 @@ func TestPruneByAge(t *testing.T) {
 }
 
 func TestPruneOverflowKeepsActive(t *testing.T) {
+	t.Parallel()
 	b, mock := newTestBook(t, Config{})
 	const active = 500
 	for i := range active {
@@ -137,6 +142,7 @@ func TestPruneOverflowKeepsActive(t *testing.T) {
 }
 
 func TestFreeSuspended(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBook(t, Config{})
 	for i := range 3 {
 		p := testPeer(i)

@@ -40,6 +40,7 @@ func selectBook(t *testing.T, n int, long bool) (*Book, map[peer.ID]Color) {
 }
 
 func TestSelectBounds(t *testing.T) {
+	t.Parallel()
 	maxes := []int{0, 1, 8, 255, 256, MaxReply, 1<<32 - 1, -5}
 	for _, n := range []int{0, 3, 100, 1000} {
 		for _, long := range []bool{false, true} {
@@ -78,6 +79,7 @@ func TestSelectBounds(t *testing.T) {
 }
 
 func TestSelectPriority(t *testing.T) {
+	t.Parallel()
 	b, colors := selectBook(t, 40, false)
 	// 10 gold and 10 white tcp entries exist (every 4th).
 	got := b.Select(8, []string{"tcp"})

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSendRules(t *testing.T) {
+	t.Parallel()
 	tn := newTestNode(t, "a", Config{MaxText: 8})
 	for _, c := range []struct {
 		text string
@@ -46,6 +47,7 @@ func TestSendRules(t *testing.T) {
 }
 
 func TestBufferKeepsNewest(t *testing.T) {
+	t.Parallel()
 	tn := newTestNode(t, "a", Config{BufferSize: 3})
 	tn.start(t)
 	for i := range 5 {
@@ -69,6 +71,7 @@ func TestBufferKeepsNewest(t *testing.T) {
 // other node once, with the hop count of its path, and subscribers see
 // it.
 func TestLine(t *testing.T) {
+	t.Parallel()
 	nodes := topology(t, 5, false, Config{})
 	cols := make([]*collector, len(nodes))
 	for i, tn := range nodes {
@@ -118,6 +121,7 @@ func TestLine(t *testing.T) {
 // others' validators reject it, it is not delivered, and a valid message
 // after it still is.
 func TestInvalidTextRejected(t *testing.T) {
+	t.Parallel()
 	big := newTestNode(t, "big", Config{MaxText: 8192})
 	big.start(t)
 	small := newTestNode(t, "small", Config{}, big.addr(t))

@@ -6,6 +6,7 @@ import (
 )
 
 func TestBusDropsOldestAndGatesMessages(t *testing.T) {
+	t.Parallel()
 	b := NewBus(func() time.Time { return time.Unix(1, 0) })
 	s := b.Subscribe(2)
 	defer s.Close()

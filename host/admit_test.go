@@ -8,6 +8,7 @@ import (
 )
 
 func TestAdmit(t *testing.T) {
+	t.Parallel()
 	in, out := network.DirInbound, network.DirOutbound
 	for _, tc := range []struct {
 		name string

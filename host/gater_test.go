@@ -27,6 +27,7 @@ func newPeer(t *testing.T) peer.ID {
 }
 
 func TestBlacklistEntries(t *testing.T) {
+	t.Parallel()
 	p, q := newPeer(t), newPeer(t)
 	cases := []struct {
 		entry string
@@ -62,6 +63,7 @@ func TestBlacklistEntries(t *testing.T) {
 }
 
 func TestBansExpire(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewMock()
 	g, err := newGater(clk, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
@@ -103,6 +105,7 @@ func newTestGater(t *testing.T, clk clock.Clock, maxBans int) *Gater {
 // An attacker with endless identities cannot grow the ban maps past the
 // cap; when full, the ban expiring soonest goes, and a long ban stays.
 func TestBanMapsCapped(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewMock()
 	if g := newTestGater(t, clk, 0); g.maxBans != MaxBans {
 		t.Fatalf("default cap %d, want MaxBans", g.maxBans)
@@ -139,6 +142,7 @@ func TestBanMapsCapped(t *testing.T) {
 // Expired bans leave the maps without being looked up again: by Sweep,
 // and by a later Ban.
 func TestExpiredBansSwept(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewMock()
 	g := newTestGater(t, clk, 0)
 	for i := range 100 {
@@ -164,6 +168,7 @@ func TestExpiredBansSwept(t *testing.T) {
 // A full map whose bans have expired makes room by sweeping, without
 // evicting a live ban.
 func TestFullBanMapSweepsBeforeEvicting(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewMock()
 	g := newTestGater(t, clk, 10)
 	for i := range 9 {

@@ -17,6 +17,7 @@ import (
 )
 
 func TestIdentityCreatedOnceAndReused(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "ds")
 	k1, created, err := LoadOrCreateIdentity(dir)
 	if err != nil || !created {
@@ -39,6 +40,7 @@ func TestIdentityCreatedOnceAndReused(t *testing.T) {
 }
 
 func TestBadIdentityIsNotOverwritten(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, IdentityFile)
 	if err := os.WriteFile(path, []byte("not a key"), 0o600); err != nil {
@@ -58,6 +60,7 @@ var errKilled = errors.New("killed")
 // A kill at any step of the first start's key write leaves a datastore
 // from which the next start succeeds, with a whole key.
 func TestIdentitySurvivesKillAtEveryStep(t *testing.T) {
+	t.Parallel()
 	for _, at := range atomicfile.Steps {
 		t.Run(string(at), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "ds")
@@ -85,6 +88,7 @@ func TestIdentitySurvivesKillAtEveryStep(t *testing.T) {
 // The state an older dnode left when killed between creating identity.key
 // and writing it: an empty file. The node starts with a new key.
 func TestEmptyIdentityFromOldCrashIsReplaced(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, IdentityFile)
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
@@ -102,6 +106,7 @@ func TestEmptyIdentityFromOldCrashIsReplaced(t *testing.T) {
 // A truncated (non-empty) key may be the remains of a real identity: it is
 // refused with the file and the fix named, and left alone.
 func TestTruncatedIdentityIsRefusedAndKept(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	k, _, err := LoadOrCreateIdentity(dir)
 	if err != nil {
@@ -122,6 +127,7 @@ func TestTruncatedIdentityIsRefusedAndKept(t *testing.T) {
 }
 
 func TestIdentityTightensOpenPermissions(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS == "windows" {
 		t.Skip("no Unix modes")
 	}
@@ -161,6 +167,7 @@ func TestIdentityTightensOpenPermissions(t *testing.T) {
 
 // Two creators at once end with one key, never replacing each other's.
 func TestIdentityConcurrentCreatorsAgree(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "ds")
 	keys := make([]crypto.PrivKey, 8)
 	errs := make([]error, len(keys))

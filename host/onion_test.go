@@ -34,6 +34,7 @@ func newOnionHost(t *testing.T, o Onion) (*Host, error) {
 // port published as the virtual port, the /onion3 address advertised;
 // a second start reuses the key; Close ends the control connection.
 func TestOnionServiceCookie(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tor := tortest.Start(t, "COOKIE,SAFECOOKIE")
 	tor.Cookie = []byte("0123456789abcdef0123456789abcdef")
@@ -82,6 +83,7 @@ func TestOnionServiceCookie(t *testing.T) {
 }
 
 func TestOnionServicePassword(t *testing.T) {
+	t.Parallel()
 	tor := tortest.Start(t, "HASHEDPASSWORD")
 	tor.Password = "correct horse"
 	h, err := newOnionHost(t, Onion{Control: tor.Addr(), Password: "correct horse"})
@@ -108,6 +110,7 @@ func TestOnionServicePassword(t *testing.T) {
 
 // Tor absent: New fails at once with an error that says so.
 func TestOnionServiceTorAbsent(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +124,7 @@ func TestOnionServiceTorAbsent(t *testing.T) {
 }
 
 func TestTorReplyLimits(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ name, reply, want string }{
 		{"long line", "250-" + strings.Repeat("x", torMaxLine) + "\r\n", "longer than"},
 		{"many lines", strings.Repeat("250-x\r\n", torMaxReplyLines+1), "longer than"},

@@ -14,6 +14,7 @@ import (
 )
 
 func TestProxyDialable(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		addr, target string // target "" means not dialable through a proxy
 	}{
@@ -61,6 +62,7 @@ func newTestHost(t *testing.T, cfg Config) *Host {
 // not its TCP, QUIC or WebSocket address, not its DNS name (which the
 // swarm must not resolve either).
 func TestProxyDownMeansNoDirectDial(t *testing.T) {
+	t.Parallel()
 	b := newTestHost(t, Config{Listen: []ma.Multiaddr{
 		ma.StringCast("/ip4/127.0.0.1/tcp/0"),
 		ma.StringCast("/ip4/127.0.0.1/udp/0/quic-v1"),

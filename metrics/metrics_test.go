@@ -86,6 +86,7 @@ func sample(text, series string) float64 {
 // server, counts their ping traffic, the handshake, the channel and a
 // manual ban.
 func TestMetricsAfterTraffic(t *testing.T) {
+	t.Parallel()
 	reg := NewRegistry()
 	m := New(reg, nil)
 	a := startNode(t, dnode.WithObserver(m), dnode.WithLibp2pMetrics(reg))
@@ -203,6 +204,7 @@ func grep(text, prefix string) string {
 }
 
 func TestLabels(t *testing.T) {
+	t.Parallel()
 	for reason, want := range map[string]string{
 		banReasonRPC:                          BanManual,
 		"protocol violation: frame too large": BanViolation,
@@ -235,6 +237,7 @@ const banReasonRPC = "manual: banned over RPC"
 // Without a node, only the observer's counters are exposed; the same
 // registry cannot take a second node's metrics.
 func TestNoNodeAndDuplicate(t *testing.T) {
+	t.Parallel()
 	reg := NewRegistry()
 	m := New(reg, nil)
 	m.Dropped(nil, channel.NewSpec("x", "1.0.0", &pb.PingMessage{}, 64, channel.Metering{}), "weird")
@@ -260,6 +263,7 @@ func TestNoNodeAndDuplicate(t *testing.T) {
 // A hostlist with a bad line loads the rest, and the skipped line is
 // counted in dnode_hostlist_bad_lines_total.
 func TestMetricsHostlistBadLines(t *testing.T) {
+	t.Parallel()
 	s := testSettings(t)
 	peerLine := func(ip string) string {
 		return "grey\t/ip4/" + ip + "/tcp/1/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo\t1699990000\n"

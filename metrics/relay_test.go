@@ -14,6 +14,7 @@ import (
 // The relay's counters are scraped as dnode_relay_*, with a
 // dnode_relay_dropped_total series for every drop reason.
 func TestRelayMetrics(t *testing.T) {
+	t.Parallel()
 	n, err := dnode.New(testSettings(t), dnode.WithLogHandler(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func reg(name string, s channel.Session) protocols.Registration {
 // DEFAULT: refine channels run no protocol, seed channels only ping and
 // seed, every long-lived kind runs ping, address and the app.
 func TestRegistryMatrix(t *testing.T) {
+	t.Parallel()
 	r := protocols.NewRegistry()
 	for _, g := range []protocols.Registration{
 		reg("ping", channel.Default|channel.Seed),
@@ -55,6 +56,7 @@ func TestRegistryMatrix(t *testing.T) {
 }
 
 func TestSessionFlags(t *testing.T) {
+	t.Parallel()
 	if channel.Default != 0b100111 || channel.All != 0b111111 {
 		t.Fatalf("DEFAULT=%b ALL=%b, want DarkFi's 100111 and 111111", channel.Default, channel.All)
 	}
@@ -72,6 +74,7 @@ func TestSessionFlags(t *testing.T) {
 }
 
 func TestRegisterRefusals(t *testing.T) {
+	t.Parallel()
 	r := protocols.NewRegistry()
 	if err := r.Register(reg("a", channel.Default)); err != nil {
 		t.Fatal(err)

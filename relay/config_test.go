@@ -11,6 +11,7 @@ import (
 
 // The library's defaults are the [relay] table's defaults.
 func TestDefaultsMatchSettings(t *testing.T) {
+	t.Parallel()
 	got := FromSettings(settings.DefaultRelay()).withDefaults()
 	want := Config{}.withDefaults()
 	if !reflect.DeepEqual(got, want) {
@@ -22,6 +23,7 @@ func TestDefaultsMatchSettings(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		cfg Config
 		key string

@@ -142,6 +142,7 @@ func randomShorts(n int) []byte {
 // counted drop and a ban, never a crash or unbounded state; an honest
 // neighbour of the target sees at most what the limits let through.
 func TestHostilePeers(t *testing.T) {
+	t.Parallel()
 	big := make([]byte, 2000)
 	cases := []struct {
 		name   string

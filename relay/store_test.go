@@ -9,6 +9,7 @@ import (
 // not newer than the newest forgotten one is refused as expired, so a
 // replay of a forgotten message is not delivered twice.
 func TestSeenFloorRefusesReplays(t *testing.T) {
+	t.Parallel()
 	h := newEH(t, Config{}, 1)
 	h.e.store.seenMax = 3
 	var ins []*incoming

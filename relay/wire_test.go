@@ -13,6 +13,7 @@ import (
 // message with the new hop count; decodeFrame gives the same as
 // proto.Unmarshal, owned or not.
 func TestWireRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, m := range []*pb.Message{
 		{Topic: "t", Origin: []byte("origin"), Time: 12345, Data: bytes.Repeat([]byte{7}, 100000), Hops: 3},
 		{Topic: "x", Data: []byte("d")},

@@ -28,6 +28,7 @@ func wsDial(t *testing.T, srv *Server, header http.Header) int {
 // Requests without the token or with a wrong one are refused, over HTTP
 // and on the WebSocket upgrade; the right one works on both.
 func TestAuthRefusesMissingAndWrongToken(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, AuthToken: "c00kie"})
 	for name, hdr := range map[string][]string{
@@ -58,6 +59,7 @@ func TestAuthRefusesMissingAndWrongToken(t *testing.T) {
 // 403 and a message naming it; localhost, loopback IPs, the listen host
 // and rpc_hosts are accepted.
 func TestForeignHostRefused(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, AuthToken: "t", Hosts: []string{"node.example.org"}})
 	_, port, _ := strings.Cut(srv.Addr(), ":")
@@ -97,6 +99,7 @@ func TestForeignHostRefused(t *testing.T) {
 // A WebSocket upgrade from a web page of another site is refused; none
 // (a program) and a page of an allowed host are accepted.
 func TestWebSocketForeignOriginRefused(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, AuthToken: "t", Hosts: []string{"dash.example.org"}})
 	for _, origin := range []string{"http://evil.example", "https://evil.example:443", "null", "file://", "http://192.0.2.1"} {
@@ -122,6 +125,7 @@ func TestWebSocketForeignOriginRefused(t *testing.T) {
 
 // /metrics needs the token unless MetricsPublic.
 func TestMetricsPublic(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "dnode_up 1") })
 	get := func(srv *Server) int {

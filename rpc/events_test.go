@@ -9,6 +9,7 @@ import (
 )
 
 func TestEventFrom(t *testing.T) {
+	t.Parallel()
 	at := time.Unix(1700000000, 123)
 	for _, tc := range []struct {
 		in   events.Event

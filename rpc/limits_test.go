@@ -21,6 +21,7 @@ import (
 
 // A batch longer than MaxBatch is refused with an error naming the cap.
 func TestBatchCap(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, MaxBatch: 3})
 	batch := func(k int) string {
@@ -43,6 +44,7 @@ func TestBatchCap(t *testing.T) {
 // request and within a batch (the requests that did not fit are not
 // run), and a page within the cap works.
 func TestResponseCap(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	chat := newFakeChat()
 	for i := range 100 {
@@ -112,6 +114,7 @@ func (c countingItem) MarshalJSON() ([]byte, error) {
 // A list result over the budget stops being encoded at the budget: it is
 // never built in full.
 func TestEncodeBoundedStopsEarly(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	items := make([]countingItem, 10000)
 	for i := range items {
@@ -143,6 +146,7 @@ func TestEncodeBoundedStopsEarly(t *testing.T) {
 // JSON-RPC error, and a WebSocket message gets the busy error with its
 // id; once they finish, requests are served again.
 func TestInFlightCap(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, MaxInFlight: 2})
 	started := make(chan struct{}, 2)
@@ -195,6 +199,7 @@ func TestInFlightCap(t *testing.T) {
 // p2p.get_hosts pages every list with offset and limit (positional or by
 // name); without params it returns the whole book, as before.
 func TestGetHostsPaginated(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n})
 	var entries []addrbook.Entry
@@ -241,6 +246,7 @@ func TestGetHostsPaginated(t *testing.T) {
 
 // dchat.recv keeps [limit] and adds offset, counted from the newest.
 func TestChatRecvPaginated(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	chat := newFakeChat()
 	for i := range 20 {
@@ -281,6 +287,7 @@ func TestChatRecvPaginated(t *testing.T) {
 
 // p2p.get_info pages its channels and counts them.
 func TestGetInfoPaginated(t *testing.T) {
+	t.Parallel()
 	a := startNode(t, testSettings(t))
 	b := startNode(t, testSettings(t))
 	if err := a.AddPeer(b.Addrs()[0]); err != nil {
@@ -307,6 +314,7 @@ func TestGetInfoPaginated(t *testing.T) {
 // unbounded lists unnoticed. Methods with required params are checked by
 // their own tests.
 func TestEveryListMethodIsPaged(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	chat := newFakeChat()
 	if _, err := chat.Send("hi"); err != nil {

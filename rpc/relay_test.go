@@ -34,6 +34,7 @@ func relayNode(t *testing.T) (*dnode.Node, *relay.Relay) {
 }
 
 func TestRelayMethods(t *testing.T) {
+	t.Parallel()
 	a, ra := relayNode(t)
 	b, rb := relayNode(t)
 	ctx := t.Context()

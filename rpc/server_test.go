@@ -15,6 +15,7 @@ import (
 )
 
 func TestPingAndInfo(t *testing.T) {
+	t.Parallel()
 	s := testSettings(t)
 	s.Net.OutboundConnections = 2
 	n := startNode(t, s)
@@ -64,6 +65,7 @@ func TestPingAndInfo(t *testing.T) {
 // Two nodes: add, list, ban and remove a manual peer over RPC, and read
 // the channel and the host lists.
 func TestPeersAndBan(t *testing.T) {
+	t.Parallel()
 	a := startNode(t, testSettings(t))
 	b := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: a})
@@ -136,6 +138,7 @@ func TestPeersAndBan(t *testing.T) {
 
 // Every error class of the protocol, over HTTP.
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, MaxBody: 64 << 10})
 	p2p := "/p2p/" + n.ID().String()
@@ -253,6 +256,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestInternalError(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	chat := newFakeChat()
 	chat.panic = true
@@ -268,6 +272,7 @@ func TestInternalError(t *testing.T) {
 }
 
 func TestAuthToken(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "dnode_up 1") })
 	srv := startServer(t, Config{Node: n, AuthToken: "s3cret", Metrics: metrics})
@@ -321,6 +326,7 @@ func TestAuthToken(t *testing.T) {
 }
 
 func TestListenPolicy(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	for _, listen := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:26660", "example.com:26660"} {
 		if _, err := New(Config{Node: n, Listen: listen}); err == nil || !strings.Contains(err.Error(), "auth token") {
@@ -361,6 +367,7 @@ func TestListenPolicy(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv, err := New(Config{Node: n, Listen: "127.0.0.1:0"})
 	if err != nil {
@@ -410,6 +417,7 @@ func TestLifecycle(t *testing.T) {
 // connects to b (outbound_slot_connected on a, inbound_connected on b),
 // and with dnet.switch on, per-message events arrive in DarkFi's form.
 func TestSubscribeEvents(t *testing.T) {
+	t.Parallel()
 	sa := testSettings(t)
 	sa.Net.OutboundConnections = 1
 	a := startNode(t, sa)
@@ -471,6 +479,7 @@ func TestSubscribeEvents(t *testing.T) {
 }
 
 func TestChat(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	chat := newFakeChat()
 	srv := startServer(t, Config{Node: n, Chat: chat})
@@ -529,6 +538,7 @@ func TestChat(t *testing.T) {
 // including errors and batches; an oversized message closes the socket
 // but not the server.
 func TestWebSocketRequests(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, MaxBody: 64 << 10})
 	c := client(t, srv, "")
@@ -563,6 +573,7 @@ func TestWebSocketRequests(t *testing.T) {
 }
 
 func TestNewClientEndpoints(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"127.0.0.1:26660":        "http://127.0.0.1:26660",
 		"http://127.0.0.1:1/":    "http://127.0.0.1:1",

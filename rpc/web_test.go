@@ -35,6 +35,7 @@ func get(t *testing.T, s *Server, path string, header ...string) (*http.Response
 // no data), with a CSP that keeps them to their own origin; everything
 // else still needs it, and the Host check applies to the page too.
 func TestWebViewServedWithoutToken(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, AuthToken: "c00kie"})
 	for path, want := range map[string]string{
@@ -81,6 +82,7 @@ func TestWebViewServedWithoutToken(t *testing.T) {
 // a wrong one, or WSProtocol alone, is refused; a foreign Origin is
 // refused even with the right token.
 func TestWebSocketTokenSubprotocol(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, testSettings(t))
 	srv := startServer(t, Config{Node: n, AuthToken: "c00kie"})
 	dial := func(origin string, protocols ...string) (*websocket.Conn, int) {

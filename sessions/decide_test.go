@@ -32,6 +32,7 @@ func entry(p peer.ID, addr string) addrbook.Entry {
 }
 
 func TestSlotCheck(t *testing.T) {
+	t.Parallel()
 	const self, a, b = peer.ID("self"), peer.ID("a"), peer.ID("b")
 	hostA := entry(a, "/ip4/198.51.100.7/tcp/1000")
 	groupA := SlotGroup(hostA.Addr, false)
@@ -73,6 +74,7 @@ func TestSlotCheck(t *testing.T) {
 }
 
 func TestAdmit(t *testing.T) {
+	t.Parallel()
 	// small < large: on a shared connection, small's handshake wins.
 	const small, large = peer.ID("1small"), peer.ID("2large")
 	run := func(init peer.ID, sameConn bool) runningHandshake {
@@ -109,6 +111,7 @@ func TestAdmit(t *testing.T) {
 // one connection at once, exactly one of the two handshakes is refused
 // and both peers refuse the same one.
 func TestAdmitSameConnectionOneSurvives(t *testing.T) {
+	t.Parallel()
 	for _, ids := range [][2]peer.ID{{"a", "b"}, {"b", "a"}} {
 		x, y := ids[0], ids[1]
 		// x sees y's handshake arrive while its own runs on the conn.
@@ -121,6 +124,7 @@ func TestAdmitSameConnectionOneSurvives(t *testing.T) {
 }
 
 func TestKeepNew(t *testing.T) {
+	t.Parallel()
 	const small, large = peer.ID("1small"), peer.ID("2large")
 	for _, tc := range []struct {
 		oldInit, newInit peer.ID
@@ -150,6 +154,7 @@ func survivor(first, second peer.ID) peer.ID {
 // channel of the same handshake whatever order the two handshakes
 // complete in on either side (the rule reads no clock or local state).
 func TestKeepNewBothEndsAgree(t *testing.T) {
+	t.Parallel()
 	for i := range 50 {
 		a, b := peer.ID(fmt.Sprintf("peer-%02d", i)), peer.ID(fmt.Sprintf("peer-%02d", 49-i))
 		if a == b {
@@ -165,6 +170,7 @@ func TestKeepNewBothEndsAgree(t *testing.T) {
 }
 
 func TestConnectOutcome(t *testing.T) {
+	t.Parallel()
 	wrapped := func(err error) error { return fmt.Errorf("connect: %w", err) }
 	for _, tc := range []struct {
 		hasCh bool

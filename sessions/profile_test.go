@@ -10,6 +10,7 @@ import (
 )
 
 func TestConnTransport(t *testing.T) {
+	t.Parallel()
 	const onion = "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234"
 	clear := settings.Net{}
 	proxied := settings.Net{Proxy: "socks5://127.0.0.1:9050"}

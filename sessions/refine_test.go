@@ -49,6 +49,7 @@ func newPromptRefine() *Refine {
 // A peer that sends many addresses under its own peer ID gets one
 // refinery prompt per round, not one per address.
 func TestRefinePromptOncePerPeerPerRound(t *testing.T) {
+	t.Parallel()
 	r := newPromptRefine()
 	attacker, honest := testPeer(t), testPeer(t)
 	for _, e := range selfEntries(t, attacker, 50) {
@@ -79,6 +80,7 @@ func TestRefinePromptOncePerPeerPerRound(t *testing.T) {
 // At most promptQueue peers are prompted per round, however many
 // identities send addresses.
 func TestRefinePromptsBoundedPerRound(t *testing.T) {
+	t.Parallel()
 	r := newPromptRefine()
 	for range promptQueue + 20 {
 		r.Prompt(selfEntries(t, testPeer(t), 1)[0])

@@ -19,6 +19,7 @@ import (
 // an inbound peer (1 token at the start) processed == min(total, tokens)
 // and the rest is rate-limited; after our GetAddrs the reply fits.
 func TestTokenBucketSequence(t *testing.T) {
+	t.Parallel()
 	start := time.Unix(1_000_000, 0)
 	b := newBucket(start)
 	steps := []struct {
@@ -50,6 +51,7 @@ func TestTokenBucketSequence(t *testing.T) {
 }
 
 func TestCheckGetAddrs(t *testing.T) {
+	t.Parallel()
 	for _, max := range []uint32{0, 1, 8, 255, 256, 1<<32 - 1} {
 		if err := CheckGetAddrs(&pb.GetAddrs{Max: max, Transports: []string{"tcp", "quic", "ws"}}); err != nil {
 			t.Errorf("max %d refused: %v", max, err)
@@ -66,6 +68,7 @@ func TestCheckGetAddrs(t *testing.T) {
 }
 
 func TestDecodeEntries(t *testing.T) {
+	t.Parallel()
 	_, pub, _ := crypto.GenerateEd25519Key(nil)
 	id, _ := peer.IDFromPublicKey(pub)
 	good := ma.StringCast("/ip4/8.8.8.8/tcp/1/p2p/" + id.String())

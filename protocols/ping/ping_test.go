@@ -118,6 +118,7 @@ func (f *fixture) waitStopped() error {
 }
 
 func TestPingRoundTripAndHeartbeat(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	n := f.nextPing() // the first ping leaves right after the handshake
 	f.clock.Add(3 * time.Millisecond)
@@ -148,6 +149,7 @@ func TestPingRoundTripAndHeartbeat(t *testing.T) {
 }
 
 func TestPingTimeoutStopsChannel(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.nextPing()
 	f.clock.Add(timeout - time.Millisecond)
@@ -161,6 +163,7 @@ func TestPingTimeoutStopsChannel(t *testing.T) {
 }
 
 func TestPingWrongNonceStopsChannel(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	n := f.nextPing()
 	f.pong(n + 1)

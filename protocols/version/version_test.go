@@ -6,6 +6,7 @@ import (
 )
 
 func TestCompatible(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		ourName, ourVer, theirName, theirVer string
 		ok                                   bool
@@ -33,6 +34,7 @@ func TestCompatible(t *testing.T) {
 }
 
 func TestID(t *testing.T) {
+	t.Parallel()
 	if got := ID("dchat"); got != "/dnode/dchat/version/1.0.0" {
 		t.Errorf("ID = %s", got)
 	}
