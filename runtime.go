@@ -28,12 +28,17 @@ var (
 	// ErrSeedIsPeer: the peer is a manual peer; seeds are only used for
 	// seeding.
 	ErrSeedIsPeer = errors.New("the seed is a manual peer")
+	// ErrTooManySeeds: AddSeed while MaxSeeds seeds are configured.
+	ErrTooManySeeds = errors.New("too many seeds")
 	// ErrNotSeed: RemoveSeed of a peer that is not a seed.
 	ErrNotSeed = errors.New("not a seed")
 	// ErrSharedHost: the node runs on a host given with WithHost, whose
 	// inbound cap belongs to its owner (a seed serving many networks).
 	ErrSharedHost = errors.New("the host is shared (WithHost): its inbound cap belongs to its owner")
 )
+
+// MaxSeeds bounds the seed list AddSeed grows (configured seeds count).
+const MaxSeeds = 1024
 
 // live holds the settings that change at run time (DarkFi's
 // P2p::reload): the outbound slot count, the inbound cap and the seeds.
@@ -138,7 +143,8 @@ func (n *Node) SetInboundLimit(limit int) error {
 // book drops and never stores its addresses, no manual or direct channel
 // goes to it, and the seed-sync session asks it for addresses right away
 // (in the background) and at every later round. A peer that is a seed
-// already (ErrSeedExists) or a manual peer (ErrSeedIsPeer) is refused.
+// already (ErrSeedExists) or a manual peer (ErrSeedIsPeer) is refused, and
+// so is a seed past MaxSeeds (ErrTooManySeeds).
 // Safe for concurrent use.
 func (n *Node) AddSeed(addr ma.Multiaddr) error {
 	if err := settings.CheckSeedAddr(addr); err != nil {
@@ -153,6 +159,9 @@ func (n *Node) AddSeed(addr ma.Multiaddr) error {
 	r := n.cur.Load()
 	if r != nil && ai.ID == r.host.ID() {
 		return fmt.Errorf("%w: it is our own peer ID", ErrBadSeed)
+	}
+	if len(n.Seeds()) >= MaxSeeds {
+		return fmt.Errorf("%w: at most %d", ErrTooManySeeds, MaxSeeds)
 	}
 	if n.isSeed(ai.ID) {
 		return fmt.Errorf("%w: %s", ErrSeedExists, ai.ID)
