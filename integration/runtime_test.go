@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/rpc"
+	"github.com/dnode-p2p/dnode/sessions"
 )
 
 // rpcOf serves n's RPC on loopback and returns a client; both close at
@@ -77,6 +79,12 @@ func TestRuntimeOutboundSlots(t *testing.T) {
 		return nil
 	})
 
+	var before []*channel.Channel
+	for _, ch := range x.Channels() {
+		if ch.Session() == channel.Outbound {
+			before = append(before, ch)
+		}
+	}
 	setSlots(t, c, 1)
 	eventually(t, 10*time.Second, func() error {
 		if f, out := filled(x), sessionsOf(x)[channel.Outbound]; f != 1 || out > 1 {
@@ -84,6 +92,21 @@ func TestRuntimeOutboundSlots(t *testing.T) {
 		}
 		return nil
 	})
+	// The outbound channels that closed were those of removed slots.
+	removed := 0
+	for _, ch := range before {
+		select {
+		case <-ch.Stopping():
+			if !errors.Is(ch.Err(), sessions.ErrSlotRemoved) {
+				t.Errorf("outbound channel %v closed with %v, want ErrSlotRemoved", ch, ch.Err())
+			}
+			removed++
+		default:
+		}
+	}
+	if removed < len(before)-1 {
+		t.Errorf("%d of %d outbound channels closed, want at least %d", removed, len(before), len(before)-1)
+	}
 }
 
 // Lowering the inbound limit below the live count keeps the live peers and
