@@ -50,6 +50,8 @@ type Node struct {
 	events   *events.Bus
 	bcast    broadcaster
 
+	live live // settings changed at run time (runtime.go)
+
 	hostlistSaveFailures atomic.Uint64
 	hostlistBadLines     atomic.Uint64 // hostlist lines skipped by loads
 
@@ -101,6 +103,7 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 		stopped:  make(chan struct{}),
 	}
 	close(n.stopped)
+	n.live.init(&s.Net)
 	n.bcast.init()
 	n.events = events.NewBus(o.clock.Now)
 	n.addr = addr.New(addr.Config{
@@ -130,7 +133,7 @@ func (n *Node) getAddrsMax() int {
 	if m := n.settings.Net.GetaddrsMax; m > 0 {
 		return m
 	}
-	return max(n.settings.Net.OutboundConnections, 1)
+	return max(n.live.outboundSlots(), 1)
 }
 
 // externalAddrs returns the configured external addresses with /p2p/.
@@ -149,8 +152,14 @@ func (n *Node) pingTiming(ch *channel.Channel) (time.Duration, time.Duration) {
 	return p.ChannelHeartbeatInterval, p.OutboundConnectTimeout
 }
 
-// Settings returns a copy of the node's settings.
-func (n *Node) Settings() settings.Settings { return n.settings.Clone() }
+// Settings returns a copy of the node's settings, with the current values
+// of those that change at run time (net.outbound_connections,
+// net.inbound_connections, net.seeds; see SetOutboundSlots).
+func (n *Node) Settings() settings.Settings {
+	s := n.settings.Clone()
+	n.live.apply(&s)
+	return s
+}
 
 // Registry returns the protocol registry. Register before Start.
 func (n *Node) Registry() *protocols.Registry { return n.registry }
@@ -242,12 +251,13 @@ func (n *Node) newHost() (*dhost.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	inbound, outbound := n.hostLimits()
 	return dhost.New(dhost.Config{
 		Identity:         key,
 		Listen:           net.Inbound,
 		External:         net.ExternalAddrs,
-		InboundLimit:     net.InboundConnections,
-		OutboundLimit:    net.OutboundConnections + len(net.Peers) + len(net.Seeds),
+		InboundLimit:     inbound,
+		OutboundLimit:    outbound,
 		HandshakeTimeout: net.HandshakeBound(),
 		PerIPLimit:       n.opts.perIPLimit,
 		Blacklist:        net.Blacklist,
@@ -265,7 +275,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 // newBook builds the address book of run r on host h.
 func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
 	var seeds []peer.ID
-	for _, a := range n.settings.Net.Seeds {
+	for _, a := range n.Seeds() {
 		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
 			seeds = append(seeds, ai.ID)
 		}
@@ -330,6 +340,7 @@ func (n *Node) Stop() error {
 		r.outbound.Stop(ctx),
 		r.refine.Stop(ctx),
 		r.mgr.Stop(ctx),
+		r.seedsync.Stop(ctx),
 		r.direct.Stop(ctx),
 	)
 	n.bcast.drain(ctx)

@@ -66,15 +66,14 @@ func OnionConfig(s settings.Settings) *dhost.Onion {
 	}
 }
 
-// withOnion returns the settings the sessions run with: the node's, with
-// h's onion address added to configured external addresses (without
-// any, the sessions advertise h's addresses, which include it).
+// withOnion returns the settings the sessions run with: the node's
+// (Settings, with the runtime values), with h's onion address added to
+// configured external addresses (without any, the sessions advertise h's
+// addresses, which include it).
 func (n *Node) withOnion(h *dhost.Host) settings.Settings {
-	o := h.OnionAddr()
-	if o == nil || len(n.settings.Net.ExternalAddrs) == 0 {
-		return n.settings
+	s := n.Settings()
+	if o := h.OnionAddr(); o != nil && len(s.Net.ExternalAddrs) > 0 {
+		s.Net.ExternalAddrs = append([]ma.Multiaddr{o}, s.Net.ExternalAddrs...)
 	}
-	s := n.settings.Clone()
-	s.Net.ExternalAddrs = append([]ma.Multiaddr{o}, s.Net.ExternalAddrs...)
 	return s
 }

@@ -104,10 +104,12 @@ type Config struct {
 // Book is the address book. It is safe for concurrent use; one mutex
 // guards the lists and the registry.
 type Book struct {
-	cfg   Config
-	clk   clock.Clock
-	log   *slog.Logger
-	seeds map[peer.ID]struct{}
+	cfg Config
+	clk clock.Clock
+	log *slog.Logger
+
+	seedMu sync.RWMutex // guards seeds alone: Insert reads them without mu
+	seeds  map[peer.ID]struct{}
 
 	mu         sync.Mutex
 	lists      [numColors]*hostList

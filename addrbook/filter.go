@@ -229,7 +229,11 @@ func (b *Book) classify(e Entry, now int64, own map[string]struct{}, manual map[
 	return c
 }
 
-func (b *Book) isSeed(p peer.ID) bool { return has(b.seeds, p) }
+func (b *Book) isSeed(p peer.ID) bool {
+	b.seedMu.RLock()
+	defer b.seedMu.RUnlock()
+	return has(b.seeds, p)
+}
 
 func has[K comparable](m map[K]struct{}, k K) bool {
 	_, ok := m[k]

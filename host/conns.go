@@ -51,6 +51,21 @@ func (t *ConnTracker) InboundFull() bool {
 	return len(t.inbound) >= t.limit
 }
 
+// Limit returns the inbound cap.
+func (t *ConnTracker) Limit() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.limit
+}
+
+// setLimit changes the inbound cap. Live connections above a lowered cap
+// stay; newcomers are refused until the count is under it.
+func (t *ConnTracker) setLimit(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.limit = n
+}
+
 // Inbound returns the number of live inbound connections.
 func (t *ConnTracker) Inbound() int {
 	t.mu.Lock()

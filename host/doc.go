@@ -27,7 +27,9 @@
 // dialer sees the connection closed); one that slips past the gater in a
 // race is closed as soon as the swarm reports it. An inbound connection
 // that has not become a dnode channel within the handshake timeout is
-// closed, so idle connections cannot hold inbound slots.
+// closed, so idle connections cannot hold inbound slots. SetLimits
+// changes the cap and the resource manager's system limits while the host
+// runs; lowering the cap closes nothing, it only refuses newcomers.
 //
 // # Per-IP limits
 //

@@ -113,7 +113,9 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
 	// The connection manager is only a safety net above dnode's own slot
-	// accounting: it trims when connections exceed every slot plus slack.
+	// accounting: it trims when connections exceed every slot plus slack,
+	// and never a channel (protected with ChannelTag), so caps raised at
+	// run time (SetLimits) need no new watermarks.
 	high := cfg.InboundLimit + cfg.OutboundLimit + 2*handshakeSlack
 	cm, err := connmgr.NewConnManager(high-handshakeSlack, high, connmgr.WithGracePeriod(time.Minute), connmgr.WithClock(cfg.Clock))
 	if err != nil {

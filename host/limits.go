@@ -7,19 +7,24 @@ import (
 	"github.com/libp2p/go-libp2p/x/rate"
 )
 
+// ChannelTag is the connection manager protection tag the session
+// manager puts on every peer with a channel, so that the connection
+// manager trims only connections that are not channels, whatever the
+// caps were raised to at run time (SetLimits).
+const ChannelTag = "channel"
+
 // handshakeSlack is how many connections beyond the configured slots the
 // resource manager admits, for handshakes in flight and for libp2p tools
 // (identify, ping) that connect without becoming channels.
 const handshakeSlack = 32
 
-// newResourceManager derives libp2p resource limits from dnode's slots:
-// the system scope admits the inbound cap plus slack inbound, and every
-// outbound and manual slot plus slack outbound. The per-address limits are
-// libp2p's defaults unless perIP > 0 raises them (see the package doc).
-func newResourceManager(inbound, outbound, perIP int, metrics bool) (network.ResourceManager, error) {
+// limitConfig derives libp2p resource limits from dnode's slots: the
+// system scope admits the inbound cap plus slack inbound, and every
+// outbound and manual slot plus slack outbound; the other scopes keep
+// libp2p's auto-scaled defaults.
+func limitConfig(inbound, outbound int) rcmgr.ConcreteLimitConfig {
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
-	concrete := scaling.AutoScale()
 	partial := rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{
 			ConnsInbound:  rcmgr.LimitVal(inbound + handshakeSlack),
@@ -27,6 +32,13 @@ func newResourceManager(inbound, outbound, perIP int, metrics bool) (network.Res
 			Conns:         rcmgr.LimitVal(inbound + outbound + 2*handshakeSlack),
 		},
 	}
+	return partial.Build(scaling.AutoScale())
+}
+
+// newResourceManager builds libp2p's resource manager with limitConfig's
+// limits. The per-address limits are libp2p's defaults unless perIP > 0
+// raises them (see the package doc).
+func newResourceManager(inbound, outbound, perIP int, metrics bool) (network.ResourceManager, error) {
 	var opts []rcmgr.Option
 	if !metrics {
 		// Otherwise rcmgr feeds Prometheus counters on every connection
@@ -43,5 +55,38 @@ func newResourceManager(inbound, outbound, perIP int, metrics bool) (network.Res
 			rcmgr.WithConnRateLimiters(&rate.Limiter{}), // no per-address rate limit
 		)
 	}
-	return rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(partial.Build(concrete)), opts...)
+	return rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limitConfig(inbound, outbound)), opts...)
+}
+
+// SetLimits resizes the host's limits while it runs: the hard inbound cap
+// (InboundLimit) and the resource manager's system connection limits
+// derived from inbound and outbound as at New. Live connections are
+// never closed: lowering the cap below the live inbound count only
+// refuses newcomers until enough have gone. The connection manager's
+// watermarks stay those of New: it trims only connections that are not
+// channels, since the session manager protects every channel's peer
+// (tag ChannelTag). Safe for concurrent use.
+func (h *Host) SetLimits(inbound, outbound int) {
+	h.Conns.setLimit(inbound)
+	lim := rcmgr.NewFixedLimiter(limitConfig(inbound, outbound)).GetSystemLimits()
+	_ = h.Network().ResourceManager().ViewSystem(func(s network.ResourceScope) error {
+		if l, ok := s.(rcmgr.ResourceScopeLimiter); ok {
+			l.SetLimit(lim) // libp2p's own manager; another one keeps its limits
+		}
+		return nil
+	})
+}
+
+// SystemConnLimits returns the resource manager's system scope limits on
+// inbound and outbound connections (0, 0 for a manager without
+// inspectable limits).
+func (h *Host) SystemConnLimits() (inbound, outbound int) {
+	_ = h.Network().ResourceManager().ViewSystem(func(s network.ResourceScope) error {
+		if l, ok := s.(rcmgr.ResourceScopeLimiter); ok {
+			inbound = l.Limit().GetConnLimit(network.DirInbound)
+			outbound = l.Limit().GetConnLimit(network.DirOutbound)
+		}
+		return nil
+	})
+	return inbound, outbound
 }

@@ -29,11 +29,17 @@
 //	                                        external_addrs, channels: [{id, peer_id, addr,
 //	                                        session, direction, start_time, rtt_ms, bytes_in,
 //	                                        bytes_out, msgs_in, msgs_out}], outbound_slots,
-//	                                        channels_total}
+//	                                        channels_total, outbound_connections,
+//	                                        inbound_connections, seeds}
 //	p2p.get_hosts [offset, limit]         → Hosts {grey, white, gold, dark, black}:
 //	                                        lists of {addr, last_seen}, each paged
 //	p2p.add_peer [multiaddr]              → true: a manual peer (multiaddr with /p2p/)
 //	p2p.remove_peer [multiaddr]           → whether it was a manual peer
+//	p2p.set_outbound_slots [n]            → {outbound_connections: n}: slots changed now
+//	p2p.set_inbound_limit [n]             → {inbound_connections: n}: the cap changed now
+//	p2p.add_seed [multiaddr]              → {added: multiaddr}: a seed from now on
+//	p2p.remove_seed [multiaddr]           → {removed: multiaddr}
+//	p2p.get_seeds [offset, limit]         → [multiaddr]: the seeds now
 //	p2p.ban [peer_id | multiaddr, secs]   → true; secs optional, 0 or absent means the
 //	                                        configured ban_duration; a multiaddr with
 //	                                        /p2p/ names the peer and its address
@@ -78,7 +84,8 @@
 //	        e.g. "p2p.add_peer [multiaddr]: params[0] "x" is not a multiaddr: ..."
 //	-32603  internal error (a method panicked; the server keeps running)
 //	-32000  the node refused or failed: not running, peer already added,
-//	        cannot ban ourselves, a chat error, a subscription over HTTP
+//	        cannot ban ourselves, seed already added or not a seed, a shared
+//	        host's inbound cap, a chat error, a subscription over HTTP
 //	-32001  the reply would exceed Config.MaxResponse (default 4 MiB); in a
 //	        batch, the requests left when the budget ran out are not run
 //	-32002  busy: Config.MaxInFlight (default 16) messages are being served;

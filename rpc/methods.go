@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,28 @@ type Info struct {
 	// ChannelsTotal is the number of channels; Channels holds the page
 	// asked for (offset, limit), all of them by default.
 	ChannelsTotal int `json:"channels_total"`
+	// OutboundConnections and InboundConnections are the current slot
+	// count and inbound cap: the configured values, or those set at run
+	// time (p2p.set_outbound_slots, p2p.set_inbound_limit).
+	OutboundConnections int `json:"outbound_connections"`
+	InboundConnections  int `json:"inbound_connections"`
+	// Seeds are the current seeds (net.seeds with p2p.add_seed and
+	// p2p.remove_seed applied), full multiaddrs.
+	Seeds []string `json:"seeds"`
+}
+
+// Slots is the result of p2p.set_outbound_slots and p2p.set_inbound_limit:
+// the value now in force.
+type Slots struct {
+	OutboundConnections *int `json:"outbound_connections,omitempty"`
+	InboundConnections  *int `json:"inbound_connections,omitempty"`
+}
+
+// SeedChange is the result of p2p.add_seed and p2p.remove_seed: the seed
+// added or removed.
+type SeedChange struct {
+	Added   string `json:"added,omitempty"`
+	Removed string `json:"removed,omitempty"`
 }
 
 // ChannelInfo describes one channel in Info.
@@ -134,6 +157,42 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}
 			return removed, nil
 		}},
+		"p2p.set_outbound_slots": {params: "[n]", names: []string{"n"}, minParams: 1, maxParams: 1,
+			call: func(_ context.Context, p params) (any, error) {
+				v, err := slotCount(p, n.SetOutboundSlots)
+				if err != nil {
+					return nil, err
+				}
+				return Slots{OutboundConnections: &v}, nil
+			}},
+		"p2p.set_inbound_limit": {params: "[n]", names: []string{"n"}, minParams: 1, maxParams: 1,
+			call: func(_ context.Context, p params) (any, error) {
+				v, err := slotCount(p, n.SetInboundLimit)
+				if err != nil {
+					return nil, err
+				}
+				return Slots{InboundConnections: &v}, nil
+			}},
+		"p2p.add_seed": {params: "[multiaddr]", names: []string{"multiaddr"}, minParams: 1, maxParams: 1,
+			call: func(_ context.Context, p params) (any, error) {
+				addr, err := seedAddr(p, n.AddSeed)
+				if err != nil {
+					return nil, err
+				}
+				return SeedChange{Added: addr}, nil
+			}},
+		"p2p.remove_seed": {params: "[multiaddr]", names: []string{"multiaddr"}, minParams: 1, maxParams: 1,
+			call: func(_ context.Context, p params) (any, error) {
+				addr, err := seedAddr(p, n.RemoveSeed)
+				if err != nil {
+					return nil, err
+				}
+				return SeedChange{Removed: addr}, nil
+			}},
+		"p2p.get_seeds": {params: "[offset, limit]", names: []string{"offset", "limit"}, maxParams: 2, page: &pageAt{0, 1},
+			call: func(_ context.Context, p params) (any, error) {
+				return pageOf(seedStrings(n), p.pg), nil
+			}},
 		"p2p.ban": {params: "[peer_id or multiaddr, seconds]", minParams: 1, maxParams: 2, call: func(_ context.Context, p params) (any, error) {
 			return ban(n, p)
 		}},
@@ -229,6 +288,55 @@ func p2pAddr(p params, i int) (ma.Multiaddr, *peer.AddrInfo, error) {
 	return addr, ai, nil
 }
 
+// slotCount reads params[0] as a slot count and applies it with set; a
+// value out of the setting's bounds is an invalid params error.
+func slotCount(p params, set func(int) error) (int, error) {
+	v, err := p.int(0, "n")
+	if err != nil {
+		return 0, err
+	}
+	if v > math.MaxInt32 {
+		return 0, p.invalid("params[0] (n) %d is too large", v)
+	}
+	if err := set(int(v)); err != nil {
+		if errors.Is(err, dnode.ErrOutOfRange) {
+			return 0, p.invalid("params[0] (n): %v", err)
+		}
+		return 0, nodeError(err)
+	}
+	return int(v), nil
+}
+
+// seedAddr reads params[0] as a seed multiaddr and applies it with
+// change (AddSeed or RemoveSeed); refusals about the address are invalid
+// params errors, the others server errors.
+func seedAddr(p params, change func(ma.Multiaddr) error) (string, error) {
+	s, err := p.string(0, "multiaddr")
+	if err != nil {
+		return "", err
+	}
+	addr, err := ma.NewMultiaddr(s)
+	if err != nil {
+		return "", p.invalid("params[0] %q is not a multiaddr: %v", s, err)
+	}
+	if err := change(addr); err != nil {
+		if errors.Is(err, dnode.ErrBadSeed) {
+			return "", p.invalid("params[0] %q: %v", s, err)
+		}
+		return "", nodeError(err)
+	}
+	return addr.String(), nil
+}
+
+// seedStrings returns the node's seeds as strings (never nil).
+func seedStrings(n *dnode.Node) []string {
+	out := []string{}
+	for _, a := range n.Seeds() {
+		out = append(out, a.String())
+	}
+	return out
+}
+
 func ban(n *dnode.Node, p params) (any, error) {
 	s, err := p.string(0, "peer_id or multiaddr")
 	if err != nil {
@@ -279,6 +387,10 @@ func getInfo(n *dnode.Node, pg page) Info {
 		ExternalAddrs: []string{},
 		Channels:      []ChannelInfo{},
 		OutboundSlots: n.OutboundSlots(),
+
+		OutboundConnections: n.OutboundConnections(),
+		InboundConnections:  n.InboundConnections(),
+		Seeds:               seedStrings(n),
 	}
 	if !n.Running() {
 		info.PeerID = ""

@@ -24,8 +24,7 @@ var ErrSeedPeer = errors.New("seeds are only used for seeding")
 // user releases it. A successful direct handshake moves the host to gold,
 // as an outbound one does. It is safe for concurrent use.
 type Direct struct {
-	m     *Manager
-	seeds map[peer.ID]bool
+	m *Manager
 
 	wg sync.WaitGroup // one watcher per open direct channel
 
@@ -39,15 +38,10 @@ type Direct struct {
 // themselves.
 func (d *Direct) Stop(ctx context.Context) error { return waitFor(ctx, &d.wg, "direct channels") }
 
-// NewDirect returns the direct session of m.
+// NewDirect returns the direct session of m. It refuses every peer of
+// m's live seed list (Manager.Seeds) with ErrSeedPeer.
 func NewDirect(m *Manager) *Direct {
-	d := &Direct{m: m, seeds: map[peer.ID]bool{}, users: map[*channel.Channel]int{}, pending: map[peer.ID]chan struct{}{}}
-	for _, a := range m.net.Seeds {
-		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
-			d.seeds[ai.ID] = true
-		}
-	}
-	return d
+	return &Direct{m: m, users: map[*channel.Channel]int{}, pending: map[peer.ID]chan struct{}{}}
 }
 
 // Get returns a channel to the peer at addr (a multiaddr with /p2p/) and
@@ -57,7 +51,7 @@ func (d *Direct) Get(ctx context.Context, addr ma.Multiaddr) (*channel.Channel, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("direct: %w", err)
 	}
-	if d.seeds[ai.ID] {
+	if d.m.IsSeed(ai.ID) { // the live list: seeds added at run time too
 		return nil, nil, ErrSeedPeer
 	}
 	for {

@@ -87,6 +87,9 @@ type Manager struct {
 
 	notifiee *network.NotifyBundle
 
+	seedMu sync.RWMutex
+	seeds  []peer.AddrInfo // see seeds.go
+
 	mu        sync.Mutex
 	stopping  bool
 	channels  map[peer.ID]*channel.Channel        // started channels
@@ -127,6 +130,7 @@ func NewManager(cfg Config) *Manager {
 		resolved: make(chan struct{}),
 		all:      make(map[*channel.Channel]struct{}),
 	}
+	m.initSeeds()
 	for _, spec := range cfg.Registry.Specs() {
 		spec := spec
 		m.host.SetStreamHandler(spec.ID(cfg.Network), func(s network.Stream) { m.serveProtocol(spec, s) })

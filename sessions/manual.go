@@ -56,10 +56,8 @@ func (s *Manual) Add(addr ma.Multiaddr) error {
 	if err != nil {
 		return err
 	}
-	for _, seed := range s.m.net.Seeds {
-		if sai, err := peer.AddrInfoFromP2pAddr(seed); err == nil && sai.ID == ai.ID {
-			return errors.New("manual peer " + ai.ID.String() + " is also a seed; seeds are only used for seeding")
-		}
+	if s.m.IsSeed(ai.ID) {
+		return errors.New("manual peer " + ai.ID.String() + " is also a seed; seeds are only used for seeding")
 	}
 	if ai.ID == s.m.host.ID() {
 		return ErrSelf

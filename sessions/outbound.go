@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -33,6 +34,12 @@ import (
 // handshake moves it to grey and suspends it; a disconnect moves it back
 // to grey; the slot then picks again.
 //
+// The slot count is net.outbound_connections until SetSlots changes it,
+// also while the session runs: growing starts new slots at once,
+// shrinking removes the highest slots, whose channels stop with
+// ErrSlotRemoved. Which slots prefer known hosts follows the current
+// count.
+//
 // Anchors (SetAnchors, the hosts the slots held when the node last
 // stopped) are dialed first at Start: each is taken for a slot before any
 // slot picks, so they go through the same Connect, Connected and Failed
@@ -48,19 +55,30 @@ type Outbound struct {
 	stored   *notifier     // the book stored new hosts
 	discover chan struct{} // a slot asks for peer discovery (capacity 1)
 
+	life        sync.Mutex // serialises Start, Stop and SetSlots
+	discovering bool       // the discovery task runs; o.life
+
 	mu      sync.Mutex
-	slots   []*outSlot
+	want    int              // the slot count (net.outbound_connections, or SetSlots)
+	slots   []*outSlot       // the slots, ids 0..want-1
+	leaving []*outSlot       // slots SetSlots removed that are still winding down
 	anchors []addrbook.Entry // dialed first at the next Start
+	ctx     context.Context  // the running session's; nil when not running
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
 
+// ErrSlotRemoved is the stop reason of an outbound channel whose slot
+// SetSlots removed (of kind channel.StopLocal).
+var ErrSlotRemoved = channel.Because(channel.StopLocal, errors.New("outbound slot removed"))
+
 type outSlot struct {
-	id    int
-	ch    *channel.Channel // nil while not connected
-	entry addrbook.Entry   // the connected or connecting host
-	group string           // netgroup of the connected or connecting host
-	peer  peer.ID
+	id     int
+	cancel context.CancelCauseFunc // stops the slot's loop
+	ch     *channel.Channel        // nil while not connected
+	entry  addrbook.Entry          // the connected or connecting host
+	group  string                  // netgroup of the connected or connecting host
+	peer   peer.ID
 }
 
 // KnownSlots returns how many of n outbound slots prefer known hosts
@@ -82,6 +100,7 @@ func NewOutbound(m *Manager, svc *addr.Service, seeds *SeedSync) *Outbound {
 	o := &Outbound{
 		m: m, book: m.cfg.Book, addr: svc, seeds: seeds,
 		log:      m.cfg.Logs.Logger("outbound"),
+		want:     m.net.OutboundConnections,
 		wake:     newNotifier(),
 		stored:   newNotifier(),
 		discover: make(chan struct{}, 1),
@@ -118,12 +137,15 @@ func (o *Outbound) Anchors() []addrbook.Entry {
 }
 
 // Start starts the slots and the discovery task. Anchors set before are
-// taken for the first slots before any slot runs.
+// taken for the first slots before any slot runs. An Outbound is started
+// once.
 func (o *Outbound) Start() {
+	o.life.Lock()
+	defer o.life.Unlock()
 	ctx, cancel := context.WithCancel(o.m.Context())
-	n := o.m.net.OutboundConnections
 	o.mu.Lock()
-	o.cancel = cancel
+	o.ctx, o.cancel = ctx, cancel
+	n := o.want
 	o.slots = make([]*outSlot, n)
 	for i := range n {
 		o.slots[i] = &outSlot{id: i}
@@ -131,18 +153,22 @@ func (o *Outbound) Start() {
 	anchors := o.anchors
 	o.anchors = nil
 	o.mu.Unlock()
-	if n == 0 {
+	first := o.takeAnchors(anchors)
+	for i, s := range o.slots {
+		o.startSlot(ctx, s, first[i])
+	}
+	if n > 0 {
+		o.startDiscovery(ctx)
+	}
+}
+
+// startDiscovery starts the discovery task, once: at Start, or when
+// SetSlots first gives a session started without slots some. o.life.
+func (o *Outbound) startDiscovery(ctx context.Context) {
+	if o.discovering {
 		return
 	}
-	first := o.takeAnchors(anchors)
-	known := KnownSlots(n, o.m.net.EffectiveKnownPeerPercent())
-	for i := range n {
-		o.wg.Add(1)
-		go func() {
-			defer o.wg.Done()
-			o.runSlot(ctx, o.slots[i], i < known, first[i])
-		}()
-	}
+	o.discovering = true
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -150,17 +176,106 @@ func (o *Outbound) Start() {
 	}()
 }
 
+// startSlot runs slot s until the session stops or SetSlots removes it.
+func (o *Outbound) startSlot(ctx context.Context, s *outSlot, anchor *addrbook.Lease) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	o.mu.Lock()
+	s.cancel = cancel
+	o.mu.Unlock()
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		defer o.retire(s)
+		o.runSlot(sctx, s, anchor)
+	}()
+}
+
+// retire forgets a removed slot once its loop has returned.
+func (o *Outbound) retire(s *outSlot) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if i := slices.Index(o.leaving, s); i >= 0 {
+		o.leaving = slices.Delete(o.leaving, i, i+1)
+	}
+	s.cancel(nil)
+}
+
+// SetSlots sets the slot count to n (n >= 0; the caller checks the upper
+// bound). While the session runs it takes effect at once: new slots start
+// picking hosts, and removed slots (the highest ids) stop their channels
+// with ErrSlotRemoved and return without waiting; Stop still waits for
+// all of them. Before Start it sets the count Start uses. It does not
+// block on the network.
+func (o *Outbound) SetSlots(n int) {
+	n = max(n, 0)
+	o.life.Lock()
+	defer o.life.Unlock()
+	o.mu.Lock()
+	old := o.want
+	o.want = n
+	ctx := o.ctx
+	if ctx == nil || ctx.Err() != nil {
+		o.mu.Unlock()
+		return
+	}
+	var gone, added []*outSlot
+	for len(o.slots) > n {
+		s := o.slots[len(o.slots)-1]
+		o.slots = o.slots[:len(o.slots)-1]
+		o.leaving = append(o.leaving, s)
+		gone = append(gone, s)
+	}
+	for len(o.slots) < n {
+		s := &outSlot{id: len(o.slots)}
+		o.slots = append(o.slots, s)
+		added = append(added, s)
+	}
+	o.mu.Unlock()
+	for _, s := range gone {
+		s.cancel(ErrSlotRemoved)
+	}
+	for _, s := range added {
+		o.startSlot(ctx, s, nil)
+	}
+	if n > 0 {
+		o.startDiscovery(ctx)
+	}
+	if n != old {
+		o.log.Info("outbound slots changed", "from", old, "to", n)
+	}
+}
+
 // Stop stops the slots and discovery and waits for them, at most until
 // ctx is done (a slot waits for its channel to finish, which a protocol
 // job ignoring its context can delay forever). The error wraps ctx.Err().
 func (o *Outbound) Stop(ctx context.Context) error {
+	o.life.Lock()
 	o.mu.Lock()
 	cancel := o.cancel
+	o.ctx = nil
 	o.mu.Unlock()
+	o.life.Unlock()
 	if cancel != nil {
 		cancel()
 	}
 	return waitFor(ctx, &o.wg, "outbound slots")
+}
+
+// known reports whether slot s prefers known hosts: its id is below
+// KnownSlots of the current slot count.
+func (o *Outbound) known(s *outSlot) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return s.id < KnownSlots(len(o.slots), o.m.net.EffectiveKnownPeerPercent())
+}
+
+// stopCause is the stop reason for the channel of a slot whose ctx is
+// done: ErrSlotRemoved for a slot SetSlots removed, else ErrStopped.
+func stopCause(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), ErrSlotRemoved) {
+		return ErrSlotRemoved
+	}
+	return ErrStopped
 }
 
 // Slots returns each slot's channel id (0 when empty), in slot order.
@@ -225,9 +340,11 @@ func (o *Outbound) skip(s *outSlot) func(addrbook.Entry) bool {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		return SlotConflict(e, self, localnet, func(yield func(peer.ID, string) bool) {
-			for _, other := range o.slots {
-				if other != s && !yield(other.peer, other.group) {
-					return
+			for _, list := range [2][]*outSlot{o.slots, o.leaving} {
+				for _, other := range list {
+					if other != s && !yield(other.peer, other.group) {
+						return
+					}
 				}
 			}
 		})
@@ -245,14 +362,14 @@ func (o *Outbound) setSlot(s *outSlot, e addrbook.Entry, ch *channel.Channel) {
 
 // runSlot keeps slot s filled: first with anchor, if any (already taken),
 // then with the hosts it picks.
-func (o *Outbound) runSlot(ctx context.Context, s *outSlot, known bool, anchor *addrbook.Lease) {
+func (o *Outbound) runSlot(ctx context.Context, s *outSlot, anchor *addrbook.Lease) {
 	bus := o.m.cfg.Events
 	if anchor != nil && !o.fill(ctx, s, anchor, "anchor") {
 		return
 	}
 	for ctx.Err() == nil {
 		woken := o.wake.Wait()
-		l, err := o.book.PickLease(known, !o.m.net.DisableGreys, o.skip(s))
+		l, err := o.book.PickLease(o.known(s), !o.m.net.DisableGreys, o.skip(s))
 		if err != nil {
 			bus.Publish(events.Event{Kind: events.OutboundSlotSleeping, Slot: s.id})
 			o.requestDiscovery()
@@ -319,7 +436,7 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, l *addrbook.Lease, why 
 	select {
 	case <-ch.Done():
 	case <-ctx.Done():
-		ch.Stop(ErrStopped)
+		ch.Stop(stopCause(ctx))
 		<-ch.Done()
 	}
 	o.setSlot(s, addrbook.Entry{}, nil)

@@ -38,14 +38,16 @@ func (s *SeedSync) minInterval() time.Duration {
 // host list. It is safe for concurrent use; concurrent Syncs share one
 // round.
 type SeedSync struct {
-	m     *Manager
-	addr  *addr.Service
-	seeds []peer.AddrInfo
-	log   *slog.Logger
+	m    *Manager
+	addr *addr.Service
+	log  *slog.Logger
+
+	wg sync.WaitGroup // the exchanges Add starts
 
 	mu      sync.Mutex
 	state   map[peer.ID]*seedState
 	running *syncRound
+	closed  bool // Stop was called
 }
 
 type seedState struct {
@@ -68,24 +70,65 @@ type SyncResult struct {
 	LastErr  error // the last failure, if any
 }
 
-// NewSeedSync returns the seed-sync session of m.
+// NewSeedSync returns the seed-sync session of m. Its seeds are m's live
+// seed list (Manager.Seeds).
 func NewSeedSync(m *Manager, svc *addr.Service) *SeedSync {
-	s := &SeedSync{m: m, addr: svc, log: m.cfg.Logs.Logger("seedsync"), state: make(map[peer.ID]*seedState)}
-	for _, a := range m.net.Seeds {
-		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil && ai.ID != m.host.ID() {
-			s.seeds = append(s.seeds, *ai)
-		}
-	}
-	return s
+	return &SeedSync{m: m, addr: svc, log: m.cfg.Logs.Logger("seedsync"), state: make(map[peer.ID]*seedState)}
 }
 
-// Seeds returns the configured seeds' peer IDs.
+// Seeds returns the seeds' peer IDs.
 func (s *SeedSync) Seeds() []peer.ID {
-	out := make([]peer.ID, len(s.seeds))
-	for i, ai := range s.seeds {
+	seeds := s.m.Seeds()
+	out := make([]peer.ID, len(seeds))
+	for i, ai := range seeds {
 		out[i] = ai.ID
 	}
 	return out
+}
+
+// Add adds a seed at run time and asks it for addresses at once, in the
+// background (its pacing then applies, as after any exchange); later
+// rounds ask it as any seed. It fails with ErrSelf or ErrSeedExists.
+func (s *SeedSync) Add(ai peer.AddrInfo) error {
+	if err := s.m.addSeed(ai); err != nil {
+		return err
+	}
+	s.log.Info("seed added", "seed", addrString(ai))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.stateLocked(ai.ID).next = s.m.clock.Now().Add(s.minInterval())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_, _ = s.syncOne(s.m.Context(), ai) // logged and published as an event
+	}()
+	return nil
+}
+
+// Stop waits for the exchanges Add started, at most until ctx is done
+// (the error wraps ctx.Err()); the Manager's Stop cancels them. Later
+// Adds start none. It is idempotent.
+func (s *SeedSync) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return waitFor(ctx, &s.wg, "seed exchanges")
+}
+
+// Remove removes seed p and forgets its pacing; a round already dialing
+// it finishes that exchange. It reports whether p was a seed.
+func (s *SeedSync) Remove(p peer.ID) bool {
+	if !s.m.removeSeed(p) {
+		return false
+	}
+	s.mu.Lock()
+	delete(s.state, p)
+	s.mu.Unlock()
+	s.log.Info("seed removed", "seed", p)
+	return true
 }
 
 // Sync asks every seed that is not pacing for addresses, concurrently,
@@ -99,14 +142,15 @@ func (s *SeedSync) Sync(ctx context.Context) SyncResult {
 		case <-r.done:
 			return r.result
 		case <-ctx.Done():
-			return SyncResult{Seeds: len(s.seeds), LastErr: ctx.Err()}
+			return SyncResult{Seeds: len(s.m.Seeds()), LastErr: ctx.Err()}
 		}
 	}
 	r := &syncRound{done: make(chan struct{})}
 	s.running = r
 	now := s.m.clock.Now()
+	seeds := s.m.Seeds()
 	var due []peer.AddrInfo
-	for _, ai := range s.seeds {
+	for _, ai := range seeds {
 		st := s.stateLocked(ai.ID)
 		if !now.Before(st.next) {
 			due = append(due, ai)
@@ -115,7 +159,7 @@ func (s *SeedSync) Sync(ctx context.Context) SyncResult {
 	}
 	s.mu.Unlock()
 
-	res := SyncResult{Seeds: len(s.seeds), Tried: len(due)}
+	res := SyncResult{Seeds: len(seeds), Tried: len(due)}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, ai := range due {
@@ -155,12 +199,14 @@ func (s *SeedSync) stateLocked(p peer.ID) *seedState {
 func (s *SeedSync) syncOne(ctx context.Context, ai peer.AddrInfo) (int, error) {
 	n, err := s.exchange(ctx, ai)
 	s.mu.Lock()
-	st := s.stateLocked(ai.ID)
-	if err != nil {
+	switch st := s.state[ai.ID]; {
+	case st == nil:
+		// Removed while dialing: Remove forgot it.
+	case err != nil:
 		st.next = s.m.clock.Now().Add(st.backoff)
 		st.backoff = min(2*st.backoff, seedMaxBackoff)
 		st.lastErr = err
-	} else {
+	default:
 		st.backoff = seedFailPause
 		st.lastErr = nil
 	}
@@ -204,21 +250,22 @@ func (s *SeedSync) exchange(ctx context.Context, ai peer.AddrInfo) (int, error) 
 
 // Status describes why seeds are failing, for the "no peers" log line.
 func (s *SeedSync) Status() string {
-	if len(s.seeds) == 0 {
+	seeds := s.m.Seeds()
+	if len(seeds) == 0 {
 		return "no seeds are configured"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	failing := 0
 	var last error
-	for _, ai := range s.seeds {
+	for _, ai := range seeds {
 		if st := s.state[ai.ID]; st != nil && st.lastErr != nil {
 			failing++
 			last = st.lastErr
 		}
 	}
 	if failing == 0 {
-		return fmt.Sprintf("%d seeds answered but gave no reachable host", len(s.seeds))
+		return fmt.Sprintf("%d seeds answered but gave no reachable host", len(seeds))
 	}
-	return fmt.Sprintf("%d of %d seeds unreachable (last error: %v)", failing, len(s.seeds), last)
+	return fmt.Sprintf("%d of %d seeds unreachable (last error: %v)", failing, len(seeds), last)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/protocols/version"
 )
 
@@ -301,6 +302,8 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 	}
 	if keep && !stopping && !dead {
 		m.channels[p] = ch
+		// Under m.mu, so that a replaced channel's stopped cannot undo it.
+		m.host.ConnMgr.Protect(p, dhost.ChannelTag)
 	}
 	observers := m.observers
 	m.mu.Unlock()
@@ -344,6 +347,7 @@ func (m *Manager) stopped(ch *channel.Channel) {
 	m.mu.Lock()
 	if m.channels[ch.Peer()] == ch {
 		delete(m.channels, ch.Peer())
+		m.host.ConnMgr.Unprotect(ch.Peer(), dhost.ChannelTag)
 	}
 	conn := ch.Conn()
 	list := m.byConn[conn]

@@ -108,10 +108,10 @@ func (n *Net) validate() error {
 	if err := checkAddrs("net.seeds", n.Seeds, checkPeer("seed")); err != nil {
 		return err
 	}
-	if err := checkRange("net.outbound_connections", n.OutboundConnections, 0, 1024); err != nil {
+	if err := checkRange("net.outbound_connections", n.OutboundConnections, 0, MaxOutboundConnections); err != nil {
 		return err
 	}
-	if err := checkRange("net.inbound_connections", n.InboundConnections, 0, 65536); err != nil {
+	if err := checkRange("net.inbound_connections", n.InboundConnections, 0, MaxInboundConnections); err != nil {
 		return err
 	}
 	if err := checkAtLeast("net.hostlist_save_interval", n.HostlistSaveInterval, MinHostlistSaveInterval); err != nil {
@@ -293,6 +293,22 @@ func checkNoP2P(what string) func(ma.Multiaddr) error {
 // checkPeer requires a dialable address of a named peer: a transport
 // address followed by /p2p/<peer-id> as the last component. (dnode has no
 // peer routing, so a bare /p2p/<peer-id> could never be dialed.)
+// Upper bounds of net.outbound_connections and net.inbound_connections,
+// for Validate and for changes at run time alike.
+const (
+	MaxOutboundConnections = 1024
+	MaxInboundConnections  = 65536
+)
+
+// CheckSeedAddr checks a seed address as Validate checks net.seeds: it
+// must end in /p2p/<peer-id> after a transport address.
+func CheckSeedAddr(a ma.Multiaddr) error {
+	if len(a) == 0 {
+		return errors.New("empty multiaddr")
+	}
+	return checkPeer("seed")(a)
+}
+
 func checkPeer(what string) func(ma.Multiaddr) error {
 	return func(a ma.Multiaddr) error {
 		switch {

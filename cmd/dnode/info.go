@@ -16,7 +16,8 @@ func newInfoCmd() *cobra.Command {
 		Use:   "info",
 		Short: "Show a running node's identity, addresses, channels and slots",
 		Long: "Info asks a running node (p2p.get_info over its RPC) for its peer ID,\n" +
-			"network, addresses, channel counts and outbound slots.",
+			"network, addresses, channel counts, outbound slots, inbound limit and\n" +
+			"number of seeds (the current values: see 'dnode slots' and 'dnode seeds').",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
@@ -70,12 +71,8 @@ func printInfo(cmd *cobra.Command, info rpc.Info) error {
 		channels += " (" + strings.Join(parts, ", ") + ")"
 	}
 	fmt.Fprintf(tw, "Channels\t%s\n", channels)
-	filled := 0
-	for _, id := range info.OutboundSlots {
-		if id != 0 {
-			filled++
-		}
-	}
-	fmt.Fprintf(tw, "Outbound slots\t%d of %d filled\n", filled, len(info.OutboundSlots))
+	fmt.Fprintf(tw, "Outbound slots\t%d of %d filled\n", filledSlots(info), info.OutboundConnections)
+	fmt.Fprintf(tw, "Inbound limit\t%d (%d inbound channels)\n", info.InboundConnections, inboundChannels(info))
+	fmt.Fprintf(tw, "Seeds\t%d\n", len(info.Seeds))
 	return tw.Flush()
 }

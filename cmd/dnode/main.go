@@ -125,7 +125,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newInitCmd(), newRunCmd(), newIDCmd(), newSeedCmd(), newDevnetCmd(),
-		newInfoCmd(), newPeersCmd(), newHostsCmd(), newEventsCmd(), newChatCmd(),
+		newInfoCmd(), newPeersCmd(), newHostsCmd(), newSlotsCmd(), newSeedsCmd(), newEventsCmd(), newChatCmd(),
 		newPublishCmd(), newRelayCmd(), newVersionCmd(), newWebCmd())
 	return root
 }

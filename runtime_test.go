@@ -1,0 +1,224 @@
+package dnode
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/test"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dnode-p2p/dnode/addrbook"
+	"github.com/dnode-p2p/dnode/internal/testnet"
+	"github.com/dnode-p2p/dnode/sessions"
+	"github.com/dnode-p2p/dnode/settings"
+)
+
+// seedAddr returns a loopback seed address of a random peer.
+func seedAddr(t *testing.T, port string) (ma.Multiaddr, peer.ID) {
+	t.Helper()
+	p := test.RandPeerIDFatal(t)
+	return ma.StringCast("/ip4/127.0.0.1/tcp/" + port + "/p2p/" + p.String()), p
+}
+
+func newTestNode(t *testing.T, s settings.Settings, opts ...Option) *Node {
+	t.Helper()
+	n, err := New(s, append([]Option{WithLogHandler(slog.DiscardHandler)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	return n
+}
+
+// The bounds and refusals of the runtime setters, on a stopped node: they
+// are those of the settings, each with its sentinel, and a refused change
+// changes nothing.
+func TestRuntimeSettingsBounds(t *testing.T) {
+	s := testnet.Settings(t)
+	manualAddr, _ := seedAddr(t, "2")
+	s.Net.Peers = []ma.Multiaddr{manualAddr}
+	n := newTestNode(t, s)
+
+	for _, tc := range []struct {
+		name string
+		set  func(int) error
+		v    int
+		want error
+	}{
+		{"outbound -1", n.SetOutboundSlots, -1, ErrOutOfRange},
+		{"outbound 1025", n.SetOutboundSlots, settings.MaxOutboundConnections + 1, ErrOutOfRange},
+		{"outbound 1024", n.SetOutboundSlots, settings.MaxOutboundConnections, nil},
+		{"outbound 0", n.SetOutboundSlots, 0, nil},
+		{"inbound -1", n.SetInboundLimit, -1, ErrOutOfRange},
+		{"inbound 65537", n.SetInboundLimit, settings.MaxInboundConnections + 1, ErrOutOfRange},
+		{"inbound 65536", n.SetInboundLimit, settings.MaxInboundConnections, nil},
+		{"inbound 0", n.SetInboundLimit, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.set(tc.v); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if got := n.Settings(); got.Net.OutboundConnections != 0 || got.Net.InboundConnections != 0 {
+		t.Errorf("Settings: outbound %d, inbound %d; want the last accepted values 0, 0", got.Net.OutboundConnections, got.Net.InboundConnections)
+	}
+
+	good, goodPeer := seedAddr(t, "1")
+	for _, tc := range []struct {
+		name string
+		addr ma.Multiaddr
+		want error
+	}{
+		{"no p2p", ma.StringCast("/ip4/127.0.0.1/tcp/1"), ErrBadSeed},
+		{"p2p only", ma.StringCast("/p2p/" + goodPeer.String()), ErrBadSeed},
+		{"p2p not last", ma.StringCast("/p2p/" + goodPeer.String() + "/tcp/1"), ErrBadSeed},
+		{"empty", nil, ErrBadSeed},
+		{"a manual peer", manualAddr, ErrSeedIsPeer},
+		{"good", good, nil},
+		{"again, other address", ma.StringCast("/ip4/127.0.0.2/tcp/9/p2p/" + goodPeer.String()), ErrSeedExists},
+	} {
+		t.Run("add "+tc.name, func(t *testing.T) {
+			if err := n.AddSeed(tc.addr); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if got := n.Seeds(); len(got) != 1 || !got[0].Equal(good) {
+		t.Fatalf("Seeds = %v, want [%s]", got, good)
+	}
+	if got := n.Settings().Net.Seeds; len(got) != 1 || !got[0].Equal(good) {
+		t.Errorf("Settings().Net.Seeds = %v", got)
+	}
+	other, _ := seedAddr(t, "1")
+	if err := n.RemoveSeed(other); !errors.Is(err, ErrNotSeed) {
+		t.Errorf("RemoveSeed of no seed: %v", err)
+	}
+	if err := n.RemoveSeed(ma.StringCast("/ip4/127.0.0.1/tcp/1")); !errors.Is(err, ErrBadSeed) {
+		t.Errorf("RemoveSeed without /p2p/: %v", err)
+	}
+	// Another address of the same peer names the same seed.
+	if err := n.RemoveSeed(ma.StringCast("/ip4/10.0.0.1/tcp/5/p2p/" + goodPeer.String())); err != nil {
+		t.Fatalf("RemoveSeed: %v", err)
+	}
+	if len(n.Seeds()) != 0 {
+		t.Errorf("Seeds after remove = %v", n.Seeds())
+	}
+
+	// The seed list is bounded.
+	for range MaxSeeds {
+		a, _ := seedAddr(t, "3")
+		if err := n.AddSeed(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra, _ := seedAddr(t, "3")
+	if err := n.AddSeed(extra); !errors.Is(err, ErrTooManySeeds) {
+		t.Errorf("seed past MaxSeeds: %v", err)
+	}
+}
+
+// On a running node the changes reach the sessions, the address book and
+// the host at once, and they outlive a restart.
+func TestRuntimeSettingsRunning(t *testing.T) {
+	s := testnet.Settings(t)
+	s.Net.OutboundConnections = 0
+	n := newTestNode(t, s)
+	ctx := context.Background()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetOutboundSlots(2); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(n.OutboundSlots()); got != 2 {
+		t.Errorf("outbound slots = %d right after SetOutboundSlots(2)", got)
+	}
+	if got := n.getAddrsMax(); got != 2 {
+		t.Errorf("GetAddrs max = %d, want the slot count 2", got)
+	}
+	if err := n.SetInboundLimit(3); err != nil {
+		t.Fatal(err)
+	}
+	h := n.Host()
+	if h.Conns.Limit() != 3 {
+		t.Errorf("inbound cap = %d, want 3", h.Conns.Limit())
+	}
+	if in, out := h.SystemConnLimits(); in != 3+32 || out != 2+32 {
+		t.Errorf("resource manager system limits in %d out %d; want 35, 34", in, out)
+	}
+
+	seed, seedPeer := seedAddr(t, "1") // nobody listens: the background exchange fails
+	if err := n.AddSeed(seed); err != nil {
+		t.Fatal(err)
+	}
+	own := ma.StringCast("/ip4/127.0.0.1/tcp/1/p2p/" + n.ID().String())
+	if err := n.AddSeed(own); !errors.Is(err, ErrBadSeed) {
+		t.Errorf("AddSeed of ourselves: %v", err)
+	}
+	book := n.Book()
+	if !book.IsSeed(seedPeer) {
+		t.Error("the book does not know the added seed")
+	}
+	book.Insert("", []addrbook.Entry{{Addr: seed, Peer: seedPeer, LastSeen: time.Now()}})
+	if _, ok := book.Contains(seedPeer); ok {
+		t.Error("the book stored an added seed's address")
+	}
+	if _, _, err := n.Direct().Get(ctx, seed); !errors.Is(err, sessions.ErrSeedPeer) {
+		t.Errorf("direct channel to an added seed: %v, want ErrSeedPeer", err)
+	}
+	if err := n.AddPeer(seed); err == nil {
+		t.Error("an added seed was accepted as a manual peer")
+	}
+	if !slices.ContainsFunc(n.Manager().Seeds(), func(ai peer.AddrInfo) bool { return ai.ID == seedPeer }) {
+		t.Error("the sessions' seed list lacks the added seed")
+	}
+	if _, out := h.SystemConnLimits(); out != 2+1+32 {
+		t.Errorf("resource manager outbound limit = %d, want slots + seed + slack = 35", out)
+	}
+
+	// A restart keeps the runtime values.
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(n.OutboundSlots()); got != 2 || n.Host().Conns.Limit() != 3 || !n.Book().IsSeed(seedPeer) {
+		t.Errorf("after restart: %d slots, inbound cap %d, seed known %v", got, n.Host().Conns.Limit(), n.Book().IsSeed(seedPeer))
+	}
+	if err := n.RemoveSeed(seed); err != nil {
+		t.Fatal(err)
+	}
+	if n.Book().IsSeed(seedPeer) || n.Manager().IsSeed(seedPeer) {
+		t.Error("a removed seed is still a seed")
+	}
+	if err := n.SetOutboundSlots(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(n.OutboundSlots()); got != 0 {
+		t.Errorf("outbound slots = %d after SetOutboundSlots(0)", got)
+	}
+}
+
+// A node on a shared host leaves the host's inbound cap to its owner.
+func TestRuntimeInboundSharedHost(t *testing.T) {
+	owner := newTestNode(t, testnet.Settings(t))
+	if err := owner.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := testnet.Settings(t)
+	s.Network = "other"
+	guest := newTestNode(t, s, WithHost(owner.Host()))
+	if err := guest.SetInboundLimit(1); !errors.Is(err, ErrSharedHost) {
+		t.Errorf("SetInboundLimit on a shared host: %v", err)
+	}
+	if err := guest.SetOutboundSlots(1); err != nil {
+		t.Errorf("SetOutboundSlots on a shared host: %v", err)
+	}
+}
