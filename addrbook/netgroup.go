@@ -162,20 +162,32 @@ func Netgroup(a ma.Multiaddr) string {
 	return ""
 }
 
-// endpointKey identifies an address by host, port and transport, for the
-// own-address filter. Addresses without a known host or transport fall
-// back to their full transport string.
-func endpointKey(tr ma.Multiaddr) string {
+// endpoint identifies an address by host, port and transport, for the
+// own-address filter; a comparable value, so that no string is built
+// per address. Addresses without a known host or transport fall back to
+// their full transport string (raw).
+type endpoint struct {
+	ip        netip.Addr
+	name      string // DNS host
+	port      int
+	transport string
+	raw       string
+}
+
+func endpointKey(tr ma.Multiaddr) endpoint {
 	h := hostOf(tr)
 	t := Transport(tr)
 	if h.kind == hostNone || t == "" {
-		return "raw:" + tr.String()
+		return endpoint{raw: tr.String()}
 	}
-	host := h.name
-	if h.kind != hostDNS {
-		host = h.ip.String()
+	if h.kind == hostDNS {
+		// A name written as an IP address is that address, as when the
+		// key was the host's text.
+		if ip, err := netip.ParseAddr(h.name); err == nil && ip.String() == h.name {
+			return endpoint{ip: ip, port: h.port, transport: t}
+		}
 	}
-	return host + "|" + strconv.Itoa(h.port) + "|" + t
+	return endpoint{ip: h.ip, name: h.name, port: h.port, transport: t}
 }
 
 // defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns: the
