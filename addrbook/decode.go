@@ -79,8 +79,8 @@ func (b *Book) Decode(raw []RawEntry) []Entry {
 }
 
 // p2pCacheMax bounds Book.p2p, the /p2p/ components Decode parsed last
-// (about 100 bytes each).
-const p2pCacheMax = 2048
+// (about 150 bytes each, so at most about 150 KiB per book).
+const p2pCacheMax = 1024
 
 // p2pComponent is a parsed /p2p/ component and its peer.
 type p2pComponent struct {

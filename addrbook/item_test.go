@@ -134,3 +134,23 @@ func TestEndpointKeyMatchesText(t *testing.T) {
 		}
 	}
 }
+
+// Netgroup's hand-built names are fmt's: "ip4:%d.%d" of the /16 and
+// "ip6:%02x%02x:%02x%02x" of the /32.
+func TestNetgroupFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 5000 {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], rng.Uint64())
+		binary.BigEndian.PutUint64(b[8:], rng.Uint64())
+		b[0] = max(b[0], 0x20) // not IPv4-mapped
+		a4, _ := ma.NewMultiaddrBytes(append([]byte{ma.P_IP4}, b[:4]...))
+		if got, want := Netgroup(a4), fmt.Sprintf("ip4:%d.%d", b[0], b[1]); got != want {
+			t.Fatalf("%s: %q, want %q", a4, got, want)
+		}
+		a6, _ := ma.NewMultiaddrBytes(append([]byte{ma.P_IP6}, b[:]...))
+		if got, want := Netgroup(a6), fmt.Sprintf("ip6:%02x%02x:%02x%02x", b[0], b[1], b[2], b[3]); got != want {
+			t.Fatalf("%s: %q, want %q", a6, got, want)
+		}
+	}
+}
