@@ -65,7 +65,7 @@ func SaveAnchors(path string, entries []Entry) error {
 			continue
 		}
 		seen[it.peer] = true
-		fmt.Fprintf(&buf, "%s\t%d\n", it.key, max(0, e.LastSeen.Unix()))
+		fmt.Fprintf(&buf, "%s\t%d\n", it.text(), max(0, e.LastSeen.Unix()))
 	}
 	return writeAtomic(path, buf.Bytes())
 }
@@ -184,12 +184,12 @@ func (b *Book) Take(e Entry) error {
 		c.reason = "undialable"
 	}
 	if c.reason != "" {
-		return fmt.Errorf("%w: %s: %s", ErrFiltered, it.key, c.reason)
+		return fmt.Errorf("%w: %s: %s", ErrFiltered, it.text(), c.reason)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.lists[Black].hasPeer(it.peer) {
-		return fmt.Errorf("%w: %s: %s", ErrFiltered, it.key, ReasonBlack)
+		return fmt.Errorf("%w: %s: %s", ErrFiltered, it.text(), ReasonBlack)
 	}
 	return b.transitionLocked(it.peer, Connect)
 }

@@ -119,6 +119,7 @@ type Book struct {
 	groupPicks bool            // Gold and White picks netgroup first
 	stats      InsertStats
 	rng        *rand.Rand
+	p2p        map[string]p2pComponent // Decode's cache, by component bytes
 
 	hookMu sync.Mutex
 	hooks  []func(n int)

@@ -8,7 +8,10 @@
 //
 // An Entry is a full multiaddr ending in /p2p/<peer-id>, its peer and the
 // time it was last seen (whole seconds). Lists are keyed by the multiaddr's
-// string form, so a peer may have several entries (one per transport).
+// binary form (an address is accepted only if its string form, which the
+// hostlist file holds, parses back to the same bytes), so a peer may have
+// several entries (one per transport). Entries of equal LastSeen are
+// ordered by that key.
 //
 //	Grey  (cap 2000)   unverified: received from peers and seeds, demoted hosts
 //	White (cap 5000)   passed a refinery handshake
@@ -20,6 +23,11 @@
 // on every store or move, so the oldest entries are evicted. A peer is in
 // at most one of Grey, White and Gold (a move carries all its entries), and
 // a peer in Black is in no other list.
+//
+// Decode turns the addr protocol's binary entries into Entries, taking
+// addresses the book holds, and /p2p/ components it parsed recently (a
+// cache of at most 1024), from the book instead of parsing them again:
+// go-multiaddr formats every /p2p/ component in base58 to validate it.
 //
 // # Insert filter
 //

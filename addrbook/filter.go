@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 )
 
 // Reasons counted in InsertStats.Filtered.
@@ -180,8 +179,8 @@ func (b *Book) insertGreyLocked(source peer.ID, srcGroup string, it *item) bool 
 
 // filterSets calls OwnAddrs and Manual (without the lock) and returns
 // our own endpoints and the manual peers, for classify.
-func (b *Book) filterSets() (own map[string]struct{}, manual map[peer.ID]struct{}) {
-	own = make(map[string]struct{})
+func (b *Book) filterSets() (own map[endpoint]struct{}, manual map[peer.ID]struct{}) {
+	own = make(map[endpoint]struct{})
 	if b.cfg.OwnAddrs != nil {
 		for _, a := range b.cfg.OwnAddrs() {
 			if a != nil {
@@ -201,7 +200,7 @@ func (b *Book) filterSets() (own map[string]struct{}, manual map[peer.ID]struct{
 // classify runs the part of the filter that needs no lock (and calls the
 // Refused and Dialable callbacks). It returns the item to store (with
 // its LastSeen clamped) or a reason to drop it.
-func (b *Book) classify(e Entry, now int64, own map[string]struct{}, manual map[peer.ID]struct{}) candidate {
+func (b *Book) classify(e Entry, now int64, own map[endpoint]struct{}, manual map[peer.ID]struct{}) candidate {
 	it, ok := newItem(e.Addr, e.Peer)
 	if !ok {
 		return candidate{reason: ReasonInvalid}
@@ -217,7 +216,7 @@ func (b *Book) classify(e Entry, now int64, own map[string]struct{}, manual map[
 		c.reason = ReasonSeed
 	case has(manual, p):
 		c.reason = ReasonManual
-	case has(own, endpointKey(tr)):
+	case len(own) > 0 && has(own, endpointKey(tr)):
 		c.reason = ReasonOwnAddr
 	case !b.cfg.Localnet && isLocal(tr):
 		c.reason = ReasonLocal
@@ -243,31 +242,4 @@ func has[K comparable](m map[K]struct{}, k K) bool {
 // clampTS clamps a unix time to [0, now].
 func clampTS(ts, now int64) int64 {
 	return max(0, min(ts, now))
-}
-
-// newItem validates a full address: it must end in /p2p/<id> after a
-// non-empty transport part, agree with p when p is set, and survive a
-// round trip through its string form (so that the hostlist file can hold
-// it). The returned item has no LastSeen yet.
-//
-// Only the transport part is parsed back: the /p2p/ component is a
-// multihash that go-multiaddr validated when a was built, and its base58
-// form decodes to the same bytes, so its round trip cannot fail (and
-// base58 is most of the cost of an insert).
-func newItem(a ma.Multiaddr, p peer.ID) (*item, bool) {
-	tr, id, ok := splitP2P(a)
-	if !ok || (p != "" && p != id) {
-		return nil, false
-	}
-	last := a[len(a)-1]
-	if last.Code() != ma.P_P2P {
-		return nil, false
-	}
-	trKey := tr.String()
-	back, err := ma.NewMultiaddr(trKey)
-	if err != nil || !back.Equal(tr) {
-		return nil, false
-	}
-	back = back.AppendComponent(&last)
-	return &item{addr: back, peer: id, key: trKey + last.String()}, true
 }

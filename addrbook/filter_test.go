@@ -454,10 +454,10 @@ func TestNewItemKey(t *testing.T) {
 			t.Errorf("%s refused", s)
 			continue
 		}
-		if it.key != a.String() || !it.addr.Equal(a) || it.peer != testPeer(1) {
+		if it.key != string(a.Bytes()) || !it.addr.Equal(a) || it.peer != testPeer(1) {
 			t.Errorf("%s: key %q, addr %s, peer %s", s, it.key, it.addr, it.peer)
 		}
-		if back, err := ma.NewMultiaddr(it.key); err != nil || !back.Equal(a) {
+		if back, err := ma.NewMultiaddr(it.text()); err != nil || !back.Equal(a) {
 			t.Errorf("%s: key does not parse back: %v", s, err)
 		}
 	}

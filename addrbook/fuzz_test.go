@@ -221,7 +221,7 @@ func FuzzBookOps(f *testing.F) {
 				mx := next() * 3
 				for _, e := range b.Select(mx, []string{"tcp"}) {
 					b.mu.Lock()
-					bad := b.lists[Grey].get(e.Addr.String()) != nil || b.lists[Black].hasPeer(e.Peer)
+					bad := b.lists[Grey].get(string(e.Addr.Bytes())) != nil || b.lists[Black].hasPeer(e.Peer)
 					b.mu.Unlock()
 					if bad {
 						t.Fatalf("selected grey or banned %s", e.Addr)

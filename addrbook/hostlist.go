@@ -77,19 +77,30 @@ func (b *Book) remember(path string, data []byte) {
 
 // encode returns the hostlist file for the book's current lists.
 func (b *Book) encode() []byte {
-	var buf bytes.Buffer
-	buf.WriteString(FileHeader + "\n")
+	// The lines are formatted outside the lock: an address's text form
+	// (base58 for the peer ID) is the costly part.
+	type line struct {
+		c  Color
+		a  ma.Multiaddr
+		ts int64
+	}
+	var lines []line
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for _, c := range savedColors {
 		for _, it := range b.lists[c].items {
-			buf.WriteString(c.String())
-			buf.WriteByte('\t')
-			buf.WriteString(it.key)
-			buf.WriteByte('\t')
-			buf.WriteString(strconv.FormatInt(it.ts, 10))
-			buf.WriteByte('\n')
+			lines = append(lines, line{c, it.addr, it.ts})
 		}
+	}
+	b.mu.Unlock()
+	var buf bytes.Buffer
+	buf.WriteString(FileHeader + "\n")
+	for _, l := range lines {
+		buf.WriteString(l.c.String())
+		buf.WriteByte('\t')
+		buf.WriteString(l.a.String())
+		buf.WriteByte('\t')
+		buf.WriteString(strconv.FormatInt(l.ts, 10))
+		buf.WriteByte('\n')
 	}
 	return buf.Bytes()
 }

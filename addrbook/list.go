@@ -13,7 +13,7 @@ import (
 type item struct {
 	addr ma.Multiaddr
 	peer peer.ID
-	key  string  // addr.String()
+	key  string  // addr.Bytes(), as a string
 	ts   int64   // last seen, unix seconds
 	src  peer.ID // the source it counts against (Grey only; "" for none)
 
@@ -22,6 +22,16 @@ type item struct {
 
 	group   string // Netgroup(addr), set when first stored
 	grouped bool
+	tport   string // Transport(addr), set when first asked
+	tported bool
+}
+
+// transport returns Transport(it.addr), computed once.
+func (it *item) transport() string {
+	if !it.tported {
+		it.tport, it.tported = Transport(it.addr), true
+	}
+	return it.tport
 }
 
 // netgroup returns Netgroup(it.addr), computed once.

@@ -160,7 +160,7 @@ func (b *Book) finishRefine(e Entry, ok, recheck bool) {
 	defer b.mu.Unlock()
 	p := it.peer
 	if b.stateLocked(p) != Refine {
-		b.log.Debug("refine result for a host not being refined", "addr", it.key, "state", b.stateLocked(p))
+		b.log.Debug("refine result for a host not being refined", "addr", it.text(), "state", b.stateLocked(p))
 		return
 	}
 	banned, inGold := b.lists[Black].hasPeer(p), b.lists[Gold].hasPeer(p)
@@ -227,7 +227,7 @@ func (b *Book) Ban(p peer.ID, addr ma.Multiaddr) {
 	if !black.hasPeer(p) {
 		if c, err := ma.NewComponent("p2p", p.String()); err == nil {
 			bare := ma.Multiaddr{*c}
-			b.addLocked(Black, &item{addr: bare, peer: p, key: bare.String(), ts: now})
+			b.addLocked(Black, &item{addr: bare, peer: p, key: string(bare.Bytes()), ts: now})
 		}
 	}
 }

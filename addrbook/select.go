@@ -24,8 +24,10 @@ const (
 // of a repeated AddrEntry{bytes addr = 1; uint64 last_seen = 2} field: its
 // tag and length plus the address bytes, the address tag and length and
 // a last_seen of the largest varint size.
-func EncodedSize(e Entry) int {
-	n := len(e.Addr.Bytes())
+func EncodedSize(e Entry) int { return encodedSize(len(e.Addr.Bytes())) }
+
+// encodedSize is EncodedSize for an address of n bytes.
+func encodedSize(n int) int {
 	inner := protowire.SizeTag(1) + protowire.SizeBytes(n) +
 		protowire.SizeTag(2) + protowire.SizeVarint(math.MaxUint64)
 	return protowire.SizeTag(1) + protowire.SizeBytes(inner)
@@ -50,8 +52,8 @@ func (b *Book) Select(max int, transports []string) []Entry {
 			want[t] = true
 		}
 	}
-	match := func(it *item) bool { return want[Transport(it.addr)] }
-	other := func(it *item) bool { return !want[Transport(it.addr)] }
+	match := func(it *item) bool { return want[it.transport()] }
+	other := func(it *item) bool { return !want[it.transport()] }
 	all := func(*item) bool { return true }
 
 	b.mu.Lock()
@@ -70,14 +72,13 @@ func (b *Book) Select(max int, transports []string) []Entry {
 			if seen[it.key] || !ok(it) {
 				continue
 			}
-			e := it.entry()
-			size := EncodedSize(e)
+			size := encodedSize(len(it.key)) // the key is the address's bytes
 			if size > budget {
 				continue
 			}
 			budget -= size
 			seen[it.key] = true
-			out = append(out, e)
+			out = append(out, it.entry())
 			taken++
 		}
 	}

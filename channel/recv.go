@@ -92,6 +92,7 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 		// filters must not keep raw, and proto.Unmarshal copies what it
 		// keeps, so nothing refers to it once the frame is handled.
 		var buf []byte
+		var pooled *[]byte // a large frame's pooled buffer (largebuf.go)
 		if n <= scratchMax {
 			if cap(scratch) < n {
 				scratch = make([]byte, min(scratchMax, (n+255)&^255))
@@ -99,7 +100,7 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 			buf = scratch[:n]
 			err = readFull(br, buf)
 		} else {
-			buf, err = readPayload(br, n)
+			buf, pooled, err = c.readLarge(ps, br, n)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", ps.spec.name, err)
@@ -111,6 +112,7 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 		if keep, err := c.filter(ps, buf); err != nil {
 			return err
 		} else if !keep {
+			releaseLarge(pooled)
 			c.received.Add(1)
 			if o := c.cfg.Observer; o != nil {
 				o.Message(c, ps.spec, false, len(buf))
@@ -137,7 +139,9 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 			continue
 		}
 		msg := ps.spec.newMessage()
-		if err := proto.Unmarshal(buf, msg); err != nil {
+		err = proto.Unmarshal(buf, msg)
+		releaseLarge(pooled) // msg holds copies
+		if err != nil {
 			return fmt.Errorf("%w: %s: undecodable message: %v", ErrViolation, ps.spec.name, err)
 		}
 		c.received.Add(1)

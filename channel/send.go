@@ -226,10 +226,12 @@ func (c *Channel) writeLoop() {
 	}
 }
 
-// maxWrite is the most bytes writeBatch hands to one stream Write: a
-// noise frame holds at most 64 KiB, and a bounded write buffer can be
+// maxWrite is the most bytes writeBatch hands to one stream Write: the
+// largest write that yamux (a 12-byte header per frame) and noise (65519
+// bytes of plaintext per message) send as one encrypted message, so one
+// syscall; a write of 64 KiB took two. A bounded write buffer can be
 // reused for every batch.
-const maxWrite = 64 << 10
+const maxWrite = 65519 - 12
 
 // writeBufs recycles writer buffers: a writer goroutine takes one for as
 // long as it runs, so an idle channel holds none.
@@ -319,11 +321,7 @@ func (c *Channel) writeProto(ps *protoState, frames []outFrame, buf []byte) ([]b
 			// its length (and a small head) go out with the frames
 			// before it.
 			buf = binary.AppendUvarint(buf, uint64(f.size()))
-			parts := [][]byte{f.data, f.tail}
-			if len(f.data) < maxWrite/2 {
-				buf = append(buf, f.data...)
-				parts = parts[1:]
-			}
+			parts := fillWrite(&buf, [][]byte{f.data, f.tail})
 			if err := flush(); err != nil {
 				return buf, err
 			}

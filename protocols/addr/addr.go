@@ -223,9 +223,10 @@ func (in *instance) receive(a *pb.Addrs) error {
 	if limited := len(a.Addrs) - allowed; limited > 0 {
 		in.svc.rateLimited.Add(uint64(limited))
 	}
-	entries := DecodeEntries(a.Addrs[:allowed])
+	book := in.svc.cfg.Book()
+	entries := decodeWith(book, a.Addrs[:allowed])
 	in.svc.processed.Add(uint64(len(entries)))
-	stored := in.svc.cfg.Book().Insert(in.ch.Peer(), entries)
+	stored := book.Insert(in.ch.Peer(), entries)
 	if f := in.svc.cfg.SelfAdvertised; f != nil {
 		for _, e := range entries {
 			if e.Peer == in.ch.Peer() {

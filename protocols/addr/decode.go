@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dnode-p2p/dnode/addrbook"
@@ -32,15 +30,23 @@ const maxLastSeen = 1 << 62
 func DecodeEntries(in []*pb.AddrEntry) []addrbook.Entry {
 	out := make([]addrbook.Entry, 0, len(in))
 	for _, pe := range in {
-		m, err := ma.NewMultiaddrBytes(pe.GetAddr())
-		if err != nil {
-			continue
+		if e, ok := addrbook.ParseRaw(rawEntry(pe)); ok {
+			out = append(out, e)
 		}
-		info, err := peer.AddrInfoFromP2pAddr(m)
-		if err != nil {
-			continue
-		}
-		out = append(out, addrbook.Entry{Addr: m, Peer: info.ID, LastSeen: time.Unix(int64(min(pe.GetLastSeen(), maxLastSeen)), 0)})
 	}
 	return out
+}
+
+// decodeWith is DecodeEntries through book's Decode, which takes the
+// addresses it holds from the book instead of parsing them.
+func decodeWith(book *addrbook.Book, in []*pb.AddrEntry) []addrbook.Entry {
+	raw := make([]addrbook.RawEntry, len(in))
+	for i, pe := range in {
+		raw[i] = rawEntry(pe)
+	}
+	return book.Decode(raw)
+}
+
+func rawEntry(pe *pb.AddrEntry) addrbook.RawEntry {
+	return addrbook.RawEntry{Addr: pe.GetAddr(), LastSeen: time.Unix(int64(min(pe.GetLastSeen(), maxLastSeen)), 0)}
 }

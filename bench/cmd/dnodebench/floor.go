@@ -1,0 +1,72 @@
+package main
+
+import (
+	"io"
+	"net"
+	"time"
+)
+
+// batchMax is the most bytes the batched floor hands to one Write, as
+// dnode's channel writer (channel.maxWrite).
+const batchMax = 64 << 10
+
+// rawTCPBatched is rawTCPFrames with dnode's send shape and none of its
+// crypto or muxing: the sender hands each frame (4-byte length + size
+// bytes) to a writer goroutine through a queue of window frames, and the
+// writer coalesces what is queued into writes of at most batchMax bytes
+// (a frame larger than that is written alone, from where it is). It
+// returns the wall and CPU time from the first frame queued to the last
+// read.
+func rawTCPBatched(msgs, size, window int) (time.Duration, time.Duration) {
+	return tcpFrames(msgs, size, func(cli net.Conn, frame []byte) {
+		queue := make(chan []byte, window)
+		written := make(chan error, 1)
+		go func() { written <- coalesce(cli, queue) }()
+		for range msgs {
+			queue <- frame
+		}
+		close(queue)
+		must(<-written)
+	})
+}
+
+// coalesce writes the frames of queue to w until it is closed: what is
+// queued at once goes out in writes of at most batchMax bytes, a frame of
+// batchMax/2 or more alone, from where it is.
+func coalesce(w io.Writer, queue <-chan []byte) error {
+	buf := make([]byte, 0, batchMax)
+	var err error
+	flush := func() {
+		if len(buf) > 0 && err == nil {
+			_, err = w.Write(buf)
+		}
+		buf = buf[:0]
+	}
+	for f := range queue {
+		for more := true; more; {
+			if len(f) >= batchMax/2 {
+				flush()
+				if err == nil {
+					_, err = w.Write(f)
+				}
+			} else {
+				if len(buf)+len(f) > batchMax {
+					flush()
+				}
+				buf = append(buf, f...)
+			}
+			select {
+			case f, more = <-queue:
+			default:
+				more = false
+			}
+		}
+		flush()
+	}
+	return err
+}
+
+// batchedName is the batched floor's baseline name for frames of size.
+func batchedName(size string) string {
+	return "raw TCP " + size + " frames, batched writer (≤ 64 KiB writes)"
+}
