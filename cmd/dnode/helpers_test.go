@@ -7,11 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	golog "github.com/ipfs/go-log/v2"
+
+	"github.com/dnode-p2p/dnode/internal/testnet"
 )
 
 // A valid peer ID for addresses that are parsed but never dialed.
@@ -70,22 +71,7 @@ func nonEmptyLines(s string) []string {
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testnet.Buffer
 
 // captureLogs copies every go-log record, as plain text, into the returned
 // buffer until the test ends.

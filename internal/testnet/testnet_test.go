@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -120,5 +121,25 @@ func TestNodeAddresses(t *testing.T) {
 	}
 	if got, want := Bound(t, n).String()+"/p2p/"+n.ID().String(), a.String(); got != want {
 		t.Fatalf("Bound + /p2p/ = %s, want %s", got, want)
+	}
+}
+
+// Buffer keeps every concurrent write whole (the race detector checks
+// the locking).
+func TestBuffer(t *testing.T) {
+	t.Parallel()
+	var b Buffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, _ = b.Write([]byte("line\n"))
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	if got := strings.Count(b.String(), "line\n"); got != 800 {
+		t.Fatalf("%d lines, want 800", got)
 	}
 }
