@@ -13,7 +13,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode/addrbook"
-	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/sessions"
 	"github.com/dnode-p2p/dnode/settings"
 )
@@ -23,6 +22,26 @@ func seedAddr(t *testing.T, port string) (ma.Multiaddr, peer.ID) {
 	t.Helper()
 	p := test.RandPeerIDFatal(t)
 	return ma.StringCast("/ip4/127.0.0.1/tcp/" + port + "/p2p/" + p.String()), p
+}
+
+// testSettings is testnet.Settings, which this package cannot import
+// (testnet imports dnode): a localnet node on a loopback port 0 with
+// short timeouts.
+func testSettings(t *testing.T) settings.Settings {
+	t.Helper()
+	s := settings.Default()
+	s.Network = "test"
+	s.Datastore = t.TempDir()
+	s.RPCListen = ""
+	s.Net.Inbound = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
+	s.Net.Localnet = true
+	for name, p := range s.Net.Profiles {
+		p.OutboundConnectTimeout = 3 * time.Second
+		p.ChannelHandshakeTimeout = 3 * time.Second
+		p.ChannelHeartbeatInterval = 500 * time.Millisecond
+		s.Net.Profiles[name] = p
+	}
+	return s
 }
 
 func newTestNode(t *testing.T, s settings.Settings, opts ...Option) *Node {
@@ -39,7 +58,7 @@ func newTestNode(t *testing.T, s settings.Settings, opts ...Option) *Node {
 // are those of the settings, each with its sentinel, and a refused change
 // changes nothing.
 func TestRuntimeSettingsBounds(t *testing.T) {
-	s := testnet.Settings(t)
+	s := testSettings(t)
 	manualAddr, _ := seedAddr(t, "2")
 	s.Net.Peers = []ma.Multiaddr{manualAddr}
 	n := newTestNode(t, s)
@@ -126,7 +145,7 @@ func TestRuntimeSettingsBounds(t *testing.T) {
 // On a running node the changes reach the sessions, the address book and
 // the host at once, and they outlive a restart.
 func TestRuntimeSettingsRunning(t *testing.T) {
-	s := testnet.Settings(t)
+	s := testSettings(t)
 	s.Net.OutboundConnections = 0
 	n := newTestNode(t, s)
 	ctx := context.Background()
@@ -208,11 +227,11 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 
 // A node on a shared host leaves the host's inbound cap to its owner.
 func TestRuntimeInboundSharedHost(t *testing.T) {
-	owner := newTestNode(t, testnet.Settings(t))
+	owner := newTestNode(t, testSettings(t))
 	if err := owner.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s := testnet.Settings(t)
+	s := testSettings(t)
 	s.Network = "other"
 	guest := newTestNode(t, s, WithHost(owner.Host()))
 	if err := guest.SetInboundLimit(1); !errors.Is(err, ErrSharedHost) {
