@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"testing"
@@ -202,6 +203,8 @@ func liveMemory(hosts int) string {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	g := runtime.NumGoroutine()
-	return fmt.Sprintf("live heap %d MiB (%d KiB a host), stacks %d MiB, %d goroutines (%d a host)",
-		ms.HeapAlloc>>20, ms.HeapAlloc>>10/uint64(hosts), ms.StackInuse>>20, g, g/hosts)
+	start := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+	metrics.Read(start)
+	return fmt.Sprintf("live heap %d MiB (%d KiB a host), stacks %d MiB (new goroutines start with %d KiB), %d goroutines (%d a host)",
+		ms.HeapAlloc>>20, ms.HeapAlloc>>10/uint64(hosts), ms.StackInuse>>20, start[0].Value.Uint64()>>10, g, g/hosts)
 }
