@@ -17,6 +17,7 @@ import (
 var (
 	procsOn = flag.Bool("procs", false, "run TestProcesses: start -procs-n real dnode processes")
 	procsN  = flag.Int("procs-n", 300, "processes of TestProcesses, 3 of them seeds")
+	idleFor = flag.Duration("procs-idle", 30*time.Second, "TestProcesses: the idle window after the message over which CPU use is measured")
 )
 
 const seeds = 3
@@ -89,7 +90,8 @@ func TestProcesses(t *testing.T) {
 		t.Fatalf("after %s only %d of %d nodes have all 8 outbound slots full", time.Since(started).Round(time.Second), full, len(nodes))
 	}
 	filled := time.Now()
-	t.Logf("slots: all %d nodes have 8 outbound slots full %s after the last one answered", len(nodes), filled.Sub(started).Round(time.Millisecond))
+	t.Logf("slots: all %d nodes have 8 outbound slots full %s after the first process started, %s after the last one answered",
+		len(nodes), filled.Sub(began).Round(time.Millisecond), filled.Sub(started).Round(time.Millisecond))
 
 	text := fmt.Sprintf("hello from node0 at %d", time.Now().UnixNano())
 	var sent rpc.ChatMessage
@@ -115,8 +117,16 @@ func TestProcesses(t *testing.T) {
 		t.Fatalf("after 2 minutes the message reached %d of %d nodes", have, len(nodes)-1)
 	}
 	t.Logf("relay: the dchat message from node0 reached all %d other nodes within %s (polled over RPC)", len(nodes)-1, time.Since(sentAt).Round(time.Millisecond))
-	report(t, ps[:seeds], "seeds", began)
-	report(t, nodes, "nodes", began)
+	before := samples(t, ps)
+	time.Sleep(*idleFor) // a measurement window, not a wait for a condition
+	after := samples(t, ps)
+	for _, p := range ps {
+		if err := p.alive(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report(t, "seeds", before[:seeds], after[:seeds], *idleFor, time.Since(began))
+	report(t, "nodes", before[seeds:], after[seeds:], *idleFor, time.Since(began))
 }
 
 // buildDnode builds the dnode command into a temporary directory.
@@ -174,29 +184,52 @@ func poll(t *testing.T, ps []*proc, timeout, step time.Duration, cond func() boo
 	}
 }
 
-// report logs the RSS, CPU time and fds of ps: min, median, max and total.
-func report(t *testing.T, ps []*proc, what string, since time.Time) {
+// samples reads the resources of every process of ps.
+func samples(t *testing.T, ps []*proc) []usage {
 	t.Helper()
-	var rss, fds []int
-	var cpu []float64
-	for _, p := range ps {
+	out := make([]usage, len(ps))
+	for i, p := range ps {
 		u, err := p.sample()
 		if err != nil {
 			t.Fatal(err)
 		}
-		rss, fds, cpu = append(rss, u.rssKB), append(fds, u.fds), append(cpu, u.cpu)
+		out[i] = u
 	}
-	slices.Sort(rss)
-	slices.Sort(fds)
-	slices.Sort(cpu)
-	var rssSum int
-	var cpuSum float64
-	for i := range rss {
-		rssSum += rss[i]
-		cpuSum += cpu[i]
+	return out
+}
+
+// report logs, for one group of processes, min/median/max and total of
+// RSS and fds (at the end of the idle window), of the CPU time used since
+// each started (the test ran for ran), and of the CPU used in the idle
+// window of length idle.
+func report(t *testing.T, what string, before, after []usage, idle, ran time.Duration) {
+	t.Helper()
+	var rss, fds []int
+	var cpu, idleCPU []float64
+	for i, u := range after {
+		rss, fds = append(rss, u.rssKB), append(fds, u.fds)
+		cpu, idleCPU = append(cpu, u.cpu), append(idleCPU, (u.cpu-before[i].cpu)/idle.Seconds()*100)
 	}
-	m := len(ps) / 2
-	t.Logf("%s (%d): RSS MiB min/median/max %.1f/%.1f/%.1f (total %.2f GiB); CPU s min/median/max %.2f/%.2f/%.2f (total %.0f s over %s); fds min/median/max %d/%d/%d",
-		what, len(ps), float64(rss[0])/1024, float64(rss[m])/1024, float64(rss[len(rss)-1])/1024, float64(rssSum)/(1<<20),
-		cpu[0], cpu[m], cpu[len(cpu)-1], cpuSum, time.Since(since).Round(time.Second), fds[0], fds[m], fds[len(fds)-1])
+	mib := func(kb int) float64 { return float64(kb) / 1024 }
+	t.Logf("%s (%d): RSS MiB %s, total %.2f GiB; fds %s; CPU s since start %s, total %.0f s in %s; idle CPU %% of a core over %s %s, total %.1f %%",
+		what, len(after), spread(rss, mib, 1), mib(sum(rss))/1024, spread(fds, func(n int) float64 { return float64(n) }, 0),
+		spread(cpu, same, 2), sum(cpu), ran.Round(time.Second), idle, spread(idleCPU, same, 2), sum(idleCPU))
+}
+
+// spread formats min/median/max of xs, each mapped by f, with prec
+// decimals.
+func spread[T int | float64](xs []T, f func(T) float64, prec int) string {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return fmt.Sprintf("min/median/max %.*f/%.*f/%.*f", prec, f(s[0]), prec, f(s[len(s)/2]), prec, f(s[len(s)-1]))
+}
+
+func same(x float64) float64 { return x }
+
+func sum[T int | float64](xs []T) T {
+	var t T
+	for _, x := range xs {
+		t += x
+	}
+	return t
 }
