@@ -79,11 +79,14 @@ func readPayload(r io.Reader, n int) ([]byte, error) {
 // readFull fills buf with a frame's payload; a stream that ends before
 // it is full is a violation.
 func readFull(r io.Reader, buf []byte) error {
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: truncated frame", ErrViolation)
-		}
-		return err
+	_, err := io.ReadFull(r, buf)
+	return truncated(err)
+}
+
+// truncated turns the end of a stream within a frame into a violation.
+func truncated(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: truncated frame", ErrViolation)
 	}
-	return nil
+	return err
 }

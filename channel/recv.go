@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -54,15 +53,16 @@ func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
 
 // readLoop reads frames until EOF (nil), a read error, or a violation.
 func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
-	// A small buffer turns the length prefix and payload of a message (and
-	// of back-to-back messages) into one read of the stream.
-	br := bufio.NewReaderSize(s, readBuffer)
-	r := &byteReader{r: br}
-	var scratch []byte // grown to the largest frame up to scratchMax
+	// The reader turns the length prefix and payload of a message (and
+	// of back-to-back messages) into one read of the stream, with a
+	// buffer from a pool held only while a frame is in progress
+	// (readbuf.go).
+	br := newFrameReader(s)
+	defer br.Close()
 	for {
 		// Wait for a frame without a deadline: idle time is bounded by the
 		// channel's liveness (ping), not by the stream.
-		first, err := r.ReadByte()
+		first, err := br.ReadByte()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -81,24 +81,21 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 		if first >= 0x80 && br.Buffered() < binary.MaxVarintLen64-1 {
 			setDeadline()
 		}
-		n, err := readFrameLen(first, r, ps.spec.maxBytes)
+		n, err := readFrameLen(first, br, ps.spec.maxBytes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ps.spec.name, err)
 		}
 		if !deadline && br.Buffered() < n {
 			setDeadline()
 		}
-		// Frames up to scratchMax are read into one buffer per stream:
-		// filters must not keep raw, and proto.Unmarshal copies what it
-		// keeps, so nothing refers to it once the frame is handled.
+		// Frames up to scratchMax are read into the reader's pooled
+		// buffer: filters must not keep raw, and proto.Unmarshal copies
+		// what it keeps, so nothing refers to it once the frame is
+		// handled.
 		var buf []byte
 		var pooled *[]byte // a large frame's pooled buffer (largebuf.go)
 		if n <= scratchMax {
-			if cap(scratch) < n {
-				scratch = make([]byte, min(scratchMax, (n+255)&^255))
-			}
-			buf = scratch[:n]
-			err = readFull(br, buf)
+			buf, err = br.payload(n)
 		} else {
 			buf, pooled, err = c.readLarge(ps, br, n)
 		}
@@ -211,12 +208,8 @@ func (c *Channel) dispatch(ps *protoState, msg proto.Message) error {
 	return nil
 }
 
-// readBuffer is the read buffer of each incoming stream.
-const readBuffer = 2048
-
-// scratchMax is the largest frame read into a stream's reused buffer;
-// larger frames get their own allocation, so an idle stream holds at most
-// this much besides its read buffer.
+// scratchMax is the largest frame read into a pooled read buffer;
+// larger frames get their own allocation.
 const scratchMax = 4096
 
 // byteReader reads single bytes from a reader; over an unbuffered stream

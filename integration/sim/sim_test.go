@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"testing"
@@ -25,6 +26,7 @@ var (
 	simNodes = flag.Int("sim.nodes", defaultNodes, "nodes in TestSimulation (plus the seeds)")
 	simSeeds = flag.Int("sim.seeds", 3, "seeds in TestSimulation")
 	simHeap  = flag.String("sim.heapprofile", "", "write a heap profile to this file once every slot is full")
+	simGor   = flag.String("sim.goroutineprofile", "", "write a goroutine profile to this file once every slot is full")
 )
 
 // TestSimulation bootstraps a network of -sim.nodes nodes from 3 seeds on
@@ -69,8 +71,12 @@ func TestSimulation(t *testing.T) {
 				fillTime, full, n, slots, n*cfg.outbound)
 		}
 		if *simHeap != "" {
-			writeHeapProfile(t, *simHeap)
+			writeProfile(t, "heap", *simHeap)
 		}
+		if *simGor != "" {
+			writeProfile(t, "goroutine", *simGor)
+		}
+		t.Logf("memory at full slots: %s", liveMemory(n+cfg.seeds))
 		t.Logf("slots: all %d nodes full (%d slots) %s after the last node started (simulated; starting %d nodes took %s simulated)",
 			n, slots, fillTime.Round(time.Millisecond), n+cfg.seeds, started.Sub(simStart).Round(time.Millisecond))
 
@@ -175,14 +181,30 @@ func TestSimulation(t *testing.T) {
 		n, cfg.seeds, time.Since(realStart).Round(time.Millisecond), peakHeap>>20)
 }
 
-func writeHeapProfile(t *testing.T, path string) {
+// writeProfile writes the named runtime/pprof profile (after a
+// collection, so a heap profile shows what is live) to path.
+func writeProfile(t *testing.T, name, path string) {
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	runtime.GC()
-	if err := pprof.WriteHeapProfile(f); err != nil {
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// liveMemory describes the memory the process holds after a collection:
+// the live heap, goroutine stacks and the goroutines, in total and per
+// host (hosts nodes and seeds).
+func liveMemory(hosts int) string {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	g := runtime.NumGoroutine()
+	start := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+	metrics.Read(start)
+	return fmt.Sprintf("live heap %d MiB (%d KiB a host), stacks %d MiB (new goroutines start with %d KiB), %d goroutines (%d a host)",
+		ms.HeapAlloc>>20, ms.HeapAlloc>>10/uint64(hosts), ms.StackInuse>>20, start[0].Value.Uint64()>>10, g, g/hosts)
 }
