@@ -88,3 +88,32 @@ func TestDecodeMatchesParseRaw(t *testing.T) {
 		t.Fatalf("cache holds %d components", n)
 	}
 }
+
+// An address decoded from its bytes, from the book or parsed anew, is
+// the same entry to Insert: inserting a stored list again stores nothing
+// and counts every entry as known.
+func TestDecodedEntriesDedup(t *testing.T) {
+	b, _ := newTestBook(t, Config{})
+	var es []Entry
+	var raw []RawEntry
+	for i := range 40 {
+		e := entryN(t, i, epoch)
+		es = append(es, e)
+		raw = append(raw, RawEntry{Addr: e.Addr.Bytes(), LastSeen: e.LastSeen})
+	}
+	stored := b.Insert("", es)
+	if stored == 0 {
+		t.Fatal("nothing stored")
+	}
+	fresh, _ := newTestBook(t, Config{})
+	for _, via := range []*Book{b, fresh} { // from the book; parsed anew
+		before := b.Stats().Filtered[ReasonKnown]
+		if n := b.Insert("", via.Decode(raw)); n != 0 {
+			t.Fatalf("%d duplicates stored", n)
+		}
+		if got := b.Stats().Filtered[ReasonKnown] - before; got != uint64(stored) {
+			t.Fatalf("%d counted as known, want %d", got, stored)
+		}
+	}
+	mustInvariants(t, b)
+}
