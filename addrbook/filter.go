@@ -184,7 +184,7 @@ func (b *Book) filterSets() (own map[string]struct{}, manual map[peer.ID]struct{
 	own = make(map[string]struct{})
 	if b.cfg.OwnAddrs != nil {
 		for _, a := range b.cfg.OwnAddrs() {
-			if a != nil {
+			if a != nil && Transport(a) != TransportCircuit {
 				own[endpointKey(stripP2P(a))] = struct{}{}
 			}
 		}
@@ -217,7 +217,9 @@ func (b *Book) classify(e Entry, now int64, own map[string]struct{}, manual map[
 		c.reason = ReasonSeed
 	case has(manual, p):
 		c.reason = ReasonManual
-	case has(own, endpointKey(tr)):
+	case Transport(tr) != TransportCircuit && has(own, endpointKey(tr)):
+		// (A circuit's endpoint is its relay's, shared by every peer the
+		// relay serves; our own circuit addresses carry our ID: ReasonSelf.)
 		c.reason = ReasonOwnAddr
 	case !b.cfg.Localnet && isLocal(tr):
 		c.reason = ReasonLocal

@@ -92,6 +92,13 @@ func stripP2P(a ma.Multiaddr) ma.Multiaddr {
 // TransportOnion3 is Transport's name for a Tor v3 onion address.
 const TransportOnion3 = "onion3"
 
+// TransportCircuit is Transport's name for a circuit relay v2 address: a
+// relay's tcp, quic or ws address with its /p2p/<relay-id>, then
+// /p2p-circuit (then the target's /p2p/<id>). Only a node with NAT
+// traversal dials them (Config.Dialable); its host, port and netgroup
+// are the relay's.
+const TransportCircuit = "circuit"
+
 // Transport returns the transport of a: "tcp" (plain TCP), "quic"
 // (QUIC v1), "ws" (WebSocket, secure or not) over an IP or DNS host,
 // "onion3" for a bare /onion3 address, or "" for anything else
@@ -101,6 +108,13 @@ func Transport(a ma.Multiaddr) string {
 	tr := stripP2P(a)
 	if len(tr) == 1 && tr[0].Code() == ma.P_ONION3 {
 		return TransportOnion3
+	}
+	if n := len(tr); n >= 3 && tr[n-1].Code() == ma.P_CIRCUIT && tr[n-2].Code() == ma.P_P2P {
+		switch Transport(tr[:n-2]) {
+		case "tcp", "quic", "ws":
+			return TransportCircuit
+		}
+		return ""
 	}
 	h := hostOf(tr)
 	if h.kind == hostNone {
@@ -179,8 +193,9 @@ func endpointKey(tr ma.Multiaddr) string {
 }
 
 // defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns: the
-// direct transports. Onions need a proxy (Config.Dialable).
+// direct transports. Onions need a proxy, circuits the relay transport
+// (Config.Dialable).
 func defaultDialable(a ma.Multiaddr) bool {
 	t := Transport(a)
-	return t != "" && t != TransportOnion3
+	return t != "" && t != TransportOnion3 && t != TransportCircuit
 }
