@@ -152,9 +152,16 @@ func eqCodes(got []int, want ...int) bool {
 // Netgroup returns the diversity group of a: "ip4:a.b" (the IPv4 /16,
 // also for IPv4-mapped IPv6), "ip6:xxxx:xxxx" (the IPv6 /32), "dns:<name>"
 // for a DNS host, "onion3:<c>" (the first base32 character of the key)
-// for an onion, or "" when a has none of them. Outbound slots use
+// for an onion, "circuit:" and the relay's group for a circuit address,
+// or "" when a has none of them. Outbound slots use
 // it to keep at most one peer per group (DarkFi has no such rule).
 func Netgroup(a ma.Multiaddr) string {
+	if tr := stripP2P(a); Transport(tr) == TransportCircuit {
+		// Every peer behind one relay shares one group, apart from the
+		// relay's own: a relay cannot fill the slots with its clients,
+		// and the relay and one of its clients can both be held.
+		return "circuit:" + Netgroup(tr[:len(tr)-2])
+	}
 	h := hostOf(stripP2P(a))
 	switch h.kind {
 	case hostIP, hostZone:

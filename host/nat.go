@@ -18,9 +18,10 @@ import (
 // relay transport off and none of the parts below.
 type NAT struct {
 	// AutoNAT runs AutoNAT v2 (client and server: confirms which of our
-	// addresses peers can dial) and the AutoNAT v1 service (go-libp2p's
-	// host reachability, which AutoRelay and the relay service follow,
-	// comes from v1 probes).
+	// addresses peers can dial) and, unless Reachability is Private, the
+	// AutoNAT v1 service (go-libp2p's host reachability, which AutoRelay
+	// and the relay service follow, comes from v1 probes; the v1 client
+	// always runs).
 	AutoNAT bool
 	// Reachability, when Public or Private, forces the host's
 	// reachability instead of learning it; Unknown means learn it.
@@ -60,7 +61,13 @@ func natOptions(cfg *NAT, built *atomic.Pointer[host.Host]) []libp2p.Option {
 	}
 	opts := []libp2p.Option{libp2p.EnableRelay()}
 	if cfg.AutoNAT {
-		opts = append(opts, libp2p.EnableAutoNATv2(), libp2p.EnableNATService())
+		opts = append(opts, libp2p.EnableAutoNATv2())
+		if cfg.Reachability != network.ReachabilityPrivate {
+			// libp2p runs no v1 service while private anyway, and with
+			// reachability forced private it never closes the service's
+			// dialer (a leak), so it is not built.
+			opts = append(opts, libp2p.EnableNATService())
+		}
 	}
 	switch cfg.Reachability {
 	case network.ReachabilityPublic:

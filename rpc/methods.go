@@ -33,6 +33,14 @@ type Info struct {
 	// ChannelsTotal is the number of channels; Channels holds the page
 	// asked for (offset, limit), all of them by default.
 	ChannelsTotal int `json:"channels_total"`
+	// Reachability is "public", "private" (AutoNAT's verdict, or
+	// net.reachability) or "unknown" (also without NAT traversal).
+	Reachability string `json:"reachability"`
+	// ReachableAddrs are the addresses AutoNAT confirmed reachable.
+	ReachableAddrs []string `json:"reachable_addrs"`
+	// Relayed reports that the node holds a relay reservation and
+	// advertises a circuit address.
+	Relayed bool `json:"relayed"`
 }
 
 // ChannelInfo describes one channel in Info.
@@ -44,6 +52,9 @@ type ChannelInfo struct {
 	Direction string  `json:"direction"`  // inbound or outbound: who dialed
 	StartTime int64   `json:"start_time"` // handshake completion, unix seconds
 	RTTMillis float64 `json:"rtt_ms"`     // last ping round trip, 0 before the first pong
+	// Relayed reports that the channel runs over a relayed (circuit v2,
+	// limited) connection.
+	Relayed bool `json:"relayed"`
 	// Traffic of the channel since it opened: protocol messages and their
 	// bytes, each way (Channel.Stats).
 	BytesIn  uint64 `json:"bytes_in"`
@@ -297,6 +308,11 @@ func getInfo(n *dnode.Node, pg page) Info {
 	if info.OutboundSlots == nil {
 		info.OutboundSlots = []uint64{}
 	}
+	r := n.Reachability()
+	info.Reachability, info.Relayed, info.ReachableAddrs = r.Status, r.Relayed, []string{}
+	for _, a := range r.Reachable {
+		info.ReachableAddrs = append(info.ReachableAddrs, a.String())
+	}
 	chans := n.Channels()
 	slices.SortFunc(chans, func(a, b *channel.Channel) int {
 		switch {
@@ -322,6 +338,7 @@ func channelInfo(ch *channel.Channel) ChannelInfo {
 		Session:   ch.Session().String(),
 		Direction: direction(ch.Direction()),
 		RTTMillis: float64(ch.RTT()) / float64(time.Millisecond),
+		Relayed:   ch.Conn().Stat().Limited,
 	}
 	st := ch.Stats()
 	ci.BytesIn, ci.BytesOut, ci.MsgsIn, ci.MsgsOut = st.BytesIn, st.BytesOut, st.MessagesIn, st.MessagesOut

@@ -51,7 +51,7 @@ func (sd *Seed) isMember(p peer.ID) bool {
 		return false
 	}
 	for _, n := range *nodes {
-		if m := n.Manager(); m != nil && m.Channel(p) != nil {
+		if n.IsMember(p) {
 			return true
 		}
 	}

@@ -16,7 +16,8 @@ func newInfoCmd() *cobra.Command {
 		Use:   "info",
 		Short: "Show a running node's identity, addresses, channels and slots",
 		Long: "Info asks a running node (p2p.get_info over its RPC) for its peer ID,\n" +
-			"network, addresses, channel counts and outbound slots.",
+			"network, addresses, channel counts, outbound slots and reachability\n" +
+			"(AutoNAT's verdict, confirmed addresses, whether it is relayed).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
@@ -77,5 +78,20 @@ func printInfo(cmd *cobra.Command, info rpc.Info) error {
 		}
 	}
 	fmt.Fprintf(tw, "Outbound slots\t%d of %d filled\n", filled, len(info.OutboundSlots))
+	reach := dash(info.Reachability)
+	if info.Relayed {
+		reach += " (relayed: holds a relay reservation)"
+	}
+	fmt.Fprintf(tw, "Reachability\t%s\n", reach)
+	if len(info.ReachableAddrs) == 0 {
+		fmt.Fprintf(tw, "Reachable addresses\t-\n")
+	}
+	for i, a := range info.ReachableAddrs {
+		label := ""
+		if i == 0 {
+			label = "Reachable addresses"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, a)
+	}
 	return tw.Flush()
 }
