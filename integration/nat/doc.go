@@ -1,11 +1,11 @@
 // Package nat tests dnode's NAT traversal behind real NATs, in Linux
 // network namespaces the test builds itself:
 //
-//	            "internet" bridge, 7.0.0.0/24 (public-looking addresses)
-//	   seed 7.0.0.2    public node 7.0.0.3 (relay_service)
-//	   router r1 7.0.0.11             router r2 7.0.0.12
-//	   (nftables masquerade)          (nftables masquerade)
-//	   node n1 10.1.0.2               node n2 10.2.0.2
+//	         "internet" bridge, 7.0.0.0/24 (public-looking addresses)
+//	seed 7.0.0.2    public node 7.0.0.3 (relay_service)
+//	router r1 7.0.0.11             router r2 7.0.0.12
+//	(nftables masquerade)          (nftables masquerade)
+//	node n1 10.1.0.2               node n2 10.2.0.2
 //
 // Each node is the dnode binary (built into a temporary directory) run
 // with `ip netns exec`, from a configuration the test writes; results are

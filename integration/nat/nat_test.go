@@ -147,10 +147,22 @@ func build(t *testing.T, prefix, masq string) *topo {
 		tp.link(r, "lan", lan+".1/24", n, "eth0", lan+".2/24")
 		tp.inNS(n, "ip", "route", "add", "default", "via", lan+".1")
 		tp.inNS(r, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+		// The input chain is a home router's firewall: unsolicited
+		// packets to the router itself are dropped before conntrack
+		// confirms an entry for them. Without it a hole-punch packet
+		// that arrives before ours left would hold the tuple our
+		// outgoing packet needs, and masquerade would pick another
+		// port (cone NAT turned symmetric by timing).
 		rules := fmt.Sprintf(`table ip nat {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan" masquerade %s
+	}
+}
+table ip filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname "wan" ct state new drop
 	}
 }
 `, masq)
@@ -185,6 +197,13 @@ type node struct {
 // advertises only confirmed addresses, and in a network where nobody
 // advertises anything yet AutoNAT has no peers to confirm them with.
 // The NATed nodes learn they are private through AutoNAT.
+//
+// The public node listens on QUIC only. dnode dials TCP without
+// SO_REUSEPORT (see host/proxy.go), so a TCP connection's observed address
+// names an ephemeral port nobody can dial; QUIC dials leave from the
+// listen socket, so the relay observes the NATed nodes' QUIC addresses,
+// the addresses hole punching needs (libp2p waits for one before it
+// punches).
 func writeConfig(t *testing.T, bin, dir, role string, seeds []string, relay bool) *node {
 	t.Helper()
 	ds := filepath.Join(dir, role)
@@ -198,11 +217,15 @@ func writeConfig(t *testing.T, bin, dir, role string, seeds []string, relay bool
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	}
+	inbound := []string{"/ip4/0.0.0.0/tcp/" + port, "/ip4/0.0.0.0/udp/" + port + "/quic-v1"}
+	if relay {
+		inbound = inbound[1:]
+	}
 	cfg := fmt.Sprintf(`network = "nattest"
 datastore = %q
 rpc_listen = "127.0.0.1:26660"
 [net]
-inbound = ["/ip4/0.0.0.0/tcp/%s", "/ip4/0.0.0.0/udp/%s/quic-v1"]
+inbound = %s
 seeds = %s
 nat_portmap = false
 relay_service = %v
@@ -211,7 +234,7 @@ greylist_refinery_interval = 2
 outbound_peer_discovery_cooloff_time = 5
 [seed]
 whitelist_refinery_interval = 10
-`, ds, port, port, q(seeds), relay, map[bool]string{true: "public", false: "auto"}[relay])
+`, ds, q(inbound), q(seeds), relay, map[bool]string{true: "public", false: "auto"}[relay])
 	n := &node{role: role, config: filepath.Join(dir, role+".toml"), log: filepath.Join(dir, role+".log")}
 	if err := os.WriteFile(n.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -233,7 +256,7 @@ func (tp *topo) start(bin string, n *node, sub string) {
 	}
 	cmd := exec.Command("ip", "netns", "exec", tp.ns(n.role), bin, sub, "--config", n.config)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true")
+	cmd.Env = append(os.Environ(), "QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true", "GOLOG_LOG_LEVEL="+logLevel)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -278,6 +301,10 @@ func channelTo(info rpc.Info, id string) *rpc.ChannelInfo {
 	}
 	return nil
 }
+
+// logLevel is the nodes' GOLOG_LOG_LEVEL: hole punching's and the
+// sessions' debug lines say why a run ended as it did.
+const logLevel = "info,p2p-holepunch=debug,dnode/sessions=debug,autorelay=debug"
 
 // natDeadline bounds one run: AutoNAT's first verdict, a relay
 // reservation, the circuit address travelling through the seed, the
