@@ -107,7 +107,9 @@ func TestRelayedChannelMovesToDirect(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the relayed channel did not stop")
 	}
-	if !errors.Is(relayed.Err(), sessions.ErrMovedDirect) {
-		t.Errorf("relayed channel stopped with %v, want ErrMovedDirect", relayed.Err())
+	// B stops it as moved, unless A, replacing its side by the new
+	// channel, closed the relayed connection first.
+	if err := relayed.Err(); !errors.Is(err, sessions.ErrMovedDirect) && !errors.Is(err, sessions.ErrConnClosed) {
+		t.Errorf("relayed channel stopped with %v, want ErrMovedDirect or ErrConnClosed", err)
 	}
 }

@@ -22,7 +22,10 @@ import (
 // host has no limited connections.
 
 // ErrMovedDirect is the stop reason of a channel on a relayed connection
-// that was replaced by one on a direct connection to the same peer.
+// that was replaced by one on a direct connection to the same peer (on
+// the side that moved it; the peer's side stops as a duplicate, and the
+// mover's may see ErrConnClosed first when the peer closes the relayed
+// connection before the mover stops it).
 var ErrMovedDirect = channel.Because(channel.StopDuplicate, errors.New("moved to a direct connection"))
 
 // connected is the network notification of a new connection (installed
