@@ -125,7 +125,8 @@ type Net struct {
 	TorControlPassword string
 
 	// NAT traversal (docs/operations.md, "Behind a NAT"). None of it
-	// runs while Localnet is set, whatever these say (see NATTraversal).
+	// runs while Localnet or Proxy is set, whatever these say (see
+	// NATTraversal).
 
 	// AutoNAT (autonat) runs libp2p's AutoNAT v2 client and server (and
 	// the v1 service that drives the host's reachability) to learn which
@@ -159,11 +160,13 @@ const (
 )
 
 // NATTraversal reports whether the node uses any NAT traversal at all:
-// false under Localnet, and when AutoNAT, HolePunching, NATPortMap and
-// RelayService are all off; the host is then exactly as on a LAN (no
-// relay transport either, and Reachability has no effect).
+// false under Localnet, with a Proxy (AutoNAT would hand our addresses to
+// peers and hole punching would dial around the proxy), and when AutoNAT,
+// HolePunching, NATPortMap and RelayService are all off; the host is then
+// exactly as on a LAN (no relay transport either, and Reachability has no
+// effect).
 func (n *Net) NATTraversal() bool {
-	return !n.Localnet && (n.AutoNAT || n.HolePunching || n.NATPortMap || n.RelayService)
+	return !n.Localnet && n.Proxy == "" && (n.AutoNAT || n.HolePunching || n.NATPortMap || n.RelayService)
 }
 
 // Profile returns the profile for a transport name, falling back to its

@@ -206,6 +206,11 @@ func TestNATTraversal(t *testing.T) {
 	if local.NATTraversal() {
 		t.Error("localnet: NAT traversal on")
 	}
+	proxied := n
+	proxied.Proxy = "socks5://127.0.0.1:9050"
+	if proxied.NATTraversal() {
+		t.Error("proxy: NAT traversal on")
+	}
 	off := n
 	off.AutoNAT, off.HolePunching, off.NATPortMap = false, false, false
 	if off.NATTraversal() {
