@@ -263,6 +263,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		Blacklist:        net.Blacklist,
 		Proxy:            px,
 		Onion:            n.onionConfig(),
+		NAT:              NATConfig(n.settings, n.IsMember),
 		UserAgent:        UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
 		Metrics:          n.opts.metricsReg,

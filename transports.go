@@ -12,8 +12,8 @@ import (
 )
 
 // The transport-mixing rules (docs/config.md, "Transport mixing"):
-// without net.proxy the node dials tcp, quic and ws directly and cannot
-// reach onions; with it, every dial goes through the proxy, so tcp
+// without net.proxy the node dials tcp, quic and ws directly (and, with
+// NAT traversal, circuit relay addresses) and cannot reach onions; with it, every dial goes through the proxy, so tcp
 // (/ip*, /dns* names sent unresolved) and onion3 are dialable and quic and
 // ws are not. Undialable addresses stay on the dark list.
 
@@ -26,17 +26,35 @@ var proxiedTransports = []string{settings.ProfileTCP, addrbook.TransportOnion3}
 // proxied reports whether the node dials through a proxy.
 func (n *Node) proxied() bool { return n.settings.Net.Proxy != "" }
 
+// natTransports are the transports a node with NAT traversal (and no
+// proxy) dials: the direct ones and circuit relay addresses.
+var natTransports = []string{settings.ProfileTCP, settings.ProfileQUIC, settings.ProfileWS, addrbook.TransportCircuit}
+
+// dialsCircuits reports whether the node dials circuit relay addresses:
+// it has NAT traversal (so the relay transport) and no proxy.
+func (n *Node) dialsCircuits() bool { return !n.proxied() && n.settings.Net.NATTraversal() }
+
 // dialableTransports names the transports the node asks for in GetAddrs.
 func (n *Node) dialableTransports() []string {
-	if n.proxied() {
+	switch {
+	case n.proxied():
 		return proxiedTransports
+	case n.dialsCircuits():
+		return natTransports
 	}
 	return directTransports
 }
 
 // dialable is the address book's Dialable: nil (the book's default, the
-// direct transports) without a proxy.
+// direct transports) without a proxy or NAT traversal; with NAT
+// traversal also circuit addresses.
 func (n *Node) dialable() func(ma.Multiaddr) bool {
+	if n.dialsCircuits() {
+		return func(a ma.Multiaddr) bool {
+			t := addrbook.Transport(a)
+			return t != "" && t != addrbook.TransportOnion3
+		}
+	}
 	if !n.proxied() {
 		return nil
 	}

@@ -183,7 +183,7 @@ func (b *Book) filterSets() (own map[endpoint]struct{}, manual map[peer.ID]struc
 	own = make(map[endpoint]struct{})
 	if b.cfg.OwnAddrs != nil {
 		for _, a := range b.cfg.OwnAddrs() {
-			if a != nil {
+			if a != nil && Transport(a) != TransportCircuit {
 				own[endpointKey(stripP2P(a))] = struct{}{}
 			}
 		}
@@ -216,7 +216,9 @@ func (b *Book) classify(e Entry, now int64, own map[endpoint]struct{}, manual ma
 		c.reason = ReasonSeed
 	case has(manual, p):
 		c.reason = ReasonManual
-	case len(own) > 0 && has(own, endpointKey(tr)):
+	case len(own) > 0 && Transport(tr) != TransportCircuit && has(own, endpointKey(tr)):
+		// (A circuit's endpoint is its relay's, shared by every peer the
+		// relay serves; our own circuit addresses carry our ID: ReasonSelf.)
 		c.reason = ReasonOwnAddr
 	case !b.cfg.Localnet && isLocal(tr):
 		c.reason = ReasonLocal

@@ -413,7 +413,10 @@ func TestTransportAndNetgroup(t *testing.T) {
 		{"/dns4/x.org/udp/1/quic-v1", "quic", "dns:x.org"},
 		{"/ip4/1.2.3.4/udp/1/quic-v1/webtransport", "", "ip4:1.2"},
 		{"/ip4/1.2.3.4/udp/1/quic", "", "ip4:1.2"},
-		{"/ip4/1.2.3.4/tcp/1/p2p/" + p + "/p2p-circuit/p2p/" + testPeer(2).String(), "", "ip4:1.2"},
+		{"/ip4/1.2.3.4/tcp/1/p2p/" + p + "/p2p-circuit/p2p/" + testPeer(2).String(), "circuit", "circuit:ip4:1.2"},
+		{"/ip4/1.2.3.4/udp/1/quic-v1/p2p/" + p + "/p2p-circuit", "circuit", "circuit:ip4:1.2"},
+		{"/ip4/1.2.3.4/udp/1/quic-v1/webtransport/p2p/" + p + "/p2p-circuit", "", "ip4:1.2"},
+		{"/p2p/" + p + "/p2p-circuit/p2p/" + testPeer(2).String(), "", ""},
 		{"/dnsaddr/bootstrap.libp2p.io/p2p/" + p, "", ""},
 		{"/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661/p2p/" + p, "onion3", "onion3:v"},
 		{"/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:26661/ws", "", ""},
@@ -468,5 +471,31 @@ func TestNewItemKey(t *testing.T) {
 	}
 	if _, ok := newItem(mustMA(t, "/ip4/1.2.3.4/tcp/1/p2p/"+p), testPeer(2)); ok {
 		t.Error("peer mismatch accepted")
+	}
+}
+
+// Circuit addresses: kept on the dark list by default (no relay
+// transport), in Grey with a Dialable that accepts them; our own circuit
+// address through a relay does not filter other peers' circuits through
+// the same relay (their endpoint is the relay's), and the relay's own
+// address is not taken for ours.
+func TestCircuitEntries(t *testing.T) {
+	relay, self, other := testPeer(1), testPeer(2), testPeer(3)
+	relayAddr := "/ip4/" + globalIP4(7) + "/tcp/4001/p2p/" + relay.String()
+	own := mustMA(t, relayAddr+"/p2p-circuit")
+	circuit := Entry{Addr: mustMA(t, relayAddr+"/p2p-circuit/p2p/"+other.String()), Peer: other, LastSeen: epoch}
+	direct := Entry{Addr: mustMA(t, relayAddr), Peer: relay, LastSeen: epoch}
+
+	def, _ := newTestBook(t, Config{Self: self, OwnAddrs: func() []ma.Multiaddr { return []ma.Multiaddr{own} }})
+	if n := def.Insert("", []Entry{circuit}); n != 0 || len(def.Entries(Dark)) != 1 {
+		t.Errorf("default Dialable: stored %d in Grey, dark %d; want the circuit on the dark list", n, len(def.Entries(Dark)))
+	}
+	nat, _ := newTestBook(t, Config{
+		Self:     self,
+		OwnAddrs: func() []ma.Multiaddr { return []ma.Multiaddr{own} },
+		Dialable: func(a ma.Multiaddr) bool { t := Transport(a); return t != "" && t != TransportOnion3 },
+	})
+	if n := nat.Insert("", []Entry{circuit, direct}); n != 2 {
+		t.Errorf("stored %d, want the circuit and the relay's own address in Grey (filtered: %v)", n, nat.Stats().Filtered)
 	}
 }

@@ -91,6 +91,13 @@ func stripP2P(a ma.Multiaddr) ma.Multiaddr {
 // TransportOnion3 is Transport's name for a Tor v3 onion address.
 const TransportOnion3 = "onion3"
 
+// TransportCircuit is Transport's name for a circuit relay v2 address: a
+// relay's tcp, quic or ws address with its /p2p/<relay-id>, then
+// /p2p-circuit (then the target's /p2p/<id>). Only a node with NAT
+// traversal dials them (Config.Dialable); its host, port and netgroup
+// are the relay's.
+const TransportCircuit = "circuit"
+
 // Transport returns the transport of a: "tcp" (plain TCP), "quic"
 // (QUIC v1), "ws" (WebSocket, secure or not) over an IP or DNS host,
 // "onion3" for a bare /onion3 address, or "" for anything else
@@ -100,6 +107,13 @@ func Transport(a ma.Multiaddr) string {
 	tr := stripP2P(a)
 	if len(tr) == 1 && tr[0].Code() == ma.P_ONION3 {
 		return TransportOnion3
+	}
+	if n := len(tr); n >= 3 && tr[n-1].Code() == ma.P_CIRCUIT && tr[n-2].Code() == ma.P_P2P {
+		switch Transport(tr[:n-2]) {
+		case "tcp", "quic", "ws":
+			return TransportCircuit
+		}
+		return ""
 	}
 	h := hostOf(tr)
 	if h.kind == hostNone {
@@ -137,9 +151,16 @@ func eqCodes(got []int, want ...int) bool {
 // Netgroup returns the diversity group of a: "ip4:a.b" (the IPv4 /16,
 // also for IPv4-mapped IPv6), "ip6:xxxx:xxxx" (the IPv6 /32), "dns:<name>"
 // for a DNS host, "onion3:<c>" (the first base32 character of the key)
-// for an onion, or "" when a has none of them. Outbound slots use
+// for an onion, "circuit:" and the relay's group for a circuit address,
+// or "" when a has none of them. Outbound slots use
 // it to keep at most one peer per group (DarkFi has no such rule).
 func Netgroup(a ma.Multiaddr) string {
+	if tr := stripP2P(a); Transport(tr) == TransportCircuit {
+		// Every peer behind one relay shares one group, apart from the
+		// relay's own: a relay cannot fill the slots with its clients,
+		// and the relay and one of its clients can both be held.
+		return "circuit:" + Netgroup(tr[:len(tr)-2])
+	}
 	h := hostOf(stripP2P(a))
 	switch h.kind {
 	case hostIP, hostZone:
@@ -202,8 +223,9 @@ func endpointKey(tr ma.Multiaddr) endpoint {
 }
 
 // defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns: the
-// direct transports. Onions need a proxy (Config.Dialable).
+// direct transports. Onions need a proxy, circuits the relay transport
+// (Config.Dialable).
 func defaultDialable(a ma.Multiaddr) bool {
 	t := Transport(a)
-	return t != "" && t != TransportOnion3
+	return t != "" && t != TransportOnion3 && t != TransportCircuit
 }

@@ -34,7 +34,13 @@ type outStream struct {
 // negotiation: the first write carries the multistream header, and a peer
 // that does not support id makes the first read fail. The returned stream
 // is for deadlines, Reset and scope; read and write through the LazyConn.
+// On a limited (relayed) connection the stream is allowed explicitly
+// (network.WithAllowLimitedConn); on any other connection ctx is used as
+// given.
 func OpenStream(ctx context.Context, conn network.Conn, id string) (network.Stream, msmux.LazyConn, error) {
+	if conn.Stat().Limited {
+		ctx = network.WithAllowLimitedConn(ctx, "dnode channel")
+	}
 	s, err := conn.NewStream(ctx)
 	if err != nil {
 		return nil, nil, err

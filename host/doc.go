@@ -17,7 +17,13 @@
 //     swarm's resolver refuses all lookups), libp2p's TCP, QUIC and
 //     WebSocket transports kept for listening only (proxy.go);
 //   - an onion service for the TCP listener through Tor's control port
-//     (Config.Onion; onion.go, torcontrol.go).
+//     (Config.Onion; onion.go, torcontrol.go);
+//   - NAT traversal (Config.NAT; nat.go, relay.go): AutoNAT v2 and the v1
+//     service, AutoRelay fed with connected members that serve the relay
+//     hop protocol, the member-only circuit relay v2 service, DCUtR hole
+//     punching, UPnP/NAT-PMP, and the advertised-address rule
+//     (AdvertisedAddrs). Without Config.NAT (localnet) the relay
+//     transport is off and none of it runs.
 //
 // # Inbound cap
 //

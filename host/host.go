@@ -55,6 +55,11 @@ type Config struct {
 	// (wrapping ErrListen and ErrTorControl) if Tor cannot be reached.
 	Onion *Onion
 
+	// NAT, if set, turns on NAT traversal (nat.go, relay.go); nil keeps
+	// the relay transport off and runs none of it (localnet, tests,
+	// simulations).
+	NAT *NAT
+
 	UserAgent       string // identify agent version, e.g. "dnode/0.1.0"
 	ProtocolVersion string // identify protocol version
 
@@ -83,6 +88,7 @@ type Host struct {
 	log   *slog.Logger
 	onion atomic.Pointer[ma.Multiaddr] // the published /onion3 address
 	tor   *torControl                  // nil without an onion service
+	nat   *NAT                         // nil without NAT traversal
 }
 
 // New builds and starts a Host listening on cfg.Listen. It returns an
@@ -138,7 +144,8 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	external := cfg.External
-	hst := &Host{Gater: gater, Conns: tracker, ConnMgr: cm, Proxy: pstats, log: logger}
+	hst := &Host{Gater: gater, Conns: tracker, ConnMgr: cm, Proxy: pstats, log: logger, nat: cfg.NAT}
+	var built atomic.Pointer[host.Host]
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Identity),
 		libp2p.ListenAddrs(cfg.Listen...),
@@ -155,7 +162,9 @@ func New(cfg Config) (*Host, error) {
 		libp2p.UserAgent(cfg.UserAgent),
 		libp2p.ProtocolVersion(cfg.ProtocolVersion),
 		libp2p.Ping(true),
-		libp2p.DisableRelay(),
+	)
+	opts = append(opts, natOptions(cfg.NAT, &built)...)
+	opts = append(opts,
 		libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
 			addrs = append(addrs, external...)
 			if o := hst.onion.Load(); o != nil {
@@ -184,6 +193,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	hst.Host = h
+	built.Store(&h)
 	if o := cfg.Onion; o != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), torCommandTimeout)
 		addr, ctl, err := publishOnion(ctx, *o, h, o.Listen)

@@ -219,8 +219,9 @@ func transportOptions(px *url.URL, log *slog.Logger, st *ProxyStats) ([]libp2p.O
 	// No SO_REUSEPORT: with it a dial leaves from the listen port, so
 	// two nodes dialing each other at once open one TCP connection
 	// (simultaneous open) on which both run the security handshake as
-	// initiator, and both dials fail. dnode does no hole punching, the
-	// one thing reuse is for.
+	// initiator, and both dials fail. Hole punching, the one thing reuse
+	// is for, goes over QUIC (its dials leave from the listen socket): a
+	// TCP connection's observed address names an ephemeral port.
 	if px == nil {
 		return []libp2p.Option{
 			libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),

@@ -27,10 +27,11 @@
 //	ping                                  → "pong"
 //	p2p.get_info [offset, limit]          → Info {peer_id, network, app_version, addrs,
 //	                                        external_addrs, channels: [{id, peer_id, addr,
-//	                                        session, direction, start_time, rtt_ms, bytes_in,
-//	                                        bytes_out, msgs_in, msgs_out}], outbound_slots,
-//	                                        channels_total, outbound_connections,
-//	                                        inbound_connections, seeds}
+//	                                        session, direction, start_time, rtt_ms, relayed,
+//	                                        bytes_in, bytes_out, msgs_in, msgs_out}],
+//	                                        outbound_slots, channels_total, outbound_connections,
+//	                                        inbound_connections, seeds, reachability,
+//	                                        reachable_addrs, relayed}
 //	p2p.get_hosts [offset, limit]         → Hosts {grey, white, gold, dark, black}:
 //	                                        lists of {addr, last_seen}, each paged
 //	p2p.add_peer [multiaddr]              → true: a manual peer (multiaddr with /p2p/)

@@ -42,6 +42,14 @@ type Info struct {
 	// Seeds are the current seeds (net.seeds with p2p.add_seed and
 	// p2p.remove_seed applied), full multiaddrs.
 	Seeds []string `json:"seeds"`
+	// Reachability is "public", "private" (AutoNAT's verdict, or
+	// net.reachability) or "unknown" (also without NAT traversal).
+	Reachability string `json:"reachability"`
+	// ReachableAddrs are the addresses AutoNAT confirmed reachable.
+	ReachableAddrs []string `json:"reachable_addrs"`
+	// Relayed reports that the node holds a relay reservation and
+	// advertises a circuit address.
+	Relayed bool `json:"relayed"`
 }
 
 // Slots is the result of p2p.set_outbound_slots and p2p.set_inbound_limit:
@@ -67,6 +75,9 @@ type ChannelInfo struct {
 	Direction string  `json:"direction"`  // inbound or outbound: who dialed
 	StartTime int64   `json:"start_time"` // handshake completion, unix seconds
 	RTTMillis float64 `json:"rtt_ms"`     // last ping round trip, 0 before the first pong
+	// Relayed reports that the channel runs over a relayed (circuit v2,
+	// limited) connection.
+	Relayed bool `json:"relayed"`
 	// Traffic of the channel since it opened: protocol messages and their
 	// bytes, each way (Channel.Stats).
 	BytesIn  uint64 `json:"bytes_in"`
@@ -409,6 +420,11 @@ func getInfo(n *dnode.Node, pg page) Info {
 	if info.OutboundSlots == nil {
 		info.OutboundSlots = []uint64{}
 	}
+	r := n.Reachability()
+	info.Reachability, info.Relayed, info.ReachableAddrs = r.Status, r.Relayed, []string{}
+	for _, a := range r.Reachable {
+		info.ReachableAddrs = append(info.ReachableAddrs, a.String())
+	}
 	chans := n.Channels()
 	slices.SortFunc(chans, func(a, b *channel.Channel) int {
 		switch {
@@ -434,6 +450,7 @@ func channelInfo(ch *channel.Channel) ChannelInfo {
 		Session:   ch.Session().String(),
 		Direction: direction(ch.Direction()),
 		RTTMillis: float64(ch.RTT()) / float64(time.Millisecond),
+		Relayed:   ch.Conn().Stat().Limited,
 	}
 	st := ch.Stats()
 	ci.BytesIn, ci.BytesOut, ci.MsgsIn, ci.MsgsOut = st.BytesIn, st.BytesOut, st.MessagesIn, st.MessagesOut

@@ -44,7 +44,8 @@ func TestPingAndInfo(t *testing.T) {
 
 	// The raw JSON has every field, lists never null.
 	_, body := post(t, srv, `{"jsonrpc":"2.0","id":"a","method":"p2p.get_info","params":[]}`)
-	for _, key := range []string{`"peer_id":`, `"network":"test"`, `"app_version":`, `"addrs":[`, `"external_addrs":[`, `"channels":[]`, `"outbound_slots":[0,0]`, `"id":"a"`} {
+	for _, key := range []string{`"peer_id":`, `"network":"test"`, `"app_version":`, `"addrs":[`, `"external_addrs":[`, `"channels":[]`, `"outbound_slots":[0,0]`, `"id":"a"`,
+		`"reachability":"unknown"`, `"reachable_addrs":[]`, `"relayed":false`} {
 		if !strings.Contains(body, key) {
 			t.Errorf("get_info response lacks %s: %s", key, body)
 		}

@@ -14,6 +14,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
@@ -34,6 +37,25 @@ type Seed struct {
 	mu    sync.Mutex
 	host  *dhost.Host
 	nodes map[string]*dnode.Node
+
+	// members holds the running networks' nodes for the host's relay
+	// ACL, which must not wait for mu.
+	members atomic.Pointer[[]*dnode.Node]
+}
+
+// isMember reports whether p has a channel with one of the seed's
+// networks.
+func (sd *Seed) isMember(p peer.ID) bool {
+	nodes := sd.members.Load()
+	if nodes == nil {
+		return false
+	}
+	for _, n := range *nodes {
+		if n.IsMember(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Networks returns the networks a seed configured with s serves: the
@@ -101,6 +123,7 @@ func (sd *Seed) Start(ctx context.Context) error {
 		Blacklist:        s.Net.Blacklist,
 		Proxy:            px,
 		Onion:            dnode.OnionConfig(*s),
+		NAT:              dnode.NATConfig(*s, sd.isMember),
 		UserAgent:        dnode.UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
 		Logs:             sd.logs,
@@ -130,6 +153,11 @@ func (sd *Seed) Start(ctx context.Context) error {
 			return fmt.Errorf("seed network %s: %w", nw, err)
 		}
 		nodes[nw] = n
+		running := make([]*dnode.Node, 0, len(nodes))
+		for _, n := range nodes {
+			running = append(running, n)
+		}
+		sd.members.Store(&running)
 	}
 	sd.host, sd.nodes = h, nodes
 	sd.log.Info("seed node started", "peer_id", h.ID(), "networks", sd.networks, "addrs", h.Addrs())
@@ -149,6 +177,7 @@ func (sd *Seed) Stop() error {
 	}
 	errs = append(errs, sd.host.Close())
 	sd.host, sd.nodes = nil, nil
+	sd.members.Store(nil)
 	return errors.Join(errs...)
 }
 

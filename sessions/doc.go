@@ -45,4 +45,13 @@
 //
 // Outbound, seed-sync, refine and direct sessions use Manager.Connect with
 // their own session kind.
+//
+// # Relayed connections
+//
+// On a host with NAT traversal a channel may run over a relayed (circuit
+// v2, "limited") connection; its streams are opened with libp2p's
+// permission for limited connections, only on such connections. When a
+// direct connection to the peer opens (hole punching), the side that
+// opened the channel handshakes again on it and the new channel replaces
+// the relayed one (limited.go).
 package sessions

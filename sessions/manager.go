@@ -137,6 +137,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	m.host.SetStreamHandler(version.ID(cfg.Network), m.acceptHandshake)
 	m.notifiee = &network.NotifyBundle{DisconnectedF: m.disconnected}
+	if m.host.NATEnabled() {
+		m.notifiee.ConnectedF = m.connected // limited.go
+	}
 	m.host.Network().Notify(m.notifiee)
 	return m
 }
@@ -218,18 +221,18 @@ func (m *Manager) Protocols() []string {
 }
 
 // ExternalAddrs returns the addresses we advertise, with our /p2p/
-// component: the configured external addresses, or, when none are
+// component: the host's AdvertisedAddrs. Without AutoNAT (localnet among
+// others) those are the configured external addresses, or, when none are
 // configured, the host's listen addresses (unspecified IPs resolved to the
 // interfaces' addresses; receivers drop non-global ones unless localnet).
+// With it: the external addresses, those AutoNAT confirmed reachable and,
+// while not public, our relay circuit addresses.
 func (m *Manager) ExternalAddrs() []ma.Multiaddr {
 	p2p, err := ma.NewComponent("p2p", m.host.ID().String())
 	if err != nil {
 		return nil
 	}
-	addrs := m.net.ExternalAddrs
-	if len(addrs) == 0 {
-		addrs = m.host.Addrs()
-	}
+	addrs := m.host.AdvertisedAddrs(m.net.ExternalAddrs)
 	out := make([]ma.Multiaddr, 0, len(addrs))
 	for _, a := range addrs {
 		out = append(out, a.Encapsulate(p2p.Multiaddr()))

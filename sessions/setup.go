@@ -338,6 +338,10 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		ch.Stop(err)
 		return nil, err
 	}
+	if conn.Stat().Limited && m.host.NATEnabled() {
+		// A direct connection may have opened during the handshake.
+		m.goMoveToDirect(ch)
+	}
 	return ch, nil
 }
 

@@ -70,6 +70,12 @@ func (s *Settings) entries() []entry {
 		{"net.proxy", stringSlot(&n.Proxy)},
 		{"net.tor_control", stringSlot(&n.TorControl)},
 		{"net.tor_control_password", stringSlot(&n.TorControlPassword)},
+		{"net.autonat", boolSlot(&n.AutoNAT)},
+		{"net.reachability", reachabilitySlot(&n.Reachability)},
+		{"net.hole_punching", boolSlot(&n.HolePunching)},
+		{"net.nat_portmap", boolSlot(&n.NATPortMap)},
+		{"net.relay_service", boolSlot(&n.RelayService)},
+		{"net.relay_max_reservations", intSlot(&n.RelayMaxReservations)},
 	}
 
 	for _, name := range profileNames() {
@@ -227,6 +233,16 @@ func banPolicySlot(p *BanPolicy) slot {
 		str, err := asString(key, v)
 		if err == nil {
 			*p = BanPolicy(str)
+		}
+		return err
+	}}
+}
+
+func reachabilitySlot(p *Reachability) slot {
+	return slot{kindString, func(key string, v any) error {
+		str, err := asString(key, v)
+		if err == nil {
+			*p = Reachability(str)
 		}
 		return err
 	}}

@@ -123,6 +123,50 @@ type Net struct {
 	// TorControlPassword (tor_control_password) authenticates to the
 	// control port (HASHEDPASSWORD); empty means cookie or no auth.
 	TorControlPassword string
+
+	// NAT traversal (docs/operations.md, "Behind a NAT"). None of it
+	// runs while Localnet or Proxy is set, whatever these say (see
+	// NATTraversal).
+
+	// AutoNAT (autonat) runs libp2p's AutoNAT v2 client and server (and
+	// the v1 service that drives the host's reachability) to learn which
+	// of our addresses are reachable.
+	AutoNAT bool
+	// Reachability (reachability) is "auto" (learn it through AutoNAT),
+	// or "public" or "private" to force it.
+	Reachability Reachability
+	// HolePunching (hole_punching) runs DCUtR to turn relayed connections
+	// into direct ones.
+	HolePunching bool
+	// NATPortMap (nat_portmap) asks the router for a port mapping through
+	// UPnP or NAT-PMP.
+	NATPortMap bool
+	// RelayService (relay_service) serves circuit relay v2, as a limited
+	// relay, to peers that have a channel with this node.
+	RelayService bool
+	// RelayMaxReservations (relay_max_reservations) caps the relay
+	// reservations this node holds for others, 1..4096.
+	RelayMaxReservations int
+}
+
+// Reachability is net.reachability.
+type Reachability string
+
+// Values of net.reachability.
+const (
+	ReachabilityAuto    Reachability = "auto"
+	ReachabilityPublic  Reachability = "public"
+	ReachabilityPrivate Reachability = "private"
+)
+
+// NATTraversal reports whether the node uses any NAT traversal at all:
+// false under Localnet, with a Proxy (AutoNAT would hand our addresses to
+// peers and hole punching would dial around the proxy), and when AutoNAT,
+// HolePunching, NATPortMap and RelayService are all off; the host is then
+// exactly as on a LAN (no relay transport either, and Reachability has no
+// effect).
+func (n *Net) NATTraversal() bool {
+	return !n.Localnet && n.Proxy == "" && (n.AutoNAT || n.HolePunching || n.NATPortMap || n.RelayService)
 }
 
 // Profile returns the profile for a transport name, falling back to its
@@ -289,6 +333,11 @@ func Default() Settings {
 			BanPolicy:                        BanStrict,
 			BanDuration:                      24 * time.Hour,
 			Profiles:                         profiles,
+			AutoNAT:                          true,
+			Reachability:                     ReachabilityAuto,
+			HolePunching:                     true,
+			NATPortMap:                       true,
+			RelayMaxReservations:             64,
 		},
 	}
 }

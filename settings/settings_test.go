@@ -287,8 +287,8 @@ func TestClone(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 9+22+12+14+3 {
-		t.Errorf("len(Keys()) = %d, want 60", len(keys))
+	if len(keys) != 9+28+12+14+3 {
+		t.Errorf("len(Keys()) = %d, want 66", len(keys))
 	}
 	seen := map[string]bool{}
 	for _, k := range keys {

@@ -152,7 +152,23 @@ func (n *Net) validate() error {
 	if err := n.validateProxy(); err != nil {
 		return err
 	}
+	if err := n.validateNAT(); err != nil {
+		return err
+	}
 	return n.validateProfiles()
+}
+
+// validateNAT checks the NAT traversal keys. They are checked under
+// localnet too (where they have no effect), so that a file is valid or
+// not whatever localnet says.
+func (n *Net) validateNAT() error {
+	switch n.Reachability {
+	case ReachabilityAuto, ReachabilityPublic, ReachabilityPrivate:
+	default:
+		return errf("net.reachability", "%s is not %q, %q or %q", quote(string(n.Reachability)),
+			ReachabilityAuto, ReachabilityPublic, ReachabilityPrivate)
+	}
+	return checkRange("net.relay_max_reservations", n.RelayMaxReservations, 1, 4096)
 }
 
 func (n *Net) validateProfiles() error {

@@ -30,6 +30,9 @@ func TestValidateTOML(t *testing.T) {
 		{"zero profile timeout", "[net.profiles.quic]\noutbound_connect_timeout = 0\n", "net.profiles.quic.outbound_connect_timeout", "must be positive"},
 		{"negative profile heartbeat", "[net.profiles.ws]\nchannel_heartbeat_interval = -1\n", "net.profiles.ws.channel_heartbeat_interval", "must be positive"},
 		{"bad ban_policy", "[net]\nban_policy = \"lenient\"\n", "net.ban_policy", `"lenient" is not "strict" or "relaxed"`},
+		{"bad reachability", "[net]\nreachability = \"nat\"\n", "net.reachability", `"nat" is not "auto", "public" or "private"`},
+		{"relay_max_reservations zero", "[net]\nrelay_max_reservations = 0\n", "net.relay_max_reservations", "0 is out of range 1..4096"},
+		{"relay_max_reservations too big", "[net]\nrelay_max_reservations = 5000\n", "net.relay_max_reservations", "5000 is out of range 1..4096"},
 		{"peer lacks p2p", "[net]\npeers = [\"/ip4/1.2.3.4/tcp/5\"]\n", "net.peers[0]", `"/ip4/1.2.3.4/tcp/5": peer address lacks /p2p/<peer-id>`},
 		{"seed lacks p2p", "[net]\nseeds = [\"/ip4/1.2.3.4/tcp/5/p2p/" + pidA + "\", \"/ip4/1.2.3.4/tcp/5\"]\n", "net.seeds[1]", `"/ip4/1.2.3.4/tcp/5": seed address lacks /p2p/<peer-id>`},
 		{"peer p2p not last", "[net]\npeers = [\"/ip4/1.2.3.4/tcp/5/p2p/" + pidA + "/p2p-circuit\"]\n", "net.peers[0]", "must end in /p2p/<peer-id>"},
@@ -185,5 +188,40 @@ func TestValidateAcceptsBounds(t *testing.T) {
 	}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// NAT traversal is on by default and off under localnet, or with every
+// NAT key off.
+func TestNATTraversal(t *testing.T) {
+	n := Default().Net
+	if !n.AutoNAT || !n.HolePunching || !n.NATPortMap || n.RelayService || n.Reachability != ReachabilityAuto || n.RelayMaxReservations != 64 {
+		t.Errorf("NAT defaults %+v", n)
+	}
+	if !n.NATTraversal() {
+		t.Error("defaults: NAT traversal off")
+	}
+	local := n
+	local.Localnet = true
+	if local.NATTraversal() {
+		t.Error("localnet: NAT traversal on")
+	}
+	proxied := n
+	proxied.Proxy = "socks5://127.0.0.1:9050"
+	if proxied.NATTraversal() {
+		t.Error("proxy: NAT traversal on")
+	}
+	off := n
+	off.AutoNAT, off.HolePunching, off.NATPortMap = false, false, false
+	if off.NATTraversal() {
+		t.Error("every NAT key off: NAT traversal on")
+	}
+	off.RelayService = true
+	if !off.NATTraversal() {
+		t.Error("relay_service alone: NAT traversal off")
+	}
+	var s Settings = Default()
+	if err := s.Set("net.reachability", "private"); err != nil || s.Net.Reachability != ReachabilityPrivate {
+		t.Errorf("Set reachability: %v, %q", err, s.Net.Reachability)
 	}
 }

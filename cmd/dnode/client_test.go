@@ -132,9 +132,14 @@ func TestInfoPeersHosts(t *testing.T) {
 	if len(nonEmptyLines(r.stdout)) != 1 {
 		t.Errorf("info --json printed more than one line: %q", r.stdout)
 	}
+	if info.Reachability != "unknown" || info.ReachableAddrs == nil || info.Relayed {
+		t.Errorf("info --json reachability %q, reachable_addrs %v, relayed %v; want unknown, [] and false (localnet)",
+			info.Reachability, info.ReachableAddrs, info.Relayed)
+	}
 	r = runCLI(t, "info", "--rpc", "http://"+addr)
 	for _, want := range []string{"Peer ID", a.ID().String(), "Network", "clitest", "App version", "Addresses",
-		"/p2p/" + a.ID().String(), "Channels", "1 (1 manual)", "Outbound slots", "0 of 0 filled"} {
+		"/p2p/" + a.ID().String(), "Channels", "1 (1 manual)", "Outbound slots", "0 of 0 filled",
+		"Reachability", "unknown", "Reachable addresses"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("info lacks %q: %+v", want, r)
 		}

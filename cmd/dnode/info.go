@@ -16,8 +16,9 @@ func newInfoCmd() *cobra.Command {
 		Use:   "info",
 		Short: "Show a running node's identity, addresses, channels and slots",
 		Long: "Info asks a running node (p2p.get_info over its RPC) for its peer ID,\n" +
-			"network, addresses, channel counts, outbound slots, inbound limit and\n" +
-			"number of seeds (the current values: see 'dnode slots' and 'dnode seeds').",
+			"network, addresses, channel counts, outbound slots, inbound limit,\n" +
+			"number of seeds (the current values: see 'dnode slots' and 'dnode seeds')\n" +
+			"and reachability (AutoNAT's verdict, confirmed addresses, whether it is relayed).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
@@ -74,5 +75,20 @@ func printInfo(cmd *cobra.Command, info rpc.Info) error {
 	fmt.Fprintf(tw, "Outbound slots\t%d of %d filled\n", filledSlots(info), info.OutboundConnections)
 	fmt.Fprintf(tw, "Inbound limit\t%d (%d inbound channels)\n", info.InboundConnections, inboundChannels(info))
 	fmt.Fprintf(tw, "Seeds\t%d\n", len(info.Seeds))
+	reach := dash(info.Reachability)
+	if info.Relayed {
+		reach += " (relayed: holds a relay reservation)"
+	}
+	fmt.Fprintf(tw, "Reachability\t%s\n", reach)
+	if len(info.ReachableAddrs) == 0 {
+		fmt.Fprintf(tw, "Reachable addresses\t-\n")
+	}
+	for i, a := range info.ReachableAddrs {
+		label := ""
+		if i == 0 {
+			label = "Reachable addresses"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, a)
+	}
 	return tw.Flush()
 }

@@ -75,7 +75,7 @@ func addrFor(i int) ma.Multiaddr {
 
 // nodeSettings are a node's settings on the simulated network: QUIC only,
 // public (simulated) addresses, DarkFi's default timers except the
-// hostlist, which is not saved during the run.
+// hostlist, which is not saved during the run, and no NAT traversal.
 func nodeSettings(t testing.TB, i int, cfg config, seeds []ma.Multiaddr) settings.Settings {
 	s := settings.Default()
 	s.Network = simNetwork
@@ -86,6 +86,9 @@ func nodeSettings(t testing.TB, i int, cfg config, seeds []ma.Multiaddr) setting
 	s.Net.OutboundConnections = cfg.outbound
 	s.Net.InboundConnections = cfg.inbound
 	s.Net.HostlistSaveInterval = time.Hour
+	// No NAT traversal: simnet has no NATs, and the host stays as
+	// before (no relay transport, AutoNAT, hole punching or UPnP).
+	s.Net.AutoNAT, s.Net.HolePunching, s.Net.NATPortMap, s.Net.RelayService = false, false, false, false
 	return s
 }
 
