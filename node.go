@@ -52,6 +52,7 @@ type Node struct {
 
 	hostlistSaveFailures atomic.Uint64
 	hostlistBadLines     atomic.Uint64 // hostlist lines skipped by loads
+	pastEvictions        atomic.Uint64 // inbound evictions of earlier runs
 
 	life     sync.Mutex                    // serialises Start and Stop
 	cur      atomic.Pointer[run]           // the running instance, nil when stopped
@@ -333,6 +334,7 @@ func (n *Node) Stop() error {
 		r.direct.Stop(ctx),
 	)
 	n.bcast.drain(ctx)
+	n.pastEvictions.Add(r.mgr.Evictions())
 	if n.opts.host == nil {
 		if cerr := r.host.Close(); err == nil {
 			err = cerr
@@ -413,6 +415,26 @@ func (n *Node) Channels() []*channel.Channel {
 		return nil
 	}
 	return mgr.Channels()
+}
+
+// TagUseful records that peer p just delivered an application message
+// that was new to this node (the relay calls it): inbound eviction keeps
+// the peers that did so most recently (host.ProtectUseful). It does
+// nothing while the node is not running, and never blocks.
+func (n *Node) TagUseful(p peer.ID) {
+	if h := n.Host(); h != nil {
+		h.ConnMgr.TagUseful(p)
+	}
+}
+
+// InboundEvictions returns how many inbound channels this node stopped
+// to give their slot to a newcomer, over all its runs.
+func (n *Node) InboundEvictions() uint64 {
+	v := n.pastEvictions.Load()
+	if r := n.cur.Load(); r != nil {
+		v += r.mgr.Evictions()
+	}
+	return v
 }
 
 // Ban bans peer p for the configured ban duration and closes its

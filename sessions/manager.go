@@ -85,7 +85,10 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handshakes in flight
 
-	notifiee *network.NotifyBundle
+	notifiee     *network.NotifyBundle
+	seeds        map[peer.ID]bool // configured seeds: never evicted
+	removeSource func()           // leaves the ConnMgr's eviction sources
+	evictions    atomic.Uint64    // inbound channels evicted
 
 	mu        sync.Mutex
 	stopping  bool
@@ -126,6 +129,12 @@ func NewManager(cfg Config) *Manager {
 		pending:  make(map[peer.ID][]*handshake),
 		resolved: make(chan struct{}),
 		all:      make(map[*channel.Channel]struct{}),
+		seeds:    make(map[peer.ID]bool),
+	}
+	for _, a := range cfg.Settings.Net.Seeds {
+		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
+			m.seeds[ai.ID] = true
+		}
 	}
 	for _, spec := range cfg.Registry.Specs() {
 		spec := spec
@@ -134,6 +143,7 @@ func NewManager(cfg Config) *Manager {
 	m.host.SetStreamHandler(version.ID(cfg.Network), m.acceptHandshake)
 	m.notifiee = &network.NotifyBundle{DisconnectedF: m.disconnected}
 	m.host.Network().Notify(m.notifiee)
+	m.removeSource = m.host.ConnMgr.AddSource(m)
 	return m
 }
 
@@ -342,6 +352,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	if first {
+		m.removeSource()
 		m.host.Network().StopNotify(m.notifiee)
 		m.host.RemoveStreamHandler(version.ID(m.cfg.Network))
 		for _, spec := range m.cfg.Registry.Specs() {
