@@ -334,13 +334,13 @@ func (n *Node) Stop() error {
 		r.direct.Stop(ctx),
 	)
 	n.bcast.drain(ctx)
-	n.pastEvictions.Add(r.mgr.Evictions())
 	if n.opts.host == nil {
 		if cerr := r.host.Close(); err == nil {
 			err = cerr
 		}
 	}
 	n.registry.Unfreeze()
+	n.pastEvictions.Add(r.mgr.Evictions())
 	n.cur.Store(nil)
 	close(r.done)
 	if err != nil {
