@@ -14,6 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
 	"github.com/dnode-p2p/dnode/settings"
@@ -159,4 +160,35 @@ func waitInbound(t testing.TB, d *dnode.Node, p peer.ID) {
 		}
 		return nil
 	})
+}
+
+// An outbound slot that picks a peer already connected inbound holds that
+// inbound channel as its outbound peer: it is protected from eviction
+// while the slot holds it.
+func TestOutboundSlotProtectsHeldInboundChannel(t *testing.T) {
+	s := testSettings(t)
+	s.Net.OutboundConnections = 1
+	s.Net.KnownPeerPercent = 0 // the slot picks from the greylist
+	d := startNode(t, "d", s)
+	xs := testSettings(t)
+	xs.Net.OutboundConnections = 0
+	xs.Net.Peers = []ma.Multiaddr{addrOf(t, d)}
+	x := startNode(t, "x", xs)
+	waitInbound(t, d, x.ID())
+	if d.Host().ConnMgr.IsProtected(x.ID(), "") {
+		t.Fatal("an inbound peer is protected before any slot holds it")
+	}
+	d.Book().Insert("", []addrbook.Entry{{Addr: addrOf(t, x), Peer: x.ID(), LastSeen: time.Now()}})
+	eventually(t, 10*time.Second, func() error {
+		if filled(d) != 1 {
+			return errorf("the slot holds no channel")
+		}
+		if !d.Host().ConnMgr.IsProtected(x.ID(), "") {
+			return errorf("the slot's inbound channel is not protected")
+		}
+		return nil
+	})
+	if ch := d.Manager().Channel(x.ID()); ch == nil || ch.Session() != channel.Inbound {
+		t.Fatalf("the slot holds %v, want x's inbound channel", ch)
+	}
 }

@@ -19,8 +19,9 @@ var _ dhost.EvictionSource = (*Manager)(nil)
 
 // InboundCandidates implements host.EvictionSource: one candidate per
 // started inbound channel. A configured seed and a peer with a handshake
-// in progress are Protected; manual peers and outbound channels are
-// protected through the connection manager (Protect).
+// in progress are Protected; manual peers, channels of every other kind
+// and inbound channels an outbound slot holds are protected through the
+// connection manager (Protect).
 func (m *Manager) InboundCandidates() []dhost.Candidate {
 	m.mu.Lock()
 	defer m.mu.Unlock()
