@@ -258,3 +258,20 @@ func TestSelectVictimProperties(t *testing.T) {
 		t.Fatalf("only %d of 2000 trials evicted: the generator does not exercise the rule", evictions)
 	}
 }
+
+// BenchmarkSelectVictim measures one choice among n candidates (the gater
+// makes it for each newcomer at the cap).
+func BenchmarkSelectVictim(b *testing.B) {
+	for _, n := range []int{8, 125, 512} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			cs := randomCands(rand.New(rand.NewPCG(1, uint64(n))), n)
+			for i := range cs {
+				cs[i].Netgroup = uint64(i % 40)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				SelectVictim(cs)
+			}
+		})
+	}
+}
