@@ -54,6 +54,7 @@ type Node struct {
 
 	hostlistSaveFailures atomic.Uint64
 	hostlistBadLines     atomic.Uint64 // hostlist lines skipped by loads
+	pastEvictions        atomic.Uint64 // inbound evictions of earlier runs
 
 	life     sync.Mutex                    // serialises Start and Stop
 	cur      atomic.Pointer[run]           // the running instance, nil when stopped
@@ -351,6 +352,7 @@ func (n *Node) Stop() error {
 		}
 	}
 	n.registry.Unfreeze()
+	n.pastEvictions.Add(r.mgr.Evictions())
 	n.cur.Store(nil)
 	close(r.done)
 	if err != nil {
@@ -425,6 +427,26 @@ func (n *Node) Channels() []*channel.Channel {
 		return nil
 	}
 	return mgr.Channels()
+}
+
+// TagUseful records that peer p just delivered an application message
+// that was new to this node (the relay calls it): inbound eviction keeps
+// the peers that did so most recently (host.ProtectUseful). It does
+// nothing while the node is not running, and never blocks.
+func (n *Node) TagUseful(p peer.ID) {
+	if h := n.Host(); h != nil {
+		h.ConnMgr.TagUseful(p)
+	}
+}
+
+// InboundEvictions returns how many inbound channels this node stopped
+// to give their slot to a newcomer, over all its runs.
+func (n *Node) InboundEvictions() uint64 {
+	v := n.pastEvictions.Load()
+	if r := n.cur.Load(); r != nil {
+		v += r.mgr.Evictions()
+	}
+	return v
 }
 
 // Ban bans peer p for the configured ban duration and closes its

@@ -13,13 +13,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-msgio/pbio"
 
-	"github.com/dnode-p2p/dnode/internal/leaktest"
 	"github.com/dnode-p2p/dnode/protocols/pb"
 )
 
 const testNetwork = "test"
-
-func TestMain(m *testing.M) { leaktest.Main(m, leaktest.Options()...) }
 
 // pair returns started channels on both ends of one loopback connection,
 // with p attached on both and b's stream handler serving it, and host a;

@@ -45,6 +45,7 @@ const (
 	SeedSync        Kind = "seed_sync"        // a seed answered (Count) or failed (Err)
 	RefineProbe     Kind = "refine_probe"     // a greylist host passed (State "pass") or failed ("fail")
 	ManualConnected Kind = "manual_connected" // a manual slot's peer is connected
+	InboundEvicted  Kind = "inbound_evicted"  // an inbound channel was stopped to give its slot to a newcomer (Addr, ChannelID: the evicted one)
 	RelayDrop       Kind = "relay_drop"       // the relay dropped a message or frame (State: the reason)
 	RelayTree       Kind = "relay_tree"       // a channel joined (State "graft") or left ("prune") a relay tree; a per-message event
 )

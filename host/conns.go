@@ -7,6 +7,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -14,6 +15,10 @@ import (
 // connections for the inbound cap, closes inbound connections that do not
 // become a channel within the handshake timeout, and closes a connection
 // when its last user (a channel or a handshake in progress) releases it.
+// When inbound eviction (ConnMgr.MakeRoom) frees a slot, the evicted
+// peer's connections stop counting at once and the slot is reserved for
+// the newcomer until the swarm reports its connection (at most the
+// handshake timeout).
 //
 // It is safe for concurrent use. Its network.Notifiee methods never block.
 type ConnTracker struct {
@@ -28,27 +33,125 @@ type ConnTracker struct {
 	closed  bool
 	inbound map[network.Conn]*clock.Timer // live inbound conns → reaper timer (nil once used)
 	users   map[network.Conn]int          // conns with users → number of users
-	excess  uint64
+	// reserved: newcomers admitted by an eviction → when their slot
+	// lapses if their connection is not reported first.
+	reserved map[peer.ID]time.Time
+	excess   uint64
 }
 
 var _ network.Notifiee = (*ConnTracker)(nil)
 
 func newConnTracker(c clock.Clock, log *slog.Logger, inboundLimit int, handshakeTimeout time.Duration) *ConnTracker {
 	return &ConnTracker{
-		clock:   c,
-		log:     log,
-		limit:   inboundLimit,
-		timeout: handshakeTimeout,
-		inbound: make(map[network.Conn]*clock.Timer),
-		users:   make(map[network.Conn]int),
+		clock:    c,
+		log:      log,
+		limit:    inboundLimit,
+		timeout:  handshakeTimeout,
+		inbound:  make(map[network.Conn]*clock.Timer),
+		users:    make(map[network.Conn]int),
+		reserved: make(map[peer.ID]time.Time),
 	}
 }
 
-// InboundFull reports whether live inbound connections reached the cap.
+// InboundFull reports whether live inbound connections and reserved
+// slots reached the cap.
 func (t *ConnTracker) InboundFull() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.inbound) >= t.limit
+	return t.countLocked() >= t.limit
+}
+
+// inboundState is the inbound cap as the gater sees it for one newcomer.
+type inboundState struct {
+	count int  // live inbound connections plus reserved slots
+	limit int  // the cap
+	known bool // the newcomer holds a counted inbound connection or a reserved slot
+}
+
+// state returns the inbound cap's state for newcomer p.
+func (t *ConnTracker) state(p peer.ID) inboundState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, known := t.reserved[p]
+	known = known || t.holdsLocked(p)
+	return inboundState{count: t.countLocked(), limit: t.limit, known: known}
+}
+
+// countLocked returns the live inbound connections plus the reserved
+// slots that have not lapsed (it drops the lapsed ones); t.mu is held.
+func (t *ConnTracker) countLocked() int {
+	now := t.clock.Now()
+	for p, until := range t.reserved {
+		if !now.Before(until) {
+			delete(t.reserved, p)
+		}
+	}
+	return len(t.inbound) + len(t.reserved)
+}
+
+// holdsLocked reports whether p holds a counted inbound connection; t.mu
+// is held.
+func (t *ConnTracker) holdsLocked(p peer.ID) bool {
+	for c := range t.inbound {
+		if c.RemotePeer() == p {
+			return true
+		}
+	}
+	return false
+}
+
+// holders returns the peers that hold counted inbound connections:
+// evicting one of them frees a slot.
+func (t *ConnTracker) holders() map[peer.ID]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[peer.ID]bool, len(t.inbound))
+	for c := range t.inbound {
+		out[c.RemotePeer()] = true
+	}
+	return out
+}
+
+// evict frees victim's inbound slots for newcomer: victim's inbound
+// connections stop counting and one slot is reserved for newcomer until
+// its connection is reported or the handshake timeout passes. It returns
+// victim's inbound connections, which the caller closes. It changes
+// nothing and returns false unless the cap is exactly reached and victim
+// holds a counted connection (the state may have changed since the
+// caller looked).
+func (t *ConnTracker) evict(victim, newcomer peer.ID) ([]network.Conn, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || t.limit <= 0 || t.countLocked() != t.limit {
+		return nil, false
+	}
+	var conns []network.Conn
+	for c, tm := range t.inbound {
+		if c.RemotePeer() != victim {
+			continue
+		}
+		if tm != nil {
+			t.stopTimer(tm)
+		}
+		delete(t.inbound, c)
+		conns = append(conns, c)
+	}
+	if len(conns) == 0 {
+		return nil, false
+	}
+	t.reserved[newcomer] = t.clock.Now().Add(t.timeout)
+	return conns, true
+}
+
+// closeAll closes conns from a goroutine the tracker waits for.
+func (t *ConnTracker) closeAll(conns []network.Conn) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
 }
 
 // Limit returns the inbound cap.
@@ -127,6 +230,7 @@ func (t *ConnTracker) close() {
 		}
 		delete(t.inbound, c)
 	}
+	clear(t.reserved)
 }
 
 // wait blocks until every goroutine the tracker started has returned.
@@ -149,15 +253,14 @@ func (t *ConnTracker) Connected(_ network.Network, c network.Conn) {
 	if t.closed {
 		return
 	}
-	if len(t.inbound) >= t.limit {
+	p := c.RemotePeer()
+	_, reserved := t.reserved[p]
+	delete(t.reserved, p)
+	if !reserved && t.countLocked() >= t.limit {
 		// Raced past the gater: the cap is hard, close it at once.
 		t.excess++
 		t.log.Debug("inbound connection closed: inbound slots full", "peer", c.RemotePeer())
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			_ = c.Close()
-		}()
+		t.closeAll([]network.Conn{c})
 		return
 	}
 	var tm *clock.Timer

@@ -12,6 +12,9 @@
 //     connection when the last channel using it stops (conns.go);
 //   - resource-manager and connection-manager limits derived from the
 //     settings (limits.go);
+//   - the connection manager (ConnMgr, connmgr.go): libp2p's
+//     BasicConnMgr (tags, Protect, trimming) plus inbound eviction, whose
+//     choice is the pure SelectVictim (evict.go);
 //   - with a proxy (Config.Proxy), a SOCKS5 transport that does every
 //     dial and never resolves names (it is a transport.SkipResolver, the
 //     swarm's resolver refuses all lookups), libp2p's TCP, QUIC and
@@ -36,6 +39,20 @@
 // closed, so idle connections cannot hold inbound slots. SetLimits
 // changes the cap and the resource manager's system limits while the host
 // runs; lowering the cap closes nothing, it only refuses newcomers.
+//
+// # Inbound eviction
+//
+// At the cap, an inbound newcomer that has no connection with us yet
+// (Evictable) is admitted if ConnMgr.MakeRoom evicts an inbound peer:
+// SelectVictim picks, by Bitcoin Core's protected classes (4 distinct
+// netgroups, 8 lowest pings, 4 most recent useful relay deliveries, the
+// longest-connected half), among the inbound channels of the
+// EvictionSources (one per network: sessions.Manager); manual peers,
+// seeds, outbound channels, handshakes in progress and anything
+// protected with ConnMgr.Protect are never chosen. The victim's
+// connections stop counting at once and its slot is reserved for the
+// newcomer until the newcomer's connection is reported (at most the
+// handshake timeout). With nobody to evict, the newcomer is refused.
 //
 // # Per-IP limits
 //

@@ -34,8 +34,10 @@ const MaxBans = 10000
 const banSweepInterval = time.Minute
 
 // Gater is dnode's connection gater: it refuses blacklisted and banned
-// peers and addresses in both directions and enforces the inbound cap.
-// It is safe for concurrent use; its methods never block.
+// peers and addresses in both directions and enforces the inbound cap,
+// letting an inbound newcomer evict an inbound peer when the cap is
+// reached (Evictable, ConnMgr.MakeRoom). It is safe for concurrent use;
+// its methods never block.
 //
 // Its ban state is bounded: at most MaxBans peer bans and MaxBans address
 // bans. Expired bans are dropped when looked up, by Sweep (the refinery
@@ -49,6 +51,7 @@ type Gater struct {
 	log       *slog.Logger
 	blacklist []blacklistEntry
 	inbound   *ConnTracker
+	evictor   evictor // nil: no eviction
 	maxBans   int
 
 	refusedInbound atomic.Uint64 // inbound connections refused at the cap
@@ -61,6 +64,16 @@ type Gater struct {
 }
 
 var _ connmgr.ConnectionGater = (*Gater)(nil)
+
+// evictor makes room for inbound newcomers when the cap is reached; the
+// ConnMgr is one.
+type evictor interface {
+	// Connected reports whether p has a connection with us.
+	Connected(p peer.ID) bool
+	// MakeRoom evicts an inbound peer for newcomer p and reports whether
+	// it did. It must not block on the network.
+	MakeRoom(p peer.ID) bool
+}
 
 func newGater(c clock.Clock, log *slog.Logger, blacklist []string, tracker *ConnTracker) (*Gater, error) {
 	g := &Gater{
@@ -268,9 +281,17 @@ func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.Co
 		a.Banned = g.Banned(p, m)
 	}
 	if !a.Banned && dir == network.DirInbound && g.inbound != nil {
-		a.InboundFull = g.inbound.InboundFull()
+		st := g.inbound.state(p)
+		a.InboundFull = st.count >= st.limit
+		a.Inbound, a.Limit, a.Connected = st.count, st.limit, st.known
 	}
 	err := Admit(a)
+	if errors.Is(err, ErrInboundFull) && g.evictor != nil {
+		a.Connected = a.Connected || g.evictor.Connected(p)
+		if Evictable(a) && g.evictor.MakeRoom(p) {
+			err = nil
+		}
+	}
 	if errors.Is(err, ErrInboundFull) {
 		g.refusedInbound.Add(1)
 		g.log.Debug("inbound connection refused: inbound slots full", "peer", p, "addr", m)

@@ -80,9 +80,11 @@ type Config struct {
 // Host is a libp2p host with dnode's gater and connection tracker.
 type Host struct {
 	host.Host
-	Gater   *Gater
-	Conns   *ConnTracker
-	ConnMgr *connmgr.BasicConnMgr
+	Gater *Gater
+	Conns *ConnTracker
+	// ConnMgr is the libp2p connection manager: BasicConnMgr's tags,
+	// protection and trimming, and inbound eviction.
+	ConnMgr *ConnMgr
 	// Proxy counts proxied dials; nil when no proxy is set.
 	Proxy *ProxyStats
 	log   *slog.Logger
@@ -118,16 +120,19 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
-	// The connection manager is only a safety net above dnode's own slot
-	// accounting: it trims when connections exceed every slot plus slack,
-	// and never a channel (protected with ChannelTag), so caps raised at
-	// run time (SetLimits) need no new watermarks.
+	// The connection manager's trimming is only a safety net above
+	// dnode's own slot accounting: it trims when connections exceed every
+	// slot plus slack, and never a channel (protected with ChannelTag), so
+	// caps raised at run time (SetLimits) need no new watermarks. Its
+	// inbound eviction makes room for newcomers.
 	high := cfg.InboundLimit + cfg.OutboundLimit + 2*handshakeSlack
-	cm, err := connmgr.NewConnManager(high-handshakeSlack, high, connmgr.WithGracePeriod(time.Minute), connmgr.WithClock(cfg.Clock))
+	base, err := connmgr.NewConnManager(high-handshakeSlack, high, connmgr.WithGracePeriod(time.Minute), connmgr.WithClock(cfg.Clock))
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
+	cm := newConnMgr(base, tracker, cfg.Clock, logger)
+	gater.evictor = cm
 	// yamux keepalive is off: dnode's ping protocol keeps channels alive,
 	// and each keepalive costs a goroutine per connection.
 	mux := *yamux.DefaultTransport
@@ -194,6 +199,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	hst.Host = h
 	built.Store(&h)
+	cm.setNetwork(h.Network())
 	if o := cfg.Onion; o != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), torCommandTimeout)
 		addr, ctl, err := publishOnion(ctx, *o, h, o.Listen)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
@@ -70,5 +72,19 @@ func sessionsOf(n *dnode.Node) map[channel.Session]int {
 }
 
 func testLogHandler(t testing.TB) slog.Handler { return testnet.LogHandler(t) }
+
+// newIdentity returns a new Ed25519 key and its peer ID.
+func newIdentity(t testing.TB) (crypto.PrivKey, peer.ID) {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, id
+}
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

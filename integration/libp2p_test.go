@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -23,7 +24,17 @@ import (
 // cleanup.
 func newPlainHost(t testing.TB) host.Host {
 	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	return newPlainHostWith(t, nil)
+}
+
+// newPlainHostWith is newPlainHost with identity key (nil: a new one).
+func newPlainHostWith(t testing.TB, key crypto.PrivKey) host.Host {
+	t.Helper()
+	opts := []libp2p.Option{libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay()}
+	if key != nil {
+		opts = append(opts, libp2p.Identity(key))
+	}
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@
 //	dnode_broadcasts_rejected_total            Broadcast calls refused
 //	dnode_hostlist_save_failures_total         hostlist saves that failed
 //	dnode_hostlist_bad_lines_total             hostlist lines skipped by loads (malformed or truncated)
+//	dnode_inbound_evictions_total              inbound channels evicted to admit a newcomer
 //
 // NewRegistry adds Go's runtime (go_*) and process (process_*) collectors
 // and go-libp2p's resource manager collectors (libp2p_rcmgr_*: limits,

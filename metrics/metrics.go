@@ -232,6 +232,8 @@ var (
 		"Broadcasts rejected: node not running or too many in flight.", nil, nil)
 	descSaveFailures = prometheus.NewDesc("dnode_hostlist_save_failures_total",
 		"Hostlist saves that failed.", nil, nil)
+	descEvictions = prometheus.NewDesc("dnode_inbound_evictions_total",
+		"Inbound channels stopped to give their slot to a newcomer (inbound eviction).", nil, nil)
 	descBadLines = prometheus.NewDesc("dnode_hostlist_bad_lines_total",
 		"Hostlist lines skipped when the hostlist was loaded: malformed lines and a truncated last line.", nil, nil)
 )
@@ -246,7 +248,7 @@ var (
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descInfo, descChannels, descHosts, descRTT, descRTTChannels,
-		descSlots, descInbound, descRejected, descSaveFailures, descBadLines} {
+		descSlots, descInbound, descRejected, descSaveFailures, descBadLines, descEvictions} {
 		ch <- d
 	}
 }
@@ -273,6 +275,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRejected, float64(n.RejectedBroadcasts()))
 	counter(descSaveFailures, float64(n.HostlistSaveFailures()))
 	counter(descBadLines, float64(n.HostlistBadLines()))
+	counter(descEvictions, float64(n.InboundEvictions()))
 
 	type key struct {
 		session   channel.Session

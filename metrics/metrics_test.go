@@ -138,6 +138,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		`dnode_outbound_slots{state="empty"}`:                                               zero,
 		`dnode_inbound_connections`:                                                         zero,
 		`dnode_broadcasts_rejected_total`:                                                   zero,
+		`dnode_inbound_evictions_total`:                                                     zero,
 		`dnode_ping_rtt_seconds{stat="max"}`:                                                positive,
 		`dnode_node_info{network="test",peer_id="` + a.ID().String() + `",version="0.1.0"}`: one,
 	} {

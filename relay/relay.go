@@ -31,6 +31,7 @@ const (
 // for concurrent use.
 type Relay struct {
 	node   *dnode.Node
+	useful usefulTagger
 	cfg    Config
 	spec   *channel.Spec
 	log    *slog.Logger
@@ -47,6 +48,14 @@ type Relay struct {
 	closed     bool
 }
 
+// usefulTagger hears which peers deliver messages new to us; the node
+// (dnode.Node.TagUseful) keeps them from inbound eviction.
+type usefulTagger interface {
+	// TagUseful records that p just delivered a new, accepted message.
+	// It must not block.
+	TagUseful(p peer.ID)
+}
+
 // New returns a Relay for n with cfg (zero fields take defaults) and
 // registers its protocol on n's registry, which must happen before n
 // starts. It fails on a bad cfg (ErrConfig) or when the registration
@@ -61,6 +70,7 @@ func New(n *dnode.Node, cfg Config, log *slog.Logger) (*Relay, error) {
 	}
 	r := &Relay{
 		node:       n,
+		useful:     n,
 		cfg:        cfg,
 		spec:       channel.NewSpec(Name, ProtocolSemver, &pb.Frame{}, cfg.MaxMessageSize+frameSlack, channel.Metering{}),
 		log:        log,
@@ -371,6 +381,9 @@ func (r *Relay) execLocked(acts []action, now time.Time) after {
 				r.publishDrop(dropQueueFull.String(), a.link, now)
 			}
 		case actDeliver:
+			if ch := r.chans[a.msg.from]; ch != nil && !a.msg.local {
+				r.useful.TagUseful(ch.Peer())
+			}
 			post.calls = r.deliverLocked(a.msg, now, post.calls)
 		case actViolation:
 			if ch := r.chans[a.link]; ch != nil {

@@ -39,7 +39,9 @@
 //
 //   - inbound: the responder side of the handshake for connections that
 //     reach this node's listeners (the listeners and the hard inbound cap
-//     belong to package host);
+//     belong to package host). The Manager is the host's
+//     host.EvictionSource: it lists its inbound channels for inbound
+//     eviction and stops the one evicted with ErrEvicted (evict.go);
 //   - manual: one slot per configured peer, reconnecting forever with
 //     capped exponential backoff plus jitter.
 //

@@ -85,7 +85,9 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handshakes in flight
 
-	notifiee *network.NotifyBundle
+	notifiee     *network.NotifyBundle
+	removeSource func()        // leaves the ConnMgr's eviction sources
+	evictions    atomic.Uint64 // inbound channels evicted
 
 	seedMu sync.RWMutex
 	seeds  []peer.AddrInfo // see seeds.go
@@ -141,6 +143,7 @@ func NewManager(cfg Config) *Manager {
 		m.notifiee.ConnectedF = m.connected // limited.go
 	}
 	m.host.Network().Notify(m.notifiee)
+	m.removeSource = m.host.ConnMgr.AddSource(m)
 	return m
 }
 
@@ -349,6 +352,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	if first {
+		m.removeSource()
 		m.host.Network().StopNotify(m.notifiee)
 		m.host.RemoveStreamHandler(version.ID(m.cfg.Network))
 		for _, spec := range m.cfg.Registry.Specs() {

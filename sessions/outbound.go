@@ -456,6 +456,11 @@ func (o *Outbound) hold(ctx context.Context, s *outSlot, l *addrbook.Lease, ch *
 		// The host stays in its Connect state until Done below.
 		o.log.Debug("book refused held host", "addr", e.Addr, "err", err)
 	}
+	// The held channel may be one the peer opened (an inbound channel):
+	// as this slot's peer it is an outbound peer, never evicted.
+	tag := fmt.Sprintf("dnode/%s/outbound-slot/%d", o.m.cfg.Network, s.id)
+	o.m.host.ConnMgr.Protect(ch.Peer(), tag)
+	defer o.m.host.ConnMgr.Unprotect(ch.Peer(), tag)
 	o.setSlot(s, e, ch)
 	bus.Publish(events.Event{Kind: events.OutboundSlotConnected, Slot: s.id, Addr: e.Addr.String(), ChannelID: ch.ID()})
 	select {

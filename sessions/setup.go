@@ -242,6 +242,9 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		Logger:       m.cfg.Logs.Logger("channel"),
 		Clock:        m.clock,
 	})
+	if kind != channel.Inbound {
+		m.host.ConnMgr.Protect(p, m.protectTag(ch)) // until stopped
+	}
 	m.mu.Lock()
 	m.all[ch] = struct{}{}
 	m.byConn[conn] = append(m.byConn[conn], ch)
@@ -369,6 +372,9 @@ func (m *Manager) stopped(ch *channel.Channel) {
 	delete(m.all, ch)
 	left := len(m.channels)
 	m.mu.Unlock()
+	if ch.Session() != channel.Inbound {
+		m.host.ConnMgr.Unprotect(ch.Peer(), m.protectTag(ch))
+	}
 	if !ch.StartTime().IsZero() {
 		m.log.Info("channel closed", "peer", ch.Peer(), "session", ch.Session(), "conn", conn.ID(), "reason", ch.Err(), "kind", channel.KindOf(ch.Err()))
 		addr := ch.RemoteAddr().String()
