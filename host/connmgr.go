@@ -66,6 +66,10 @@ type ConnMgr struct {
 	mu      sync.Mutex
 	sources map[*EvictionSource]struct{}
 	useful  map[peer.ID]time.Time // peer → its last useful delivery
+	// tags are each peer's protection tags other than ChannelTag: those
+	// exempt it from eviction. ChannelTag only keeps a channel from
+	// libp2p's trimming (every channel has it), so it does not.
+	tags map[peer.ID]map[string]struct{}
 }
 
 var _ connmgr.ConnManager = (*ConnMgr)(nil)
@@ -79,6 +83,7 @@ func newConnMgr(base *basic.BasicConnMgr, conns *ConnTracker, c clock.Clock, log
 		key:          maphash.MakeSeed(),
 		sources:      make(map[*EvictionSource]struct{}),
 		useful:       make(map[peer.ID]time.Time),
+		tags:         make(map[peer.ID]map[string]struct{}),
 	}
 	n := base.Notifee()
 	m.notifiee = &network.NotifyBundle{
@@ -94,6 +99,47 @@ func newConnMgr(base *basic.BasicConnMgr, conns *ConnTracker, c clock.Clock, log
 }
 
 // setNetwork gives the manager the host's network, for Connected.
+// Protect implements connmgr.ConnManager: it protects p under tag from
+// trimming and, unless tag is ChannelTag, from eviction.
+func (m *ConnMgr) Protect(p peer.ID, tag string) {
+	m.BasicConnMgr.Protect(p, tag)
+	if tag == ChannelTag {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.tags[p]
+	if t == nil {
+		t = make(map[string]struct{})
+		m.tags[p] = t
+	}
+	t[tag] = struct{}{}
+}
+
+// Unprotect implements connmgr.ConnManager; it reports whether p is still
+// protected under any tag.
+func (m *ConnMgr) Unprotect(p peer.ID, tag string) bool {
+	if tag != ChannelTag {
+		m.mu.Lock()
+		if t := m.tags[p]; t != nil {
+			delete(t, tag)
+			if len(t) == 0 {
+				delete(m.tags, p)
+			}
+		}
+		m.mu.Unlock()
+	}
+	return m.BasicConnMgr.Unprotect(p, tag)
+}
+
+// EvictionProtected reports whether p holds a protection other than
+// ChannelTag, which exempts it from eviction. Safe for concurrent use.
+func (m *ConnMgr) EvictionProtected(p peer.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.tags[p]) > 0
+}
+
 func (m *ConnMgr) setNetwork(n network.Network) { m.network.Store(&n) }
 
 // Notifee implements connmgr.ConnManager: BasicConnMgr's notifiee, which
@@ -211,7 +257,7 @@ func (m *ConnMgr) Candidates() []Candidate {
 		c := byPeer[p]
 		c.Netgroup = maphash.String(m.key, addrbook.Netgroup(c.Addr))
 		c.LastUseful = m.useful[p]
-		c.Protected = c.Protected || m.IsProtected(p, "")
+		c.Protected = c.Protected || len(m.tags[p]) > 0
 		out = append(out, *c)
 	}
 	return out

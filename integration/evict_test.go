@@ -87,7 +87,7 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 		t.Fatalf("%d inbound connections before the newcomer, want 6", n)
 	}
 
-	if !d.Host().ConnMgr.IsProtected(o.ID(), "") {
+	if !d.Host().ConnMgr.EvictionProtected(o.ID()) {
 		t.Error("the outbound channel's peer is not protected in the connection manager")
 	}
 	kept := map[string]peer.ID{"manual peer": idM, "seed": idS, "low-RTT peer": f.ID(),
@@ -175,7 +175,7 @@ func TestOutboundSlotProtectsHeldInboundChannel(t *testing.T) {
 	xs.Net.Peers = []ma.Multiaddr{addrOf(t, d)}
 	x := startNode(t, "x", xs)
 	waitInbound(t, d, x.ID())
-	if d.Host().ConnMgr.IsProtected(x.ID(), "") {
+	if d.Host().ConnMgr.EvictionProtected(x.ID()) {
 		t.Fatal("an inbound peer is protected before any slot holds it")
 	}
 	d.Book().Insert("", []addrbook.Entry{{Addr: addrOf(t, x), Peer: x.ID(), LastSeen: time.Now()}})
@@ -183,7 +183,7 @@ func TestOutboundSlotProtectsHeldInboundChannel(t *testing.T) {
 		if filled(d) != 1 {
 			return errorf("the slot holds no channel")
 		}
-		if !d.Host().ConnMgr.IsProtected(x.ID(), "") {
+		if !d.Host().ConnMgr.EvictionProtected(x.ID()) {
 			return errorf("the slot's inbound channel is not protected")
 		}
 		return nil
