@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -43,7 +42,6 @@ type Node struct {
 	opts     options
 	logs     logging.Factory
 	log      *slog.Logger
-	clock    clock.Clock
 	registry *protocols.Registry
 	ping     *channel.Protocol[*pb.PingMessage]
 	addr     *addr.Service
@@ -86,23 +84,19 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.clock == nil {
-		o.clock = clock.New()
-	}
 	logs := logging.New(o.logHandler, o.logAttrs...)
 	n := &Node{
 		settings: s,
 		opts:     o,
 		logs:     logs,
 		log:      logs.Logger("node"),
-		clock:    o.clock,
 		registry: protocols.NewRegistry(),
 		ping:     ping.NewSpec(s.Net.Profile(settings.ProfileTCP).ChannelHeartbeatInterval),
 		stopped:  make(chan struct{}),
 	}
 	close(n.stopped)
 	n.bcast.init()
-	n.events = events.NewBus(o.clock.Now)
+	n.events = events.NewBus()
 	n.addr = addr.New(addr.Config{
 		Book:        n.Book,
 		GetAddrsMax: n.getAddrsMax,
@@ -113,10 +107,9 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 				r.refine.Prompt(e)
 			}
 		},
-		Clock: o.clock,
 	})
 	for _, reg := range []protocols.Registration{
-		ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{Timing: n.pingTiming, Clock: o.clock}),
+		ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{Timing: n.pingTiming}),
 		n.addr.Registration(channel.Default | channel.Seed),
 	} {
 		if err := n.registry.Register(reg); err != nil {
@@ -201,7 +194,6 @@ func (n *Node) Start(ctx context.Context) error {
 		Events:   n.events,
 		Observer: &observer{bus: n.events, next: n.opts.observer},
 		Logs:     n.logs,
-		Clock:    n.clock,
 	})
 	r.manual = sessions.NewManual(r.mgr)
 	r.seedsync = sessions.NewSeedSync(r.mgr, n.addr)
@@ -218,7 +210,7 @@ func (n *Node) Start(ctx context.Context) error {
 	// The hostlist is loaded above, before any outbound slot runs.
 	r.outbound.Start()
 	r.refine.Start()
-	r.saver = startSaver(n.clock, net.HostlistSaveInterval, func() { n.saveHostlist(r.book) })
+	r.saver = startSaver(net.HostlistSaveInterval, func() { n.saveHostlist(r.book) })
 	n.bcast.open()
 	n.log.Info("P2P network started", "peer_id", h.ID(), "addrs", n.Addrs())
 	return nil
@@ -258,7 +250,6 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		Metrics:          n.opts.metricsReg,
 		Libp2pOptions:    n.opts.libp2pOpts,
 		Logs:             n.logs,
-		Clock:            n.clock,
 	})
 }
 
@@ -287,7 +278,6 @@ func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
 		Refused:    h.Gater.Refused,
 		Dialable:   n.dialable(),
 		SourceAddr: func(p peer.ID) ma.Multiaddr { return sourceAddr(h, p) },
-		Clock:      n.clock,
 		Logger:     n.logs.Logger("addrbook"),
 	})
 }

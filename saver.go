@@ -3,8 +3,6 @@ package dnode
 import (
 	"sync"
 	"time"
-
-	"github.com/benbjohnson/clock"
 )
 
 // saver calls save every interval until stopped.
@@ -14,12 +12,12 @@ type saver struct {
 	once  sync.Once
 }
 
-func startSaver(clk clock.Clock, interval time.Duration, save func()) *saver {
+func startSaver(interval time.Duration, save func()) *saver {
 	s := &saver{stopc: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := clk.Ticker(interval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {

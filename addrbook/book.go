@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -79,7 +78,6 @@ type Config struct {
 	Refused     func(p peer.ID, a ma.Multiaddr) bool // blacklist/ban check from the gater (may be nil)
 	Dialable    func(a ma.Multiaddr) bool            // nil: tcp, quic-v1 and ws over ip4/ip6/dns (not onion3)
 	SourceQuota int                                  // max Grey entries from one source; 0: GreyMax/10
-	Clock       clock.Clock                          // nil: real time
 	Logger      *slog.Logger                         // nil: discard
 
 	// SourceAddr returns the address a source peer is connected from (nil
@@ -105,7 +103,6 @@ type Config struct {
 // guards the lists and the registry.
 type Book struct {
 	cfg   Config
-	clk   clock.Clock
 	log   *slog.Logger
 	seeds map[peer.ID]struct{}
 
@@ -130,9 +127,6 @@ type Book struct {
 
 // New returns an empty Book.
 func New(cfg Config) *Book {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -144,7 +138,6 @@ func New(cfg Config) *Book {
 	}
 	b := &Book{
 		cfg:      cfg,
-		clk:      cfg.Clock,
 		log:      cfg.Logger,
 		seeds:    make(map[peer.ID]struct{}, len(cfg.Seeds)),
 		reg:      make(map[peer.ID]*regRecord),
@@ -207,7 +200,7 @@ func (b *Book) Contains(p peer.ID) (Color, bool) {
 }
 
 // nowUnix is the current time in whole seconds.
-func (b *Book) nowUnix() int64 { return b.clk.Now().Unix() }
+func (b *Book) nowUnix() int64 { return time.Now().Unix() }
 
 // addLocked stores it in list c, keeping the Grey source counts and
 // buckets. A Grey item whose bucket is full of newer entries is not

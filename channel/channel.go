@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -44,7 +43,6 @@ type Config struct {
 	Observer Observer
 
 	Logger *slog.Logger
-	Clock  clock.Clock
 }
 
 // Channel is one libp2p connection to a peer that completed (or is
@@ -52,7 +50,6 @@ type Config struct {
 type Channel struct {
 	cfg   Config
 	log   *slog.Logger
-	clock clock.Clock
 	peer  peer.ID
 	start time.Time
 
@@ -139,16 +136,12 @@ func New(cfg Config) *Channel {
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = DefaultSendQueue
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Channel{
 		cfg:      cfg,
-		clock:    cfg.Clock,
 		peer:     cfg.Conn.RemotePeer(),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -251,7 +244,7 @@ func (c *Channel) String() string {
 // Start marks the handshake as done: incoming protocol streams are served
 // from now on. It is called once by the session layer.
 func (c *Channel) Start() {
-	c.start = c.clock.Now()
+	c.start = time.Now()
 	close(c.ready)
 }
 

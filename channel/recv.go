@@ -171,7 +171,7 @@ func (c *Channel) filter(ps *protoState, raw []byte) (bool, error) {
 // limit; c.mu must be held.
 func (c *Channel) meterLocked(ps *protoState) error {
 	if ps.spec.metering.Threshold > 0 {
-		now := c.clock.Now()
+		now := time.Now()
 		ps.meter.push(now, ps.spec.metering.Expiry)
 		total := 0
 		for _, o := range c.protos {

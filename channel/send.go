@@ -290,8 +290,7 @@ func (c *Channel) writeProto(ps *protoState, frames []outFrame, buf []byte) ([]b
 	if err != nil {
 		return buf, err
 	}
-	// Deadlines are compared with the OS clock by the transport, so they
-	// use real time, not the injected clock. A stream's deadline is moved
+	// A stream's deadline is moved
 	// only when less than half of WriteTimeout is left, which saves a timer
 	// reset per batch while keeping every write bounded.
 	if now := time.Now(); out.deadline.Sub(now) < c.cfg.WriteTimeout/2 {

@@ -69,7 +69,7 @@ func FuzzReceive(f *testing.F) {
 		r := &Relay{
 			cfg:        cfg,
 			log:        slog.New(slog.DiscardHandler),
-			events:     events.NewBus(time.Now),
+			events:     events.NewBus(),
 			eng:        newEngine(cfg),
 			chans:      make(map[linkID]*channel.Channel), // none: sends and bans are not carried out
 			topics:     make(map[string]*Topic),

@@ -1,6 +1,8 @@
 package sessions
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -131,7 +133,7 @@ func (d *Direct) dial(ctx context.Context, ai peer.AddrInfo, addr ma.Multiaddr) 
 	bus := d.m.cfg.Events
 	var lease *addrbook.Lease // nil without a book
 	if book := d.m.cfg.Book; book != nil {
-		e := addrbook.Entry{Addr: addr, Peer: ai.ID, LastSeen: d.m.clock.Now()}
+		e := addrbook.Entry{Addr: addr, Peer: ai.ID, LastSeen: time.Now()}
 		l, err := book.ConnectLease(e)
 		if err != nil {
 			return nil, fmt.Errorf("direct: host busy: %w", err)

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -58,7 +57,6 @@ type Config struct {
 	Events   *events.Bus    // may be nil
 	Observer Observer       // may be nil
 	Logs     logging.Factory
-	Clock    clock.Clock
 }
 
 // Observer sees what the sessions do, for metrics. Its methods must not
@@ -78,7 +76,6 @@ type Manager struct {
 	net    *settings.Net
 	host   *dhost.Host
 	log    *slog.Logger
-	clock  clock.Clock
 	nextID atomic.Uint64
 
 	ctx    context.Context // cancelled by Stop
@@ -106,11 +103,8 @@ type handshake struct {
 // NewManager returns a Manager for cfg.Network on cfg.Host and installs
 // its stream handlers.
 func NewManager(cfg Config) *Manager {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	if cfg.Events == nil {
-		cfg.Events = events.NewBus(cfg.Clock.Now)
+		cfg.Events = events.NewBus()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
@@ -118,7 +112,6 @@ func NewManager(cfg Config) *Manager {
 		net:      &cfg.Settings.Net,
 		host:     cfg.Host,
 		log:      cfg.Logs.Logger("sessions"),
-		clock:    cfg.Clock,
 		ctx:      ctx,
 		cancel:   cancel,
 		channels: make(map[peer.ID]*channel.Channel),
@@ -169,9 +162,6 @@ func (m *Manager) Settings() *settings.Settings { return &m.cfg.Settings }
 
 // Logs returns the logger factory.
 func (m *Manager) Logs() logging.Factory { return m.cfg.Logs }
-
-// Clock returns the clock.
-func (m *Manager) Clock() clock.Clock { return m.clock }
 
 // Context returns a context cancelled when the manager stops.
 func (m *Manager) Context() context.Context { return m.ctx }
@@ -434,7 +424,7 @@ func (m *Manager) settle(ctx context.Context, conn network.Conn, check func() (*
 			return ch
 		}
 		if expired == nil {
-			t := m.clock.Timer(m.ConnProfile(conn).ChannelHandshakeTimeout)
+			t := time.NewTimer(m.ConnProfile(conn).ChannelHandshakeTimeout)
 			defer t.Stop()
 			expired = t.C
 		}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -136,7 +135,7 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 			// Ours, or one the peer opened: either way the peer is
 			// connected; wait until that channel ends.
 			s.setChannel(slot, ch)
-			started := s.m.clock.Now()
+			started := time.Now()
 			select {
 			case <-ch.Done():
 			case <-ctx.Done():
@@ -145,7 +144,7 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 				}
 			}
 			s.setChannel(slot, nil)
-			if s.m.clock.Since(started) > manualStableAfter {
+			if time.Since(started) > manualStableAfter {
 				backoff = manualBackoffMin
 			}
 		case outcomeStopped:
@@ -156,7 +155,7 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 		default:
 			s.log.Info("manual peer unreachable", "peer", slot.ai.ID, "retry_in", backoff, "err", err)
 		}
-		if !sleep(ctx, s.m.clock, jitter(backoff)) {
+		if !sleep(ctx, jitter(backoff)) {
 			return
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -174,9 +173,9 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// sleep waits for d on clk, returning false if ctx ends first.
-func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
-	t := clk.Timer(d)
+// sleep waits for d, returning false if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

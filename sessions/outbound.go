@@ -298,7 +298,7 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, l *addrbook.Lease, why 
 		case out == outcomeBusy, out == outcomeSelf:
 			// Being connected some other way right now: not the host's fault.
 			l.Done()
-			if !sleep(ctx, o.m.clock, jitter(time.Second)) {
+			if !sleep(ctx, jitter(time.Second)) {
 				return false
 			}
 		default:
@@ -397,7 +397,7 @@ func (o *Outbound) runDiscovery(ctx context.Context) {
 			select {
 			case <-stored:
 				failures = 0
-			case <-o.m.clock.After(pause):
+			case <-time.After(pause):
 				failures++
 				waited = true
 			case <-ctx.Done():
@@ -423,7 +423,7 @@ func (o *Outbound) runDiscovery(ctx context.Context) {
 		o.wake.Notify()
 		// Rounds are a discovery attempt time apart: a round that already
 		// waited that long for answers goes on at once.
-		if !waited && !sleep(ctx, o.m.clock, pause) {
+		if !waited && !sleep(ctx, pause) {
 			return
 		}
 	}

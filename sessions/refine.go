@@ -54,8 +54,8 @@ const promptQueue = 64
 func NewRefine(m *Manager, recheck time.Duration) *Refine {
 	r := &Refine{m: m, book: m.cfg.Book, log: m.cfg.Logs.Logger("refine"), recheck: recheck,
 		prompt: make(chan addrbook.Entry, promptQueue), prompted: make(map[peer.ID]struct{})}
-	r.lastConn.Store(m.clock.Now().UnixNano())
-	m.OnChannel(func(*channel.Channel) { r.lastConn.Store(m.clock.Now().UnixNano()) })
+	r.lastConn.Store(time.Now().UnixNano())
+	m.OnChannel(func(*channel.Channel) { r.lastConn.Store(time.Now().UnixNano()) })
 	return r
 }
 
@@ -117,7 +117,7 @@ func (r *Refine) newRound() {
 }
 
 func (r *Refine) run(ctx context.Context) {
-	timer := r.m.clock.Timer(r.m.net.GreylistRefineryInterval)
+	timer := time.NewTimer(r.m.net.GreylistRefineryInterval)
 	defer timer.Stop()
 	for {
 		select {
@@ -133,7 +133,7 @@ func (r *Refine) run(ctx context.Context) {
 		r.book.Prune()
 		r.m.host.Gater.Sweep()
 		r.expireBans()
-		now := r.m.clock.Now()
+		now := time.Now()
 		if len(r.m.Channels()) > 0 {
 			r.lastConn.Store(now.UnixNano())
 		} else if now.Sub(time.Unix(0, r.lastConn.Load())) >= r.m.net.TimeWithNoConnections {
@@ -188,7 +188,7 @@ func (r *Refine) refineNow(ctx context.Context, e addrbook.Entry) {
 }
 
 func (r *Refine) runRecheck(ctx context.Context) {
-	for sleep(ctx, r.m.clock, r.recheck) {
+	for sleep(ctx, r.recheck) {
 		if e, err := r.book.RecheckWhite(); err == nil {
 			r.settle(ctx, e, r.book.Rechecked)
 		}

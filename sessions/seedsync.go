@@ -104,7 +104,7 @@ func (s *SeedSync) Sync(ctx context.Context) SyncResult {
 	}
 	r := &syncRound{done: make(chan struct{})}
 	s.running = r
-	now := s.m.clock.Now()
+	now := time.Now()
 	var due []peer.AddrInfo
 	for _, ai := range s.seeds {
 		st := s.stateLocked(ai.ID)
@@ -157,7 +157,7 @@ func (s *SeedSync) syncOne(ctx context.Context, ai peer.AddrInfo) (int, error) {
 	s.mu.Lock()
 	st := s.stateLocked(ai.ID)
 	if err != nil {
-		st.next = s.m.clock.Now().Add(st.backoff)
+		st.next = time.Now().Add(st.backoff)
 		st.backoff = min(2*st.backoff, seedMaxBackoff)
 		st.lastErr = err
 	} else {

@@ -240,7 +240,6 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		Stopped:      m.stopped,
 		Observer:     m.cfg.Observer,
 		Logger:       m.cfg.Logs.Logger("channel"),
-		Clock:        m.clock,
 	})
 	m.mu.Lock()
 	m.all[ch] = struct{}{}
@@ -264,7 +263,7 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		Protocols:  m.Protocols(),
 	}
 	began := time.Now()
-	theirs, err := version.Exchange(ctx, s, rw, local, conn.RemoteMultiaddr(), profile.ChannelHandshakeTimeout, m.clock.Now())
+	theirs, err := version.Exchange(ctx, s, rw, local, conn.RemoteMultiaddr(), profile.ChannelHandshakeTimeout, time.Now())
 	if o := m.cfg.Observer; o != nil {
 		o.Handshake(kind, time.Since(began), err)
 	}

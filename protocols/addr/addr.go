@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
@@ -49,7 +48,6 @@ type Config struct {
 	// sender itself once it went through the book (the refinery verifies
 	// such addresses promptly). It must not block.
 	SelfAdvertised func(addrbook.Entry)
-	Clock          clock.Clock
 }
 
 // Service is the protocol for one node: it keeps one instance per channel.
@@ -67,9 +65,6 @@ type Service struct {
 
 // New returns the service. Register Registration() on the node's registry.
 func New(cfg Config) *Service {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	return &Service{
 		cfg: cfg,
 		proto: channel.NewProtocol[*pb.AddrMessage](Name, ProtocolSemver, MaxBytes,
@@ -113,7 +108,7 @@ type instance struct {
 }
 
 func (s *Service) newInstance(ch *channel.Channel) (protocols.Protocol, error) {
-	in := &instance{svc: s, ch: ch, bucket: newBucket(s.cfg.Clock.Now()), reply: make(chan int, 1)}
+	in := &instance{svc: s, ch: ch, bucket: newBucket(time.Now()), reply: make(chan int, 1)}
 	s.proto.Handle(ch, in.handle)
 	s.mu.Lock()
 	s.insts[ch] = in
@@ -145,7 +140,7 @@ func (in *instance) advertise() {
 	if len(ext) == 0 {
 		return
 	}
-	now := uint64(in.svc.cfg.Clock.Now().Unix())
+	now := uint64(time.Now().Unix())
 	msg := &pb.Addrs{}
 	for _, a := range ext {
 		msg.Addrs = append(msg.Addrs, &pb.AddrEntry{Addr: a.Bytes(), LastSeen: now})
@@ -158,7 +153,7 @@ func (in *instance) advertise() {
 // MinRequestInterval, and reports whether it sent.
 func (in *instance) request(paced bool) bool {
 	max := in.svc.cfg.GetAddrsMax()
-	now := in.svc.cfg.Clock.Now()
+	now := time.Now()
 	in.mu.Lock()
 	if paced && now.Sub(in.asked) < MinRequestInterval {
 		in.mu.Unlock()
@@ -218,7 +213,7 @@ func (in *instance) receive(a *pb.Addrs) error {
 		return fmt.Errorf("%w: Addrs with %d entries, cap %d", channel.ErrViolation, len(a.Addrs), MaxEntries)
 	}
 	in.mu.Lock()
-	allowed := in.bucket.take(in.svc.cfg.Clock.Now(), len(a.Addrs))
+	allowed := in.bucket.take(time.Now(), len(a.Addrs))
 	in.mu.Unlock()
 	if limited := len(a.Addrs) - allowed; limited > 0 {
 		in.svc.rateLimited.Add(uint64(limited))
