@@ -20,7 +20,7 @@ func outcomeItem(e Entry) (*item, error) {
 		}
 		c, err := ma.NewComponent("p2p", e.Peer.String())
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidAddr, err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalidAddr, err)
 		}
 		a = a.AppendComponent(c)
 	}

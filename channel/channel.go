@@ -372,7 +372,7 @@ func (c *Channel) Wait(ctx context.Context) error {
 
 // violation reports a protocol violation by the peer and stops.
 func (c *Channel) violation(err error) {
-	err = fmt.Errorf("%w: %v", ErrViolation, err)
+	err = fmt.Errorf("%w: %w", ErrViolation, err)
 	select {
 	case <-c.stopping:
 		return

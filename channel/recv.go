@@ -138,7 +138,7 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 		}
 		msg := ps.spec.newMessage()
 		if err := proto.Unmarshal(buf, msg); err != nil {
-			return fmt.Errorf("%w: %s: undecodable message: %v", ErrViolation, ps.spec.name, err)
+			return fmt.Errorf("%w: %s: undecodable message: %w", ErrViolation, ps.spec.name, err)
 		}
 		c.received.Add(1)
 		if o := c.cfg.Observer; o != nil {

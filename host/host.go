@@ -172,7 +172,7 @@ func New(cfg Config) (*Host, error) {
 		cm.Close()
 		rm.Close()
 		if len(cfg.Listen) > 0 {
-			return nil, fmt.Errorf("%w: %v", ErrListen, err)
+			return nil, fmt.Errorf("%w: %w", ErrListen, err)
 		}
 		return nil, err
 	}

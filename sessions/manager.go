@@ -29,10 +29,10 @@ import (
 
 // Errors returned by the Manager.
 var (
-	// ErrStopped: the manager is stopped or stopping. As a channel's stop
-	// reason it is of kind channel.StopLocal (so it also Is
-	// channel.ErrStopped).
-	ErrStopped = channel.Because(channel.StopLocal, errors.New("network stopped"))
+	// ErrStopped: the manager is stopped or stopping. It is
+	// channel.ErrStopped (one sentinel: errors.Is matches either name), of
+	// kind channel.StopLocal as a channel's stop reason.
+	ErrStopped = channel.ErrStopped
 	// ErrAlreadyConnected: a channel with the peer exists; Connect returns
 	// it along with this error.
 	ErrAlreadyConnected = errors.New("already connected to peer")

@@ -286,8 +286,8 @@ func (s *Service) SeedExchange(ctx context.Context, ch *channel.Channel) (int, e
 	case n := <-in.reply:
 		return n, nil
 	case <-ch.Stopping():
-		return 0, fmt.Errorf("%w: channel closed: %v", ErrNoReply, ch.Err())
+		return 0, fmt.Errorf("%w: channel closed: %w", ErrNoReply, ch.Err())
 	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: %v", ErrNoReply, ctx.Err())
+		return 0, fmt.Errorf("%w: %w", ErrNoReply, ctx.Err())
 	}
 }
