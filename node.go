@@ -195,6 +195,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Observer: &observer{bus: n.events, next: n.opts.observer},
 		Logs:     n.logs,
 	})
+	r.mgr.Start()
 	r.manual = sessions.NewManual(r.mgr)
 	r.seedsync = sessions.NewSeedSync(r.mgr, n.addr)
 	r.outbound = sessions.NewOutbound(r.mgr, n.addr, r.seedsync)
@@ -307,22 +308,26 @@ func (n *Node) Stop() error {
 	n.bcast.close()
 	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
 	defer cancel()
-	r.saver.stop()
+	serr := r.saver.stop(ctx)
 	// Save while channels are still up, so that gold peers stay gold and
-	// the outbound peers become the next start's anchors.
-	n.saveHostlist(r.book)
+	// the outbound peers become the next start's anchors; not beside a
+	// periodic save that is stuck (serr says so).
+	if serr == nil {
+		n.saveHostlist(r.book)
+	}
 	n.saveAnchors(r.outbound.Anchors())
 	// Each stop is bounded by ctx: a protocol job that ignores its
 	// context delays the stops up to StopTimeout, and the error names
 	// what did not stop.
 	err := errors.Join(
+		serr,
 		r.manual.Stop(ctx),
 		r.outbound.Stop(ctx),
 		r.refine.Stop(ctx),
 		r.mgr.Stop(ctx),
 		r.direct.Stop(ctx),
+		n.bcast.drain(ctx),
 	)
-	n.bcast.drain(ctx)
 	if n.opts.host == nil {
 		if cerr := r.host.Close(); err == nil {
 			err = cerr

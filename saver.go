@@ -1,11 +1,15 @@
 package dnode
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
-// saver calls save every interval until stopped.
+// saver calls save every interval until stopped. Its goroutine is owned
+// by the saver: stop ends it.
 type saver struct {
 	stopc chan struct{}
 	wg    sync.WaitGroup
@@ -31,7 +35,9 @@ func startSaver(interval time.Duration, save func()) *saver {
 	return s
 }
 
-func (s *saver) stop() {
+// stop stops the saver and waits for a save in progress, at most until
+// ctx is done; the error then wraps ctx.Err().
+func (s *saver) stop(ctx context.Context) error {
 	s.once.Do(func() { close(s.stopc) })
-	s.wg.Wait()
+	return lifecycle.Wait(ctx, &s.wg, "hostlist saver")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
 // ErrSeedPeer is returned when a direct channel to a seed is requested.
@@ -39,7 +40,9 @@ type Direct struct {
 // Stop waits for the watchers of direct channels, at most until ctx is
 // done (the error wraps ctx.Err()); the Manager stops the channels
 // themselves.
-func (d *Direct) Stop(ctx context.Context) error { return waitFor(ctx, &d.wg, "direct channels") }
+func (d *Direct) Stop(ctx context.Context) error {
+	return lifecycle.Wait(ctx, &d.wg, "direct channels")
+}
 
 // NewDirect returns the direct session of m.
 func NewDirect(m *Manager) *Direct {

@@ -21,6 +21,7 @@ import (
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
 	dhost "github.com/dnode-p2p/dnode/host"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 	"github.com/dnode-p2p/dnode/internal/logging"
 	"github.com/dnode-p2p/dnode/protocols"
 	"github.com/dnode-p2p/dnode/protocols/version"
@@ -100,8 +101,8 @@ type handshake struct {
 	conn      network.Conn // its connection, once known; guarded by Manager.mu
 }
 
-// NewManager returns a Manager for cfg.Network on cfg.Host and installs
-// its stream handlers.
+// NewManager returns a Manager for cfg.Network on cfg.Host; Start
+// installs its stream handlers.
 func NewManager(cfg Config) *Manager {
 	if cfg.Events == nil {
 		cfg.Events = events.NewBus()
@@ -120,14 +121,20 @@ func NewManager(cfg Config) *Manager {
 		resolved: make(chan struct{}),
 		all:      make(map[*channel.Channel]struct{}),
 	}
-	for _, spec := range cfg.Registry.Specs() {
-		spec := spec
-		m.host.SetStreamHandler(spec.ID(cfg.Network), func(s network.Stream) { m.serveProtocol(spec, s) })
-	}
-	m.host.SetStreamHandler(version.ID(cfg.Network), m.acceptHandshake)
 	m.notifiee = &network.NotifyBundle{DisconnectedF: m.disconnected}
-	m.host.Network().Notify(m.notifiee)
 	return m
+}
+
+// Start installs the Manager's stream handlers (the version handshake and
+// every registered protocol) and its connection notifiee: from then on it
+// accepts handshakes. Call it once, before the sessions start; Stop undoes
+// it.
+func (m *Manager) Start() {
+	for _, spec := range m.cfg.Registry.Specs() {
+		m.host.SetStreamHandler(spec.ID(m.cfg.Network), func(s network.Stream) { m.serveProtocol(spec, s) })
+	}
+	m.host.SetStreamHandler(version.ID(m.cfg.Network), m.acceptHandshake)
+	m.host.Network().Notify(m.notifiee)
 }
 
 // ErrConnClosed is the stop reason of a channel whose connection closed.
@@ -358,7 +365,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		}
 		close(done)
 	}()
-	if awaited(ctx, done) {
+	if lifecycle.Awaited(ctx, done) {
 		return nil
 	}
 	// The stragglers: channels whose goroutines (a protocol job ignoring

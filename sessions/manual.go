@@ -12,6 +12,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
 // Manual backoff bounds. The delay before a retry starts at
@@ -121,7 +122,7 @@ func (s *Manual) Stop(ctx context.Context) error {
 		delete(s.slots, p)
 	}
 	s.mu.Unlock()
-	return waitFor(ctx, &s.wg, "manual slots")
+	return lifecycle.Wait(ctx, &s.wg, "manual slots")
 }
 
 // run keeps a channel to the slot's peer until ctx is done.

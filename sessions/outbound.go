@@ -14,6 +14,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 	"github.com/dnode-p2p/dnode/protocols/addr"
 )
 
@@ -160,7 +161,7 @@ func (o *Outbound) Stop(ctx context.Context) error {
 	if cancel != nil {
 		cancel()
 	}
-	return waitFor(ctx, &o.wg, "outbound slots")
+	return lifecycle.Wait(ctx, &o.wg, "outbound slots")
 }
 
 // Slots returns each slot's channel id (0 when empty), in slot order.

@@ -14,6 +14,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
 // refineTimeout is the hard cap on one refinery probe (DarkFi's 5 s).
@@ -83,7 +84,7 @@ func (r *Refine) Stop(ctx context.Context) error {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	return waitFor(ctx, &r.wg, "refinery")
+	return lifecycle.Wait(ctx, &r.wg, "refinery")
 }
 
 // Prompt asks the refinery to probe e soon, ahead of its interval: a peer
