@@ -37,6 +37,7 @@ func (s *fuzzStream) Read(p []byte) (int, error)      { return s.r.Read(p) }
 func (s *fuzzStream) SetReadDeadline(time.Time) error { return nil }
 func (s *fuzzStream) Close() error                    { s.closed++; return nil }
 func (s *fuzzStream) Reset() error                    { s.reset++; return nil }
+func (s *fuzzStream) Scope() network.StreamScope      { return &network.NullScope{} }
 
 // errHandler is what the fuzzed handler returns for the Ping of nonce
 // 666: a local error that stops the channel without blaming the peer.

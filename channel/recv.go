@@ -20,7 +20,16 @@ func protocolID(s string) protocol.ID { return protocol.ID(s) }
 // spec. It runs in the caller's goroutine (the libp2p stream handler) and
 // always resets or closes s before returning. A stream for a protocol
 // not attached to the channel, or a second one, is reset without harm.
+// The stream is attached to ServiceName with its reader's buffers
+// reserved in its scope (see ScopeStream); a stream the resource manager
+// refuses is reset, and the channel keeps running.
 func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
+	release, err := ScopeStream(s, streamMemory)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	defer release()
 	select {
 	case <-c.ready:
 	case <-c.stopping:
@@ -39,7 +48,7 @@ func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
 	c.mu.Unlock()
 	defer c.wg.Done()
 
-	err := c.readLoop(ps, s)
+	err = c.readLoop(ps, s)
 	switch {
 	case err == nil:
 		s.Close()

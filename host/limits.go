@@ -5,12 +5,17 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/x/rate"
+
+	"github.com/dnode-p2p/dnode/channel"
 )
 
 // handshakeSlack is how many connections beyond the configured slots the
 // resource manager admits, for handshakes in flight and for libp2p tools
 // (identify, ping) that connect without becoming channels.
 const handshakeSlack = 32
+
+// unlimitedStreams lifts a scope's stream limits, keeping its memory limit.
+var unlimitedStreams = rcmgr.ResourceLimits{Streams: rcmgr.Unlimited, StreamsInbound: rcmgr.Unlimited, StreamsOutbound: rcmgr.Unlimited}
 
 // newResourceManager derives libp2p resource limits from dnode's slots:
 // the system scope admits the inbound cap plus slack inbound, and every
@@ -26,6 +31,10 @@ func newResourceManager(inbound, outbound, perIP int, metrics bool) (network.Res
 			ConnsOutbound: rcmgr.LimitVal(outbound + handshakeSlack),
 			Conns:         rcmgr.LimitVal(inbound + outbound + 2*handshakeSlack),
 		},
+		// dnode's streams are attached to one service (channel.ScopeStream)
+		// for accounting; its stream counts stay bounded by the protocol
+		// and system limits, not by a second cap.
+		Service: map[string]rcmgr.ResourceLimits{channel.ServiceName: unlimitedStreams},
 	}
 	var opts []rcmgr.Option
 	if !metrics {

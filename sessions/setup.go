@@ -136,6 +136,11 @@ func (m *Manager) inboundOn(ctx context.Context, conn network.Conn, expect bool)
 func (m *Manager) acceptHandshake(s network.Stream) {
 	conn := s.Conn()
 	p := conn.RemotePeer()
+	if _, err := channel.ScopeStream(s, 0); err != nil {
+		m.log.Debug("refusing handshake", "peer", p, "err", err)
+		_ = s.Reset()
+		return
+	}
 	// Both sides may start a handshake on this one connection at once:
 	// the one started by the smaller peer ID goes on, the other is
 	// refused (its initiator then takes the channel this one makes; see
