@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
-	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/relay"
 )
 
@@ -270,63 +268,47 @@ func ban(n *dnode.Node, p params) (any, error) {
 
 // getInfo builds p2p.get_info's result.
 func getInfo(n *dnode.Node, pg page) Info {
-	s := n.Settings()
+	snap := n.Info()
 	info := Info{
-		PeerID:        n.ID().String(),
-		Network:       s.Network,
-		AppVersion:    s.AppVersion,
-		Addrs:         []string{},
-		ExternalAddrs: []string{},
+		PeerID:        snap.PeerID.String(),
+		Network:       snap.Network,
+		AppVersion:    snap.AppVersion,
+		Addrs:         multiaddrStrings(snap.Addrs),
+		ExternalAddrs: multiaddrStrings(snap.ExternalAddrs),
 		Channels:      []ChannelInfo{},
-		OutboundSlots: n.OutboundSlots(),
-	}
-	if !n.Running() {
-		info.PeerID = ""
-	}
-	if info.AppVersion == "" {
-		info.AppVersion = dnode.Version
-	}
-	for _, a := range n.Addrs() {
-		info.Addrs = append(info.Addrs, a.String())
-	}
-	if m := n.Manager(); m != nil {
-		for _, a := range m.ExternalAddrs() {
-			info.ExternalAddrs = append(info.ExternalAddrs, a.String())
-		}
+		ChannelsTotal: len(snap.Channels),
+		OutboundSlots: snap.OutboundSlots,
 	}
 	if info.OutboundSlots == nil {
 		info.OutboundSlots = []uint64{}
 	}
-	chans := n.Channels()
-	slices.SortFunc(chans, func(a, b *channel.Channel) int {
-		switch {
-		case a.ID() < b.ID():
-			return -1
-		case a.ID() > b.ID():
-			return 1
-		}
-		return 0
-	})
-	info.ChannelsTotal = len(chans)
-	for _, ch := range pageOf(chans, pg) {
+	for _, ch := range pageOf(snap.Channels, pg) {
 		info.Channels = append(info.Channels, channelInfo(ch))
 	}
 	return info
 }
 
-func channelInfo(ch *channel.Channel) ChannelInfo {
-	ci := ChannelInfo{
-		ID:        ch.ID(),
-		PeerID:    ch.Peer().String(),
-		Addr:      ch.RemoteAddr().String(),
-		Session:   ch.Session().String(),
-		Direction: direction(ch.Direction()),
-		RTTMillis: float64(ch.RTT()) / float64(time.Millisecond),
+func multiaddrStrings(addrs []ma.Multiaddr) []string {
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, a.String())
 	}
-	st := ch.Stats()
+	return out
+}
+
+func channelInfo(ch dnode.ChannelInfo) ChannelInfo {
+	ci := ChannelInfo{
+		ID:        ch.ID,
+		PeerID:    ch.Peer.String(),
+		Addr:      ch.Addr.String(),
+		Session:   ch.Session.String(),
+		Direction: direction(ch.Direction),
+		RTTMillis: float64(ch.RTT) / float64(time.Millisecond),
+	}
+	st := ch.Stats
 	ci.BytesIn, ci.BytesOut, ci.MsgsIn, ci.MsgsOut = st.BytesIn, st.BytesOut, st.MessagesIn, st.MessagesOut
-	if t := ch.StartTime(); !t.IsZero() {
-		ci.StartTime = t.Unix()
+	if !ch.Start.IsZero() {
+		ci.StartTime = ch.Start.Unix()
 	}
 	return ci
 }
