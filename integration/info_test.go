@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -15,11 +14,7 @@ import (
 // and its channel (session, direction, traffic); after Stop it holds no
 // peer ID, no channels and no slots.
 func TestNodeInfoSnapshot(t *testing.T) {
-	a := startNode(t, "a", testSettings(t))
-	b := startNode(t, "b", testSettings(t))
-	if _, err := a.Connect(context.Background(), addrOf(t, b), channel.Manual); err != nil {
-		t.Fatal(err)
-	}
+	a, b := manualPair(t)
 	var snap = a.Info()
 	eventually(t, 10*time.Second, func() error {
 		snap = a.Info()

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -17,11 +16,7 @@ import (
 // counts the channel's incoming streams and at least one read buffer's
 // memory per stream, and it empties once the channel is gone.
 func TestStreamsInDnodeService(t *testing.T) {
-	a := startNode(t, "a", testSettings(t))
-	b := startNode(t, "b", testSettings(t))
-	if _, err := a.Connect(context.Background(), addrOf(t, b), channel.Manual); err != nil {
-		t.Fatal(err)
-	}
+	a, b := manualPair(t)
 	stat := func(n *dnode.Node) (st network.ScopeStat) {
 		err := n.Host().Network().ResourceManager().ViewService(channel.ServiceName, func(s network.ServiceScope) error {
 			st = s.Stat()
