@@ -97,17 +97,7 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 	close(n.stopped)
 	n.bcast.init()
 	n.events = events.NewBus()
-	n.addr = addr.New(addr.Config{
-		Book:        n.Book,
-		GetAddrsMax: n.getAddrsMax,
-		Transports:  n.dialableTransports,
-		External:    n.externalAddrs,
-		SelfAdvertised: func(e addrbook.Entry) {
-			if r := n.cur.Load(); r != nil {
-				r.refine.Prompt(e)
-			}
-		},
-	})
+	n.addr = addr.New(addr.Config{Node: addrNode{n}})
 	for _, reg := range []protocols.Registration{
 		ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{Timing: n.pingTiming}),
 		n.addr.Registration(channel.Default | channel.Seed),
@@ -117,22 +107,6 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 		}
 	}
 	return n, nil
-}
-
-func (n *Node) getAddrsMax() int {
-	if m := n.settings.Net.GetaddrsMax; m > 0 {
-		return m
-	}
-	return max(n.settings.Net.OutboundConnections, 1)
-}
-
-// externalAddrs returns the configured external addresses with /p2p/.
-func (n *Node) externalAddrs() []ma.Multiaddr {
-	mgr := n.Manager()
-	if mgr == nil {
-		return nil
-	}
-	return mgr.ExternalAddrs()
 }
 
 // pingTiming returns the heartbeat and pong timeout of a channel's
@@ -171,7 +145,7 @@ func (n *Node) Start(ctx context.Context) error {
 	net := &n.settings.Net
 	n.registry.Freeze()
 	r := &run{host: h, done: make(chan struct{})}
-	r.book = n.newBook(h, r)
+	r.book = n.newBook(h)
 	r.book.OnStore(func(count int) { n.events.Publish(events.Event{Kind: events.HostsStored, Count: count}) })
 	n.lastBook.Store(r.book)
 	if res, err := r.book.Load(n.settings.HostlistPath()); err != nil {
@@ -254,8 +228,8 @@ func (n *Node) newHost() (*dhost.Host, error) {
 	})
 }
 
-// newBook builds the address book of run r on host h.
-func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
+// newBook builds the address book of a run on host h.
+func (n *Node) newBook(h *dhost.Host) *addrbook.Book {
 	var seeds []peer.ID
 	for _, a := range n.settings.Net.Seeds {
 		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
@@ -265,21 +239,10 @@ func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
 	return addrbook.New(addrbook.Config{
 		Localnet: n.settings.Net.Localnet,
 		Self:     h.ID(),
-		OwnAddrs: func() []ma.Multiaddr { return append(h.Addrs(), n.settings.Net.ExternalAddrs...) },
 		Seeds:    seeds,
-		Manual: func() []peer.ID {
-			var out []peer.ID
-			if r.manual != nil {
-				for p := range r.manual.Peers() {
-					out = append(out, p)
-				}
-			}
-			return out
-		},
-		Refused:    h.Gater.Refused,
-		Dialable:   n.dialable(),
-		SourceAddr: func(p peer.ID) ma.Multiaddr { return sourceAddr(h, p) },
-		Logger:     n.logs.Logger("addrbook"),
+		Node:     bookNode{n: n, h: h},
+		Dialer:   n.dialer(),
+		Logger:   n.logs.Logger("addrbook"),
 	})
 }
 

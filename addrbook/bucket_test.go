@@ -81,12 +81,7 @@ func TestBucketIndex(t *testing.T) {
 func sourceBook(t *testing.T, from map[peer.ID]string) *Book {
 	b, _ := newTestBook(t, Config{
 		Rand: rand.NewPCG(7, 7),
-		SourceAddr: func(p peer.ID) ma.Multiaddr {
-			if ip, ok := from[p]; ok {
-				return ma.StringCast("/ip4/" + ip + "/tcp/1")
-			}
-			return nil
-		},
+		Node: sourceNode(from),
 	})
 	return b
 }
@@ -436,4 +431,18 @@ func TestFailedKeepsSourceBucket(t *testing.T) {
 		}
 		mustInvariants(t, b)
 	})
+}
+
+// sourceNode is a Node that knows the IPv4 address each source peer is
+// connected from.
+type sourceNode map[peer.ID]string
+
+func (s sourceNode) OwnAddrs() []ma.Multiaddr           { return nil }
+func (s sourceNode) ManualPeers() []peer.ID             { return nil }
+func (s sourceNode) Refused(peer.ID, ma.Multiaddr) bool { return false }
+func (s sourceNode) SourceAddr(p peer.ID) ma.Multiaddr {
+	if ip, ok := s[p]; ok {
+		return ma.StringCast("/ip4/" + ip + "/tcp/1")
+	}
+	return nil
 }

@@ -136,11 +136,9 @@ func TestFilterIdentities(t *testing.T) {
 		self, seed, manual, refused := testPeer(1), testPeer(2), testPeer(3), testPeer(4)
 		own := mustMA(t, "/ip4/8.8.8.8/tcp/4000")
 		b, _ := newTestBook(t, Config{
-			Self:     self,
-			Seeds:    []peer.ID{seed},
-			Manual:   func() []peer.ID { return []peer.ID{manual} },
-			Refused:  func(p peer.ID, _ ma.Multiaddr) bool { return p == refused },
-			OwnAddrs: func() []ma.Multiaddr { return []ma.Multiaddr{own} },
+			Self:  self,
+			Seeds: []peer.ID{seed},
+			Node:  filterNode{manual: manual, refused: refused, own: own},
 		})
 		cases := []struct {
 			name   string
@@ -197,7 +195,7 @@ func TestFilterUndialableGoesDark(t *testing.T) {
 
 		// A custom Dialable: an entry that becomes dialable leaves Dark.
 		dialable := false
-		b2, _ := newTestBook(t, Config{Dialable: func(ma.Multiaddr) bool { return dialable }})
+		b2, _ := newTestBook(t, Config{Dialer: DialableFunc(func(ma.Multiaddr) bool { return dialable })})
 		e := entryN(t, 1, mock.Now()) // the bubble's time moved on above
 		b2.Insert("", []Entry{e})
 		if b2.Len(Dark) != 1 || b2.Len(Grey) != 0 {
@@ -223,7 +221,7 @@ func TestFilterOnion(t *testing.T) {
 		if got := b.Select(8, []string{"tcp"}); len(got) != 1 || !got[0].Addr.Equal(onion.Addr) {
 			t.Fatalf("dark onion not propagated: %v", got)
 		}
-		proxied, _ := newTestBook(t, Config{Dialable: func(a ma.Multiaddr) bool { return Transport(a) == TransportOnion3 }})
+		proxied, _ := newTestBook(t, Config{Dialer: DialableFunc(func(a ma.Multiaddr) bool { return Transport(a) == TransportOnion3 })})
 		if proxied.Insert("", []Entry{onion}) != 1 || proxied.Len(Grey) != 1 {
 			t.Fatalf("onion with a proxy: grey %d dark %d, want it grey", proxied.Len(Grey), proxied.Len(Dark))
 		}
@@ -478,3 +476,15 @@ func TestNewItemKey(t *testing.T) {
 		t.Error("peer mismatch accepted")
 	}
 }
+
+// filterNode is a Node with one manual peer, one refused peer and one own
+// address.
+type filterNode struct {
+	NoNode
+	manual, refused peer.ID
+	own             ma.Multiaddr
+}
+
+func (f filterNode) ManualPeers() []peer.ID                 { return []peer.ID{f.manual} }
+func (f filterNode) Refused(p peer.ID, _ ma.Multiaddr) bool { return p == f.refused }
+func (f filterNode) OwnAddrs() []ma.Multiaddr               { return []ma.Multiaddr{f.own} }

@@ -230,7 +230,7 @@ func (w *world) newBook(run uint64) *addrbook.Book {
 		Self:         w.self,
 		FlatGreylist: !w.def.Buckets,
 		UniformPicks: !w.def.GroupPicks,
-		SourceAddr:   func(p peer.ID) ma.Multiaddr { return w.conns[p] },
+		Node:         worldNode{w: w},
 		Rand:         rand.NewPCG(w.seed, run),
 	})
 }
@@ -536,3 +536,12 @@ func (w *world) run() (Outcome, error) {
 	out.SharedNetgroup = w.shared
 	return out, nil
 }
+
+// worldNode is the victim's node as its book sees it: it knows the
+// address each connected peer is connected from.
+type worldNode struct {
+	addrbook.NoNode
+	w *world
+}
+
+func (n worldNode) SourceAddr(p peer.ID) ma.Multiaddr { return n.w.conns[p] }

@@ -38,16 +38,32 @@ const (
 // ErrNoReply is returned by SeedExchange when the seed did not answer.
 var ErrNoReply = errors.New("seed sent no addresses in time")
 
+// Node is the node the protocol serves, as the protocol sees it. Its
+// methods are called from channel goroutines: they must be safe for
+// concurrent use and must not block.
+type Node interface {
+	// AddrBook returns the node's address book.
+	AddrBook() *addrbook.Book
+	// GetAddrsMax returns how many addresses to ask a peer for.
+	GetAddrsMax() int
+	// DialableTransports returns the transports the node can dial ("tcp",
+	// "quic", "ws"), sent in GetAddrs.
+	DialableTransports() []string
+	// ExternalAddrs returns the node's external addresses with /p2p/,
+	// advertised to each peer.
+	ExternalAddrs() []ma.Multiaddr
+}
+
+// SelfAdvertised is implemented by a Node that wants to hear of every
+// received address of the sender itself once it went through the book
+// (the refinery verifies such addresses promptly). It must not block.
+type SelfAdvertised interface {
+	SelfAdvertised(addrbook.Entry)
+}
+
 // Config wires the protocol to its node.
 type Config struct {
-	Book        func() *addrbook.Book // the running node's book
-	GetAddrsMax func() int            // how many addresses to ask for
-	Transports  func() []string       // transports we can dial ("tcp", "quic", "ws")
-	External    func() []ma.Multiaddr // our external addresses with /p2p/
-	// SelfAdvertised, if set, is called with every received address of the
-	// sender itself once it went through the book (the refinery verifies
-	// such addresses promptly). It must not block.
-	SelfAdvertised func(addrbook.Entry)
+	Node Node // required; may also implement SelfAdvertised
 }
 
 // Service is the protocol for one node: it keeps one instance per channel.
@@ -64,6 +80,7 @@ type Service struct {
 }
 
 // New returns the service. Register Registration() on the node's registry.
+// cfg.Node must not be nil.
 func New(cfg Config) *Service {
 	return &Service{
 		cfg: cfg,
@@ -136,7 +153,7 @@ func (in *instance) Start(context.Context) error {
 
 // advertise sends our external addresses.
 func (in *instance) advertise() {
-	ext := in.svc.cfg.External()
+	ext := in.svc.cfg.Node.ExternalAddrs()
 	if len(ext) == 0 {
 		return
 	}
@@ -152,7 +169,7 @@ func (in *instance) advertise() {
 // paced set it does nothing if the last request is more recent than
 // MinRequestInterval, and reports whether it sent.
 func (in *instance) request(paced bool) bool {
-	max := in.svc.cfg.GetAddrsMax()
+	max := in.svc.cfg.Node.GetAddrsMax()
 	now := time.Now()
 	in.mu.Lock()
 	if paced && now.Sub(in.asked) < MinRequestInterval {
@@ -163,7 +180,7 @@ func (in *instance) request(paced bool) bool {
 	in.bucket.credit(now, 2*max)
 	in.mu.Unlock()
 	in.send(&pb.AddrMessage{Body: &pb.AddrMessage_GetAddrs{GetAddrs: &pb.GetAddrs{
-		Max: uint32(max), Transports: in.svc.cfg.Transports(),
+		Max: uint32(max), Transports: in.svc.cfg.Node.DialableTransports(),
 	}}})
 	return true
 }
@@ -190,7 +207,7 @@ func (in *instance) answer(g *pb.GetAddrs) error {
 	if err := CheckGetAddrs(g); err != nil {
 		return err
 	}
-	entries := in.svc.cfg.Book().Select(int(min(g.Max, uint32(MaxEntries/2))), g.Transports)
+	entries := in.svc.cfg.Node.AddrBook().Select(int(min(g.Max, uint32(MaxEntries/2))), g.Transports)
 	reply := &pb.Addrs{}
 	size := 0
 	for _, e := range entries {
@@ -220,11 +237,11 @@ func (in *instance) receive(a *pb.Addrs) error {
 	}
 	entries := DecodeEntries(a.Addrs[:allowed])
 	in.svc.processed.Add(uint64(len(entries)))
-	stored := in.svc.cfg.Book().Insert(in.ch.Peer(), entries)
-	if f := in.svc.cfg.SelfAdvertised; f != nil {
+	stored := in.svc.cfg.Node.AddrBook().Insert(in.ch.Peer(), entries)
+	if sa, ok := in.svc.cfg.Node.(SelfAdvertised); ok {
 		for _, e := range entries {
 			if e.Peer == in.ch.Peer() {
-				f(e)
+				sa.SelfAdvertised(e)
 			}
 		}
 	}

@@ -79,12 +79,7 @@ func benchAddr(rounds int) ([]row, []string) {
 		for si, k := range sizes {
 			var ad, ed []time.Duration
 			var acpu, ecpu time.Duration
-			svc := addr.New(addr.Config{
-				Book:        func() *addrbook.Book { return reqBook },
-				GetAddrsMax: func() int { return k / 2 },
-				Transports:  func() []string { return []string{"tcp"} },
-				External:    func() []ma.Multiaddr { return nil },
-			})
+			svc := addr.New(addr.Config{Node: benchAddrNode{book: reqBook, max: k / 2}})
 			getSize := proto.Size(&pb.AddrMessage{Body: &pb.AddrMessage_GetAddrs{GetAddrs: &pb.GetAddrs{Max: uint32(k / 2), Transports: []string{"tcp"}}}})
 			for range 12 {
 				rc := dialRequester(rAddr, svc)
@@ -253,3 +248,15 @@ func (rc *requester) close(r *dnode.Node) bool {
 	waitFor(5*time.Second, func() bool { return len(r.Channels()) == 0 })
 	return false
 }
+
+// benchAddrNode is the requester's node for addr.Service: its own book, k/2
+// addresses per GetAddrs, TCP, no external addresses.
+type benchAddrNode struct {
+	book *addrbook.Book
+	max  int
+}
+
+func (b benchAddrNode) AddrBook() *addrbook.Book    { return b.book }
+func (b benchAddrNode) GetAddrsMax() int            { return b.max }
+func (benchAddrNode) DialableTransports() []string  { return []string{"tcp"} }
+func (benchAddrNode) ExternalAddrs() []ma.Multiaddr { return nil }
