@@ -19,7 +19,7 @@ import (
 // concurrent use; nothing blocks.
 type addrNode struct{ n *Node }
 
-func (a addrNode) AddrBook() *addrbook.Book { return a.n.Book() }
+func (a addrNode) AddrBook() *addrbook.Book { return a.n.book() }
 
 func (a addrNode) GetAddrsMax() int {
 	if m := a.n.settings.Net.GetaddrsMax; m > 0 {

@@ -104,6 +104,3 @@ func (n *Node) BroadcastExcept(spec *channel.Spec, msg proto.Message, except *ch
 	}
 	return sent, nil
 }
-
-// RejectedBroadcasts returns how many broadcasts were rejected.
-func (n *Node) RejectedBroadcasts() uint64 { return n.bcast.rejected.Load() }

@@ -72,7 +72,7 @@ func (n *Node) Info() Info {
 		}
 		return 0
 	})
-	if b := n.Book(); b != nil {
+	if b := n.book(); b != nil {
 		info.Hosts = HostCounts{
 			Grey: b.Len(addrbook.Grey), White: b.Len(addrbook.White), Gold: b.Len(addrbook.Gold),
 			Black: b.Len(addrbook.Black), Dark: b.Len(addrbook.Dark),

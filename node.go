@@ -339,25 +339,25 @@ func (n *Node) Addrs() []ma.Multiaddr {
 	return addrs
 }
 
-// Host returns the running node's host (nil when not running).
-func (n *Node) Host() *dhost.Host {
+// host returns the running node's host (nil when not running).
+func (n *Node) host() *dhost.Host {
 	if r := n.cur.Load(); r != nil {
 		return r.host
 	}
 	return nil
 }
 
-// Manager returns the running node's session manager (nil when not
+// manager returns the running node's session manager (nil when not
 // running).
-func (n *Node) Manager() *sessions.Manager {
+func (n *Node) manager() *sessions.Manager {
 	if r := n.cur.Load(); r != nil {
 		return r.mgr
 	}
 	return nil
 }
 
-// Manual returns the running node's manual session (nil when not running).
-func (n *Node) Manual() *sessions.Manual {
+// manual returns the running node's manual session (nil when not running).
+func (n *Node) manual() *sessions.Manual {
 	if r := n.cur.Load(); r != nil {
 		return r.manual
 	}
@@ -366,7 +366,7 @@ func (n *Node) Manual() *sessions.Manual {
 
 // Channels returns the node's started channels.
 func (n *Node) Channels() []*channel.Channel {
-	mgr := n.Manager()
+	mgr := n.manager()
 	if mgr == nil {
 		return nil
 	}
@@ -381,7 +381,7 @@ func (n *Node) Ban(p peer.ID, reason string) error { return n.BanFor(p, nil, 0, 
 // the address of p's channel is used) for d, or for the configured
 // ban_duration when d is 0, and closes p's channels.
 func (n *Node) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason string) error {
-	mgr := n.Manager()
+	mgr := n.manager()
 	if mgr == nil {
 		return ErrNotRunning
 	}
@@ -400,7 +400,7 @@ func (n *Node) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason stri
 // AddPeer adds a manual peer (a multiaddr ending in /p2p/<id>) at run
 // time; the node keeps a channel to it until RemovePeer or Stop.
 func (n *Node) AddPeer(addr ma.Multiaddr) error {
-	m := n.Manual()
+	m := n.manual()
 	if m == nil {
 		return ErrNotRunning
 	}
@@ -411,7 +411,7 @@ func (n *Node) AddPeer(addr ma.Multiaddr) error {
 // counts) and closes the channel its slot opened. It reports whether the
 // peer was a manual peer.
 func (n *Node) RemovePeer(addr ma.Multiaddr) (bool, error) {
-	m := n.Manual()
+	m := n.manual()
 	if m == nil {
 		return false, ErrNotRunning
 	}
@@ -425,7 +425,7 @@ func (n *Node) RemovePeer(addr ma.Multiaddr) (bool, error) {
 // Connect opens a channel to addr (a multiaddr with /p2p/<id>) in session
 // kind, for tests and tools; sessions normally connect on their own.
 func (n *Node) Connect(ctx context.Context, addr ma.Multiaddr, kind channel.Session) (*channel.Channel, error) {
-	mgr := n.Manager()
+	mgr := n.manager()
 	if mgr == nil {
 		return nil, ErrNotRunning
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // deadAddr is a loopback address nobody listens on, of a fresh peer ID.
@@ -44,7 +45,7 @@ func TestRestartDialsAnchorsFirst(t *testing.T) {
 	anchorsFile := filepath.Join(s.Datastore, "hostlist.anchors.tsv")
 
 	v := startNode(t, "v", s)
-	v.Book().Insert("", []addrbook.Entry{
+	nodeinternal.Book(v).Insert("", []addrbook.Entry{
 		{Addr: addrOf(t, a), Peer: a.ID(), LastSeen: time.Now()},
 		{Addr: addrOf(t, b), Peer: b.ID(), LastSeen: time.Now()},
 	})
@@ -132,7 +133,7 @@ func TestRestartDialsAnchorsFirst(t *testing.T) {
 	})
 	// The dead anchor went through Failed like any dialed host.
 	eventually(t, 20*time.Second, func() error {
-		if st := again.Book().State(deadID); st != addrbook.Suspend {
+		if st := nodeinternal.Book(again).State(deadID); st != addrbook.Suspend {
 			return errorf("dead anchor in state %s", st)
 		}
 		return nil

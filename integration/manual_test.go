@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -93,7 +94,7 @@ func TestManualMesh(t *testing.T) {
 			if c := len(nd.Channels()); c != n-1 {
 				return errorf("n%d has %d channels", i, c)
 			}
-			for p, ch := range nd.Manual().Peers() {
+			for p, ch := range nodeinternal.Manual(nd).Peers() {
 				if ch == nil {
 					return errorf("n%d: manual slot for %s not connected", i, p.ShortString())
 				}

@@ -9,6 +9,7 @@ import (
 
 	dnode "github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // dnode's streams are attached to the resource manager's "dnode" service
@@ -18,7 +19,7 @@ import (
 func TestStreamsInDnodeService(t *testing.T) {
 	a, b := manualPair(t)
 	stat := func(n *dnode.Node) (st network.ScopeStat) {
-		err := n.Host().Network().ResourceManager().ViewService(channel.ServiceName, func(s network.ServiceScope) error {
+		err := nodeinternal.Host(n).Network().ResourceManager().ViewService(channel.ServiceName, func(s network.ServiceScope) error {
 			st = s.Stat()
 			return nil
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/relay"
 )
 
@@ -109,7 +110,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}},
 		"p2p.get_hosts": {params: "[offset, limit]", names: []string{"offset", "limit"}, maxParams: 2, page: &pageAt{0, 1},
 			call: func(_ context.Context, p params) (any, error) {
-				return getHosts(n.Book(), p.pg), nil
+				return getHosts(nodeinternal.Book(n), p.pg), nil
 			}},
 		"p2p.add_peer": {params: "[multiaddr]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {
 			addr, _, err := p2pAddr(p, 0)

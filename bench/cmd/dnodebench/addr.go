@@ -21,6 +21,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols"
 	"github.com/dnode-p2p/dnode/protocols/addr"
 	"github.com/dnode-p2p/dnode/protocols/pb"
@@ -67,7 +68,7 @@ func benchAddr(rounds int) ([]row, []string) {
 	defer r.Stop()
 	path := filepath.Join(tempDir(), "hostlist.tsv")
 	must(os.WriteFile(path, hostlist(total), 0o600))
-	lr, err := r.Book().Load(path)
+	lr, err := nodeinternal.Book(r).Load(path)
 	must(err)
 	logf("addr: responder book holds %d white entries", lr.Loaded)
 	rAddr := r.Addrs()[0]
