@@ -15,15 +15,8 @@ import (
 
 func protocolID(s string) protocol.ID { return protocol.ID(s) }
 
-// ServeStream reads the peer's incoming stream for spec until it ends or
-// the channel stops, dispatching each message to the subscriptions of
-// spec. It runs in the caller's goroutine (the libp2p stream handler) and
-// always resets or closes s before returning. A stream for a protocol
-// not attached to the channel, or a second one, is reset without harm.
-// The stream is attached to ServiceName with its reader's buffers
-// reserved in its scope (see ScopeStream); a stream the resource manager
-// refuses is reset, and the channel keeps running.
-func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
+// serveStream is Control.ServeStream.
+func (c *Channel) serveStream(spec *Spec, s network.Stream) {
 	release, err := ScopeStream(s, streamMemory)
 	if err != nil {
 		s.Reset()

@@ -97,7 +97,7 @@ func FuzzReceive(f *testing.F) {
 				seen[m.ID] = true
 			}}}
 		}
-		ch := channel.New(channel.Config{Conn: fuzzConn{}, Network: "fuzz", Session: channel.Inbound})
+		ch, _ := channel.New(channel.Config{Conn: fuzzConn{}, Network: "fuzz", Session: channel.Inbound})
 		defer ch.Stop(nil)
 		start := time.Now()
 		for _, l := range []linkID{1, 2, 3} {

@@ -90,8 +90,8 @@ type Manager struct {
 	channels  map[peer.ID]*channel.Channel        // started channels
 	byConn    map[network.Conn][]*channel.Channel // every channel, handshaking or started
 	pending   map[peer.ID][]*handshake
-	resolved  chan struct{}                 // closed and replaced whenever a handshake starts on a connection or ends
-	all       map[*channel.Channel]struct{} // every channel not yet Done
+	resolved  chan struct{}                         // closed and replaced whenever a handshake starts on a connection or ends
+	all       map[*channel.Channel]*channel.Control // every channel not yet Done, with its owner half
 	observers []func(*channel.Channel)
 }
 
@@ -119,7 +119,7 @@ func NewManager(cfg Config) *Manager {
 		byConn:   make(map[network.Conn][]*channel.Channel),
 		pending:  make(map[peer.ID][]*handshake),
 		resolved: make(chan struct{}),
-		all:      make(map[*channel.Channel]struct{}),
+		all:      make(map[*channel.Channel]*channel.Control),
 	}
 	m.notifiee = &network.NotifyBundle{DisconnectedF: m.disconnected}
 	return m
@@ -391,11 +391,14 @@ func (m *Manager) Stopping() bool {
 // connection.
 func (m *Manager) serveProtocol(spec *channel.Spec, s network.Stream) {
 	ch := m.channelFor(s.Conn())
-	if ch == nil {
+	m.mu.Lock()
+	ctl := m.all[ch]
+	m.mu.Unlock()
+	if ctl == nil {
 		_ = s.Reset()
 		return
 	}
-	ch.ServeStream(spec, s)
+	ctl.ServeStream(spec, s)
 }
 
 // channelFor returns the channel that serves the peer's protocol streams

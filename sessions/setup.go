@@ -234,7 +234,7 @@ func (m *Manager) signalLocked() {
 func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream, rw io.ReadWriter, kind channel.Session, hs *handshake) (*channel.Channel, error) {
 	p := conn.RemotePeer()
 	profile := m.ConnProfile(conn)
-	ch := channel.New(channel.Config{
+	ch, ctl := channel.New(channel.Config{
 		ID:           m.nextID.Add(1),
 		Conn:         conn,
 		Network:      m.cfg.Network,
@@ -247,7 +247,7 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		Logger:       m.cfg.Logs.Logger("channel"),
 	})
 	m.mu.Lock()
-	m.all[ch] = struct{}{}
+	m.all[ch] = ctl
 	m.byConn[conn] = append(m.byConn[conn], ch)
 	m.mu.Unlock()
 
@@ -287,9 +287,9 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		return fail(fmt.Errorf("%w: %w", ErrHandshake, err))
 	}
 	_ = s.Close()
-	ch.SetVersion(theirs)
+	ctl.SetVersion(theirs)
 
-	ch.Start() // before it enters the table, so its start time is set
+	ctl.Start() // before it enters the table, so its start time is set
 	m.mu.Lock()
 	m.endLocked(p, hs)
 	stopping := m.stopping

@@ -48,12 +48,13 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ch = channel.New(channel.Config{ID: 1, Conn: conn, Network: "t", Session: channel.Manual})
+	var ctl *channel.Control
+	f.ch, ctl = channel.New(channel.Config{ID: 1, Conn: conn, Network: "t", Session: channel.Manual})
 	t.Cleanup(func() {
 		f.ch.Stop(nil)
 		<-f.ch.Done()
 	})
-	a.SetStreamHandler(proto.Spec().ID("t"), func(s network.Stream) { f.ch.ServeStream(proto.Spec(), s) })
+	a.SetStreamHandler(proto.Spec().ID("t"), func(s network.Stream) { ctl.ServeStream(proto.Spec(), s) })
 	b.SetStreamHandler(proto.Spec().ID("t"), func(s network.Stream) {
 		defer s.Reset()
 		for {
@@ -70,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ch.Start()
+	ctl.Start()
 	if err := attached.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

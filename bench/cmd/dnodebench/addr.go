@@ -174,6 +174,7 @@ func hostlist(n int) []byte {
 type requester struct {
 	h    host.Host
 	ch   *channel.Channel
+	ctl  *channel.Control
 	echo chan struct{}
 }
 
@@ -192,7 +193,7 @@ func dialRequester(target ma.Multiaddr, svc *addr.Service) *requester {
 	for _, spec := range []*channel.Spec{svc.Spec(), pingProto.Spec(), benchProto.Spec()} {
 		h.SetStreamHandler(spec.ID(benchNetwork), func(s network.Stream) {
 			<-made
-			rc.ch.ServeStream(spec, s)
+			rc.ctl.ServeStream(spec, s)
 		})
 	}
 	ai := addrInfoOf(target)
@@ -207,9 +208,9 @@ func dialRequester(target ma.Multiaddr, svc *addr.Service) *requester {
 	if len(conns) == 0 {
 		panic("addr: no connection after the handshake")
 	}
-	rc.ch = channel.New(channel.Config{ID: 1, Conn: conns[0], Network: benchNetwork, Session: channel.Seed,
+	rc.ch, rc.ctl = channel.New(channel.Config{ID: 1, Conn: conns[0], Network: benchNetwork, Session: channel.Seed,
 		Violation: func(_ *channel.Channel, err error) { logf("addr: requester channel violation: %v", err) }})
-	rc.ch.SetVersion(theirs)
+	rc.ctl.SetVersion(theirs)
 	var started []protocols.Protocol
 	for _, reg := range []protocols.Registration{
 		svc.Registration(channel.Seed),
@@ -227,7 +228,7 @@ func dialRequester(target ma.Multiaddr, svc *addr.Service) *requester {
 		return nil
 	})
 	close(made)
-	rc.ch.Start()
+	rc.ctl.Start()
 	for _, p := range started {
 		must(p.Start(ctx))
 	}
