@@ -202,7 +202,7 @@ func endpointKey(tr ma.Multiaddr) endpoint {
 }
 
 // defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns: the
-// direct transports. Onions need a proxy (Config.Dialable).
+// direct transports. Onions need a proxy (Config.Dialer).
 func defaultDialable(a ma.Multiaddr) bool {
 	t := Transport(a)
 	return t != "" && t != TransportOnion3

@@ -24,9 +24,12 @@ const (
 	StopTimeout
 	// StopViolation: the peer broke the protocol.
 	StopViolation
+	// StopEvicted: the channel was closed to make room for another
+	// (inbound eviction, connection trimming).
+	StopEvicted
 )
 
-var stopKindNames = [...]string{"local", "duplicate", "banned", "closed", "timeout", "violation"}
+var stopKindNames = [...]string{"local", "duplicate", "banned", "closed", "timeout", "violation", "evicted"}
 
 // String returns the kind's name ("local", "duplicate", ...).
 func (k StopKind) String() string {

@@ -32,14 +32,19 @@ type outStream struct {
 
 // OpenStream opens a stream for protocol id on conn with lazy
 // negotiation: the first write carries the multistream header, and a peer
-// that does not support id makes the first read fail. The returned stream
-// is for deadlines, Reset and scope; read and write through the LazyConn.
+// that does not support id makes the first read fail. The stream is
+// attached to ServiceName (ScopeStream). The returned stream is for
+// deadlines, Reset and scope; read and write through the LazyConn.
 func OpenStream(ctx context.Context, conn network.Conn, id string) (network.Stream, msmux.LazyConn, error) {
 	s, err := conn.NewStream(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := s.SetProtocol(protocolID(id)); err != nil {
+		s.Reset()
+		return nil, nil, err
+	}
+	if _, err := ScopeStream(s, 0); err != nil {
 		s.Reset()
 		return nil, nil, err
 	}
@@ -292,8 +297,7 @@ func (c *Channel) writeProto(ps *protoState, frames []outFrame, buf []byte) ([]b
 	if err != nil {
 		return buf, err
 	}
-	// Deadlines are compared with the OS clock by the transport, so they
-	// use real time, not the injected clock. A stream's deadline is moved
+	// A stream's deadline is moved
 	// only when less than half of WriteTimeout is left, which saves a timer
 	// reset per batch while keeping every write bounded.
 	if now := time.Now(); out.deadline.Sub(now) < c.cfg.WriteTimeout/2 {

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -17,7 +16,6 @@ import (
 //
 // It is safe for concurrent use. Its network.Notifiee methods never block.
 type ConnTracker struct {
-	clock   clock.Clock
 	log     *slog.Logger
 	limit   int
 	timeout time.Duration
@@ -26,20 +24,19 @@ type ConnTracker struct {
 
 	mu      sync.Mutex
 	closed  bool
-	inbound map[network.Conn]*clock.Timer // live inbound conns → reaper timer (nil once used)
-	users   map[network.Conn]int          // conns with users → number of users
+	inbound map[network.Conn]*time.Timer // live inbound conns → reaper timer (nil once used)
+	users   map[network.Conn]int         // conns with users → number of users
 	excess  uint64
 }
 
 var _ network.Notifiee = (*ConnTracker)(nil)
 
-func newConnTracker(c clock.Clock, log *slog.Logger, inboundLimit int, handshakeTimeout time.Duration) *ConnTracker {
+func newConnTracker(log *slog.Logger, inboundLimit int, handshakeTimeout time.Duration) *ConnTracker {
 	return &ConnTracker{
-		clock:   c,
 		log:     log,
 		limit:   inboundLimit,
 		timeout: handshakeTimeout,
-		inbound: make(map[network.Conn]*clock.Timer),
+		inbound: make(map[network.Conn]*time.Timer),
 		users:   make(map[network.Conn]int),
 	}
 }
@@ -133,7 +130,7 @@ func (t *ConnTracker) close() {
 func (t *ConnTracker) wait() { t.wg.Wait() }
 
 // stopTimer stops a reaper timer; t.mu must be held.
-func (t *ConnTracker) stopTimer(tm *clock.Timer) {
+func (t *ConnTracker) stopTimer(tm *time.Timer) {
 	if tm.Stop() {
 		t.wg.Done()
 	}
@@ -160,10 +157,10 @@ func (t *ConnTracker) Connected(_ network.Network, c network.Conn) {
 		}()
 		return
 	}
-	var tm *clock.Timer
+	var tm *time.Timer
 	if t.users[c] == 0 {
 		t.wg.Add(1)
-		tm = t.clock.AfterFunc(t.timeout, func() {
+		tm = time.AfterFunc(t.timeout, func() {
 			defer t.wg.Done()
 			t.reap(c)
 		})
