@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
 // MaxConcurrentBroadcasts bounds Broadcast calls in flight (DarkFi's
@@ -42,17 +43,10 @@ func (b *broadcaster) close() {
 	b.mu.Unlock()
 }
 
-// drain waits for broadcasts in flight, at most until ctx is done.
-func (b *broadcaster) drain(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		b.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+// drain waits for broadcasts in flight, at most until ctx is done; the
+// error then wraps ctx.Err().
+func (b *broadcaster) drain(ctx context.Context) error {
+	return lifecycle.Wait(ctx, &b.wg, "broadcasts")
 }
 
 // acquire admits one broadcast, or reports why not.
@@ -110,6 +104,3 @@ func (n *Node) BroadcastExcept(spec *channel.Spec, msg proto.Message, except *ch
 	}
 	return sent, nil
 }
-
-// RejectedBroadcasts returns how many broadcasts were rejected.
-func (n *Node) RejectedBroadcasts() uint64 { return n.bcast.rejected.Load() }

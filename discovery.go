@@ -8,9 +8,9 @@ import (
 	"github.com/dnode-p2p/dnode/sessions"
 )
 
-// Seed runs one seed-sync round now (DarkFi's P2p::seed) and returns its
+// seed runs one seed-sync round now (DarkFi's P2p::seed) and returns its
 // result; it blocks until every seed answered, failed or ctx is done.
-func (n *Node) Seed(ctx context.Context) (sessions.SyncResult, error) {
+func (n *Node) seed(ctx context.Context) (sessions.SyncResult, error) {
 	r := n.cur.Load()
 	if r == nil {
 		return sessions.SyncResult{}, ErrNotRunning
@@ -18,17 +18,17 @@ func (n *Node) Seed(ctx context.Context) (sessions.SyncResult, error) {
 	return r.seedsync.Sync(ctx), nil
 }
 
-// Book returns the address book of the running node, or of the last run
-// after Stop (nil before the first Start). Use it to read the host lists.
-func (n *Node) Book() *addrbook.Book { return n.lastBook.Load() }
+// book returns the address book of the running node, or of the last run
+// after Stop (nil before the first Start).
+func (n *Node) book() *addrbook.Book { return n.lastBook.Load() }
 
 // Events returns the node's event bus: DarkFi's dnet events and the host
 // notifications (hosts stored, channel created, stopped or failed, no
 // peers). It lives as long as the Node, across restarts.
 func (n *Node) Events() *events.Bus { return n.events }
 
-// OutboundSlots returns each outbound slot's channel id, 0 when empty.
-func (n *Node) OutboundSlots() []uint64 {
+// outboundSlots returns each outbound slot's channel id, 0 when empty.
+func (n *Node) outboundSlots() []uint64 {
 	r := n.cur.Load()
 	if r == nil {
 		return nil
@@ -36,17 +36,10 @@ func (n *Node) OutboundSlots() []uint64 {
 	return r.outbound.Slots()
 }
 
-// Direct returns the running node's direct session (nil when stopped).
-func (n *Node) Direct() *sessions.Direct {
+// direct returns the running node's direct session (nil when stopped).
+func (n *Node) direct() *sessions.Direct {
 	if r := n.cur.Load(); r != nil {
 		return r.direct
 	}
 	return nil
 }
-
-// HostlistSaveFailures returns how many hostlist saves failed.
-func (n *Node) HostlistSaveFailures() uint64 { return n.hostlistSaveFailures.Load() }
-
-// HostlistBadLines returns how many hostlist lines the node's loads
-// skipped as malformed or truncated (see addrbook.Book.Load).
-func (n *Node) HostlistBadLines() uint64 { return n.hostlistBadLines.Load() }

@@ -69,7 +69,7 @@ type Reachability struct {
 // Reachability returns the running node's reachability.
 func (n *Node) Reachability() Reachability {
 	r := Reachability{Status: "unknown"}
-	h := n.Host()
+	h := n.host()
 	if h == nil {
 		return r
 	}

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -43,7 +42,6 @@ type Node struct {
 	opts     options
 	logs     logging.Factory
 	log      *slog.Logger
-	clock    clock.Clock
 	registry *protocols.Registry
 	ping     *channel.Protocol[*pb.PingMessage]
 	addr     *addr.Service
@@ -89,16 +87,12 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.clock == nil {
-		o.clock = clock.New()
-	}
 	logs := logging.New(o.logHandler, o.logAttrs...)
 	n := &Node{
 		settings: s,
 		opts:     o,
 		logs:     logs,
 		log:      logs.Logger("node"),
-		clock:    o.clock,
 		registry: protocols.NewRegistry(),
 		ping:     ping.NewSpec(s.Net.Profile(settings.ProfileTCP).ChannelHeartbeatInterval),
 		stopped:  make(chan struct{}),
@@ -106,21 +100,10 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 	close(n.stopped)
 	n.live.init(&s.Net)
 	n.bcast.init()
-	n.events = events.NewBus(o.clock.Now)
-	n.addr = addr.New(addr.Config{
-		Book:        n.Book,
-		GetAddrsMax: n.getAddrsMax,
-		Transports:  n.dialableTransports,
-		External:    n.externalAddrs,
-		SelfAdvertised: func(e addrbook.Entry) {
-			if r := n.cur.Load(); r != nil {
-				r.refine.Prompt(e)
-			}
-		},
-		Clock: o.clock,
-	})
+	n.events = events.NewBus()
+	n.addr = addr.New(addr.Config{Node: addrNode{n}})
 	for _, reg := range []protocols.Registration{
-		ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{Timing: n.pingTiming, Clock: o.clock}),
+		ping.Registration(channel.Default|channel.Seed, n.ping, ping.Config{Timing: n.pingTiming}),
 		n.addr.Registration(channel.Default | channel.Seed),
 	} {
 		if err := n.registry.Register(reg); err != nil {
@@ -128,22 +111,6 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 		}
 	}
 	return n, nil
-}
-
-func (n *Node) getAddrsMax() int {
-	if m := n.settings.Net.GetaddrsMax; m > 0 {
-		return m
-	}
-	return max(n.live.outboundSlots(), 1)
-}
-
-// externalAddrs returns the configured external addresses with /p2p/.
-func (n *Node) externalAddrs() []ma.Multiaddr {
-	mgr := n.Manager()
-	if mgr == nil {
-		return nil
-	}
-	return mgr.ExternalAddrs()
 }
 
 // pingTiming returns the heartbeat and pong timeout of a channel's
@@ -188,7 +155,7 @@ func (n *Node) Start(ctx context.Context) error {
 	net := &n.settings.Net
 	n.registry.Freeze()
 	r := &run{host: h, done: make(chan struct{})}
-	r.book = n.newBook(h, r)
+	r.book = n.newBook(h)
 	r.book.OnStore(func(count int) { n.events.Publish(events.Event{Kind: events.HostsStored, Count: count}) })
 	n.lastBook.Store(r.book)
 	if res, err := r.book.Load(n.settings.HostlistPath()); err != nil {
@@ -211,8 +178,8 @@ func (n *Node) Start(ctx context.Context) error {
 		Events:   n.events,
 		Observer: &observer{bus: n.events, next: n.opts.observer},
 		Logs:     n.logs,
-		Clock:    n.clock,
 	})
+	r.mgr.Start()
 	r.manual = sessions.NewManual(r.mgr)
 	r.seedsync = sessions.NewSeedSync(r.mgr, n.addr)
 	r.outbound = sessions.NewOutbound(r.mgr, n.addr, r.seedsync)
@@ -228,7 +195,7 @@ func (n *Node) Start(ctx context.Context) error {
 	// The hostlist is loaded above, before any outbound slot runs.
 	r.outbound.Start()
 	r.refine.Start()
-	r.saver = startSaver(n.clock, net.HostlistSaveInterval, func() { n.saveHostlist(r.book) })
+	r.saver = startSaver(net.HostlistSaveInterval, func() { n.saveHostlist(r.book) })
 	n.bcast.open()
 	n.log.Info("P2P network started", "peer_id", h.ID(), "addrs", n.Addrs())
 	return nil
@@ -270,12 +237,11 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		Metrics:          n.opts.metricsReg,
 		Libp2pOptions:    n.opts.libp2pOpts,
 		Logs:             n.logs,
-		Clock:            n.clock,
 	})
 }
 
-// newBook builds the address book of run r on host h.
-func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
+// newBook builds the address book of a run on host h.
+func (n *Node) newBook(h *dhost.Host) *addrbook.Book {
 	var seeds []peer.ID
 	for _, a := range n.Seeds() {
 		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
@@ -285,22 +251,10 @@ func (n *Node) newBook(h *dhost.Host, r *run) *addrbook.Book {
 	return addrbook.New(addrbook.Config{
 		Localnet: n.settings.Net.Localnet,
 		Self:     h.ID(),
-		OwnAddrs: func() []ma.Multiaddr { return append(h.Addrs(), n.settings.Net.ExternalAddrs...) },
 		Seeds:    seeds,
-		Manual: func() []peer.ID {
-			var out []peer.ID
-			if r.manual != nil {
-				for p := range r.manual.Peers() {
-					out = append(out, p)
-				}
-			}
-			return out
-		},
-		Refused:    h.Gater.Refused,
-		Dialable:   n.dialable(),
-		SourceAddr: func(p peer.ID) ma.Multiaddr { return sourceAddr(h, p) },
-		Clock:      n.clock,
-		Logger:     n.logs.Logger("addrbook"),
+		Node:     bookNode{n: n, h: h},
+		Dialer:   n.dialer(),
+		Logger:   n.logs.Logger("addrbook"),
 	})
 }
 
@@ -329,23 +283,27 @@ func (n *Node) Stop() error {
 	n.bcast.close()
 	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
 	defer cancel()
-	r.saver.stop()
+	serr := r.saver.stop(ctx)
 	// Save while channels are still up, so that gold peers stay gold and
-	// the outbound peers become the next start's anchors.
-	n.saveHostlist(r.book)
+	// the outbound peers become the next start's anchors; not beside a
+	// periodic save that is stuck (serr says so).
+	if serr == nil {
+		n.saveHostlist(r.book)
+	}
 	n.saveAnchors(r.outbound.Anchors())
 	// Each stop is bounded by ctx: a protocol job that ignores its
 	// context delays the stops up to StopTimeout, and the error names
 	// what did not stop.
 	err := errors.Join(
+		serr,
 		r.manual.Stop(ctx),
 		r.outbound.Stop(ctx),
 		r.refine.Stop(ctx),
 		r.mgr.Stop(ctx),
 		r.seedsync.Stop(ctx),
 		r.direct.Stop(ctx),
+		n.bcast.drain(ctx),
 	)
-	n.bcast.drain(ctx)
 	if n.opts.host == nil {
 		if cerr := r.host.Close(); err == nil {
 			err = cerr
@@ -395,25 +353,25 @@ func (n *Node) Addrs() []ma.Multiaddr {
 	return addrs
 }
 
-// Host returns the running node's host (nil when not running).
-func (n *Node) Host() *dhost.Host {
+// host returns the running node's host (nil when not running).
+func (n *Node) host() *dhost.Host {
 	if r := n.cur.Load(); r != nil {
 		return r.host
 	}
 	return nil
 }
 
-// Manager returns the running node's session manager (nil when not
+// manager returns the running node's session manager (nil when not
 // running).
-func (n *Node) Manager() *sessions.Manager {
+func (n *Node) manager() *sessions.Manager {
 	if r := n.cur.Load(); r != nil {
 		return r.mgr
 	}
 	return nil
 }
 
-// Manual returns the running node's manual session (nil when not running).
-func (n *Node) Manual() *sessions.Manual {
+// manual returns the running node's manual session (nil when not running).
+func (n *Node) manual() *sessions.Manual {
 	if r := n.cur.Load(); r != nil {
 		return r.manual
 	}
@@ -422,7 +380,7 @@ func (n *Node) Manual() *sessions.Manual {
 
 // Channels returns the node's started channels.
 func (n *Node) Channels() []*channel.Channel {
-	mgr := n.Manager()
+	mgr := n.manager()
 	if mgr == nil {
 		return nil
 	}
@@ -434,7 +392,7 @@ func (n *Node) Channels() []*channel.Channel {
 // the peers that did so most recently (host.ProtectUseful). It does
 // nothing while the node is not running, and never blocks.
 func (n *Node) TagUseful(p peer.ID) {
-	if h := n.Host(); h != nil {
+	if h := n.host(); h != nil {
 		h.ConnMgr.TagUseful(p)
 	}
 }
@@ -457,7 +415,7 @@ func (n *Node) Ban(p peer.ID, reason string) error { return n.BanFor(p, nil, 0, 
 // the address of p's channel is used) for d, or for the configured
 // ban_duration when d is 0, and closes p's channels.
 func (n *Node) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason string) error {
-	mgr := n.Manager()
+	mgr := n.manager()
 	if mgr == nil {
 		return ErrNotRunning
 	}
@@ -476,7 +434,7 @@ func (n *Node) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason stri
 // AddPeer adds a manual peer (a multiaddr ending in /p2p/<id>) at run
 // time; the node keeps a channel to it until RemovePeer or Stop.
 func (n *Node) AddPeer(addr ma.Multiaddr) error {
-	m := n.Manual()
+	m := n.manual()
 	if m == nil {
 		return ErrNotRunning
 	}
@@ -487,7 +445,7 @@ func (n *Node) AddPeer(addr ma.Multiaddr) error {
 // counts) and closes the channel its slot opened. It reports whether the
 // peer was a manual peer.
 func (n *Node) RemovePeer(addr ma.Multiaddr) (bool, error) {
-	m := n.Manual()
+	m := n.manual()
 	if m == nil {
 		return false, ErrNotRunning
 	}
@@ -501,7 +459,7 @@ func (n *Node) RemovePeer(addr ma.Multiaddr) (bool, error) {
 // Connect opens a channel to addr (a multiaddr with /p2p/<id>) in session
 // kind, for tests and tools; sessions normally connect on their own.
 func (n *Node) Connect(ctx context.Context, addr ma.Multiaddr, kind channel.Session) (*channel.Channel, error) {
-	mgr := n.Manager()
+	mgr := n.manager()
 	if mgr == nil {
 		return nil, ErrNotRunning
 	}

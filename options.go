@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +18,6 @@ type Option func(*options)
 type options struct {
 	logHandler slog.Handler
 	logAttrs   []any
-	clock      clock.Clock
 	identity   crypto.PrivKey
 	perIPLimit int
 
@@ -43,9 +41,6 @@ func WithLogHandler(h slog.Handler, attrs ...any) Option {
 func WithLogAttrs(attrs ...any) Option {
 	return func(o *options) { o.logAttrs = append(o.logAttrs, attrs...) }
 }
-
-// WithClock sets the clock for timers and timestamps (default real time).
-func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithIdentity uses key instead of the key file in the datastore.
 func WithIdentity(key crypto.PrivKey) Option { return func(o *options) { o.identity = key } }

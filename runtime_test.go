@@ -155,16 +155,16 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if err := n.SetOutboundSlots(2); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(n.OutboundSlots()); got != 2 {
+	if got := len(n.outboundSlots()); got != 2 {
 		t.Errorf("outbound slots = %d right after SetOutboundSlots(2)", got)
 	}
-	if got := n.getAddrsMax(); got != 2 {
+	if got := (addrNode{n}).GetAddrsMax(); got != 2 {
 		t.Errorf("GetAddrs max = %d, want the slot count 2", got)
 	}
 	if err := n.SetInboundLimit(3); err != nil {
 		t.Fatal(err)
 	}
-	h := n.Host()
+	h := n.host()
 	if h.Conns.Limit() != 3 {
 		t.Errorf("inbound cap = %d, want 3", h.Conns.Limit())
 	}
@@ -180,7 +180,7 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if err := n.AddSeed(own); !errors.Is(err, ErrBadSeed) {
 		t.Errorf("AddSeed of ourselves: %v", err)
 	}
-	book := n.Book()
+	book := n.book()
 	if !book.IsSeed(seedPeer) {
 		t.Error("the book does not know the added seed")
 	}
@@ -188,13 +188,13 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if _, ok := book.Contains(seedPeer); ok {
 		t.Error("the book stored an added seed's address")
 	}
-	if _, _, err := n.Direct().Get(ctx, seed); !errors.Is(err, sessions.ErrSeedPeer) {
+	if _, _, err := n.direct().Get(ctx, seed); !errors.Is(err, sessions.ErrSeedPeer) {
 		t.Errorf("direct channel to an added seed: %v, want ErrSeedPeer", err)
 	}
 	if err := n.AddPeer(seed); err == nil {
 		t.Error("an added seed was accepted as a manual peer")
 	}
-	if !slices.ContainsFunc(n.Manager().Seeds(), func(ai peer.AddrInfo) bool { return ai.ID == seedPeer }) {
+	if !slices.ContainsFunc(n.manager().Seeds(), func(ai peer.AddrInfo) bool { return ai.ID == seedPeer }) {
 		t.Error("the sessions' seed list lacks the added seed")
 	}
 	if _, out := h.SystemConnLimits(); out != 2+1+32 {
@@ -208,19 +208,19 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(n.OutboundSlots()); got != 2 || n.Host().Conns.Limit() != 3 || !n.Book().IsSeed(seedPeer) {
-		t.Errorf("after restart: %d slots, inbound cap %d, seed known %v", got, n.Host().Conns.Limit(), n.Book().IsSeed(seedPeer))
+	if got := len(n.outboundSlots()); got != 2 || n.host().Conns.Limit() != 3 || !n.book().IsSeed(seedPeer) {
+		t.Errorf("after restart: %d slots, inbound cap %d, seed known %v", got, n.host().Conns.Limit(), n.book().IsSeed(seedPeer))
 	}
 	if err := n.RemoveSeed(seed); err != nil {
 		t.Fatal(err)
 	}
-	if n.Book().IsSeed(seedPeer) || n.Manager().IsSeed(seedPeer) {
+	if n.book().IsSeed(seedPeer) || n.manager().IsSeed(seedPeer) {
 		t.Error("a removed seed is still a seed")
 	}
 	if err := n.SetOutboundSlots(0); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(n.OutboundSlots()); got != 0 {
+	if got := len(n.outboundSlots()); got != 0 {
 		t.Errorf("outbound slots = %d after SetOutboundSlots(0)", got)
 	}
 }
@@ -233,7 +233,7 @@ func TestRuntimeInboundSharedHost(t *testing.T) {
 	}
 	s := testSettings(t)
 	s.Network = "other"
-	guest := newTestNode(t, s, WithHost(owner.Host()))
+	guest := newTestNode(t, s, WithHost(owner.host()))
 	if err := guest.SetInboundLimit(1); !errors.Is(err, ErrSharedHost) {
 		t.Errorf("SetInboundLimit on a shared host: %v", err)
 	}

@@ -1,25 +1,27 @@
 package dnode
 
 import (
+	"context"
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
-// saver calls save every interval until stopped.
+// saver calls save every interval until stopped. Its goroutine is owned
+// by the saver: stop ends it.
 type saver struct {
 	stopc chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
 }
 
-func startSaver(clk clock.Clock, interval time.Duration, save func()) *saver {
+func startSaver(interval time.Duration, save func()) *saver {
 	s := &saver{stopc: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := clk.Ticker(interval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
@@ -33,7 +35,9 @@ func startSaver(clk clock.Clock, interval time.Duration, save func()) *saver {
 	return s
 }
 
-func (s *saver) stop() {
+// stop stops the saver and waits for a save in progress, at most until
+// ctx is done; the error then wraps ctx.Err().
+func (s *saver) stop(ctx context.Context) error {
 	s.once.Do(func() { close(s.stopc) })
-	s.wg.Wait()
+	return lifecycle.Wait(ctx, &s.wg, "hostlist saver")
 }

@@ -45,23 +45,23 @@ func (n *Node) dialableTransports() []string {
 	return directTransports
 }
 
-// dialable is the address book's Dialable: nil (the book's default, the
+// dialer is the address book's Dialer: nil (the book's default, the
 // direct transports) without a proxy or NAT traversal; with NAT
 // traversal also circuit addresses.
-func (n *Node) dialable() func(ma.Multiaddr) bool {
+func (n *Node) dialer() addrbook.Dialer {
 	if n.dialsCircuits() {
-		return func(a ma.Multiaddr) bool {
+		return addrbook.DialableFunc(func(a ma.Multiaddr) bool {
 			t := addrbook.Transport(a)
 			return t != "" && t != addrbook.TransportOnion3
-		}
+		})
 	}
 	if !n.proxied() {
 		return nil
 	}
-	return func(a ma.Multiaddr) bool {
+	return addrbook.DialableFunc(func(a ma.Multiaddr) bool {
 		tr, _ := peer.SplitAddr(a)
 		return dhost.ProxyDialable(tr)
-	}
+	})
 }
 
 // onionConfig returns the host's onion service settings, nil without

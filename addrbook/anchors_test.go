@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -149,59 +150,60 @@ func TestAnchorsNotRemovableGiveNone(t *testing.T) {
 // Take runs an anchor through the same states as a pick: Connect, then
 // Connected (to Gold, stored if missing) or Failed (to Grey, suspended).
 func TestTake(t *testing.T) {
-	t.Parallel()
-	self := testPeer(-1)
-	b, _ := newTestBook(t, Config{Self: self, Seeds: []peer.ID{testPeer(-2)}})
-	a := entryN(t, 1, epoch.Add(-time.Hour))
-	if err := b.Take(a); err != nil {
-		t.Fatal(err)
-	}
-	if b.State(a.Peer) != Connect {
-		t.Fatalf("taken anchor in state %s", b.State(a.Peer))
-	}
-	if err := b.Take(a); !errors.Is(err, ErrStateBlocked) {
-		t.Fatalf("second take: %v", err)
-	}
-	if _, err := b.Pick(true, true, nil); !errors.Is(err, ErrNoHost) {
-		t.Fatalf("a taken anchor can be picked: %v", err)
-	}
-	if err := b.Connected(a); err != nil {
-		t.Fatal(err)
-	}
-	if c, ok := b.Contains(a.Peer); !ok || c != Gold || b.State(a.Peer) != Connected {
-		t.Fatalf("connected anchor in %s (%v), state %s", c, ok, b.State(a.Peer))
-	}
-
-	f := entryN(t, 2, epoch.Add(-time.Hour))
-	if err := b.Take(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Failed(f); err != nil {
-		t.Fatal(err)
-	}
-	if c, ok := b.Contains(f.Peer); !ok || c != Grey || b.State(f.Peer) != Suspend {
-		t.Fatalf("failed anchor in %s (%v), state %s", c, ok, b.State(f.Peer))
-	}
-
-	// Refused like an insert.
-	banned := entryN(t, 3, epoch)
-	b.Ban(banned.Peer, nil)
-	for name, e := range map[string]Entry{
-		"self":       tcpEntry(t, globalIP4(10), self, epoch),
-		"seed":       tcpEntry(t, globalIP4(11), testPeer(-2), epoch),
-		"banned":     banned,
-		"local":      tcpEntry(t, "127.0.0.1", testPeer(12), epoch),
-		"undialable": {Addr: mustMA(t, "/ip4/8.8.8.8/udp/1/quic-v1/webtransport/p2p/"+testPeer(13).String()), Peer: testPeer(13)},
-	} {
-		if err := b.Take(e); !errors.Is(err, ErrFiltered) {
-			t.Errorf("%s: %v", name, err)
+	synctest.Test(t, func(t *testing.T) {
+		self := testPeer(-1)
+		b, _ := newTestBook(t, Config{Self: self, Seeds: []peer.ID{testPeer(-2)}})
+		a := entryN(t, 1, epoch.Add(-time.Hour))
+		if err := b.Take(a); err != nil {
+			t.Fatal(err)
 		}
-		if b.State(e.Peer) == Connect {
-			t.Errorf("%s: taken", name)
+		if b.State(a.Peer) != Connect {
+			t.Fatalf("taken anchor in state %s", b.State(a.Peer))
 		}
-	}
-	if err := b.Take(Entry{Addr: mustMA(t, "/ip4/1.2.3.4/tcp/1")}); !errors.Is(err, ErrInvalidAddr) {
-		t.Fatalf("no peer: %v", err)
-	}
-	mustInvariants(t, b)
+		if err := b.Take(a); !errors.Is(err, ErrStateBlocked) {
+			t.Fatalf("second take: %v", err)
+		}
+		if _, err := b.Pick(true, true, nil); !errors.Is(err, ErrNoHost) {
+			t.Fatalf("a taken anchor can be picked: %v", err)
+		}
+		if err := b.Connected(a); err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := b.Contains(a.Peer); !ok || c != Gold || b.State(a.Peer) != Connected {
+			t.Fatalf("connected anchor in %s (%v), state %s", c, ok, b.State(a.Peer))
+		}
+
+		f := entryN(t, 2, epoch.Add(-time.Hour))
+		if err := b.Take(f); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Failed(f); err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := b.Contains(f.Peer); !ok || c != Grey || b.State(f.Peer) != Suspend {
+			t.Fatalf("failed anchor in %s (%v), state %s", c, ok, b.State(f.Peer))
+		}
+
+		// Refused like an insert.
+		banned := entryN(t, 3, epoch)
+		b.Ban(banned.Peer, nil)
+		for name, e := range map[string]Entry{
+			"self":       tcpEntry(t, globalIP4(10), self, epoch),
+			"seed":       tcpEntry(t, globalIP4(11), testPeer(-2), epoch),
+			"banned":     banned,
+			"local":      tcpEntry(t, "127.0.0.1", testPeer(12), epoch),
+			"undialable": {Addr: mustMA(t, "/ip4/8.8.8.8/udp/1/quic-v1/webtransport/p2p/"+testPeer(13).String()), Peer: testPeer(13)},
+		} {
+			if err := b.Take(e); !errors.Is(err, ErrFiltered) {
+				t.Errorf("%s: %v", name, err)
+			}
+			if b.State(e.Peer) == Connect {
+				t.Errorf("%s: taken", name)
+			}
+		}
+		if err := b.Take(Entry{Addr: mustMA(t, "/ip4/1.2.3.4/tcp/1")}); !errors.Is(err, ErrInvalidAddr) {
+			t.Fatalf("no peer: %v", err)
+		}
+		mustInvariants(t, b)
+	})
 }

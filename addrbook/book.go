@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -67,26 +66,60 @@ type Entry struct {
 	LastSeen time.Time // second precision
 }
 
-// Config configures a Book. Every field is optional. OwnAddrs, Manual and
-// Refused are called by Insert without the book's lock held; Dialable is
-// also called with it held (by BeginRefine) and must not call the Book.
-type Config struct {
-	Localnet    bool                                 // accept local and non-global addresses
-	Self        peer.ID                              // our peer ID, never stored
-	OwnAddrs    func() []ma.Multiaddr                // our listen and external addrs (may be nil)
-	Seeds       []peer.ID                            // never stored in any list
-	Manual      func() []peer.ID                     // manual peers, never stored (may be nil)
-	Refused     func(p peer.ID, a ma.Multiaddr) bool // blacklist/ban check from the gater (may be nil)
-	Dialable    func(a ma.Multiaddr) bool            // nil: tcp, quic-v1 and ws over ip4/ip6/dns (not onion3)
-	SourceQuota int                                  // max Grey entries from one source; 0: GreyMax/10
-	Clock       clock.Clock                          // nil: real time
-	Logger      *slog.Logger                         // nil: discard
-
+// Node is what the book asks of the node it serves (Config.Node). Insert
+// calls its methods without the book's lock held; they must be safe for
+// concurrent use and must not call the Book. Embed NoNode to answer only
+// some of them.
+type Node interface {
+	// OwnAddrs returns our listen and external addresses, never stored.
+	OwnAddrs() []ma.Multiaddr
+	// ManualPeers returns the manual peers, never stored.
+	ManualPeers() []peer.ID
+	// Refused is the gater's blacklist and ban check.
+	Refused(p peer.ID, a ma.Multiaddr) bool
 	// SourceAddr returns the address a source peer is connected from (nil
 	// if unknown); its netgroup keys the greylist buckets of the entries
-	// that peer sends. Called by Insert without the lock held. nil: every
-	// source peer counts as a group of its own.
-	SourceAddr func(p peer.ID) ma.Multiaddr
+	// that peer sends.
+	SourceAddr(p peer.ID) ma.Multiaddr
+}
+
+// NoNode is a Node that knows nothing: no own addresses, no manual peers,
+// nothing refused, no source address known.
+type NoNode struct{}
+
+// OwnAddrs returns nil.
+func (NoNode) OwnAddrs() []ma.Multiaddr { return nil }
+
+// ManualPeers returns nil.
+func (NoNode) ManualPeers() []peer.ID { return nil }
+
+// Refused returns false.
+func (NoNode) Refused(peer.ID, ma.Multiaddr) bool { return false }
+
+// SourceAddr returns nil.
+func (NoNode) SourceAddr(peer.ID) ma.Multiaddr { return nil }
+
+// Dialer says which addresses the node can dial. The book calls it also
+// with its lock held (BeginRefine): it must not call the Book.
+type Dialer interface {
+	Dialable(a ma.Multiaddr) bool
+}
+
+// DialableFunc adapts a function to a Dialer.
+type DialableFunc func(a ma.Multiaddr) bool
+
+// Dialable returns f(a).
+func (f DialableFunc) Dialable(a ma.Multiaddr) bool { return f(a) }
+
+// Config configures a Book. Every field is optional.
+type Config struct {
+	Localnet    bool         // accept local and non-global addresses
+	Self        peer.ID      // our peer ID, never stored
+	Seeds       []peer.ID    // never stored in any list
+	Node        Node         // nil: no own addresses, manual peers or refusals; every source peer a group of its own
+	Dialer      Dialer       // nil: tcp, quic-v1 and ws over ip4/ip6/dns (not onion3)
+	SourceQuota int          // max Grey entries from one source; 0: GreyMax/10
+	Logger      *slog.Logger // nil: discard
 	// FlatGreylist keeps the greylist one list without buckets, capped
 	// at GreyMax by last_seen alone (as DarkFi). Localnet implies it. For
 	// comparisons such as the eclipse trial; nodes keep the buckets.
@@ -105,7 +138,6 @@ type Config struct {
 // guards the lists and the registry.
 type Book struct {
 	cfg Config
-	clk clock.Clock
 	log *slog.Logger
 
 	seedMu sync.RWMutex // guards seeds alone: Insert reads them without mu
@@ -133,21 +165,17 @@ type Book struct {
 
 // New returns an empty Book.
 func New(cfg Config) *Book {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Dialable == nil {
-		cfg.Dialable = defaultDialable
+	if cfg.Dialer == nil {
+		cfg.Dialer = DialableFunc(defaultDialable)
 	}
 	if cfg.SourceQuota <= 0 {
 		cfg.SourceQuota = GreyMax / 10
 	}
 	b := &Book{
 		cfg:      cfg,
-		clk:      cfg.Clock,
 		log:      cfg.Logger,
 		seeds:    make(map[peer.ID]struct{}, len(cfg.Seeds)),
 		reg:      make(map[peer.ID]*regRecord),
@@ -210,7 +238,7 @@ func (b *Book) Contains(p peer.ID) (Color, bool) {
 }
 
 // nowUnix is the current time in whole seconds.
-func (b *Book) nowUnix() int64 { return b.clk.Now().Unix() }
+func (b *Book) nowUnix() int64 { return time.Now().Unix() }
 
 // addLocked stores it in list c, keeping the Grey source counts and
 // buckets. A Grey item whose bucket is full of newer entries is not

@@ -29,8 +29,8 @@ const (
 
 // Source groups that are not netgroups.
 const (
-	srcGroupPeer    = "peer:"   // prefix: Config.SourceAddr is nil, each source peer is its own group
-	srcGroupUnknown = "unknown" // Config.SourceAddr knows no address for the source
+	srcGroupPeer    = "peer:"   // prefix: Config.Node is nil, each source peer is its own group
+	srcGroupUnknown = "unknown" // Config.Node knows no address for the source
 )
 
 // secretSize is the length of the bucket secret.
@@ -181,17 +181,17 @@ func (b *Book) randomBucketedLocked(ok func(*item) bool) *item {
 
 // sourceGroup returns the group that entries from source count against
 // in the bucket layer: "" for a local source (the entries' own netgroups
-// are used), the netgroup of the source's address from Config.SourceAddr,
-// "unknown" when it has none, or the peer itself when SourceAddr is nil.
+// are used), the netgroup of the source's address from Config.Node.SourceAddr,
+// "unknown" when it has none, or the peer itself when Config.Node is nil.
 // It calls SourceAddr, so it must run without the book's lock.
 func (b *Book) sourceGroup(source peer.ID) string {
 	switch {
 	case source == "" || b.buckets == nil:
 		return ""
-	case b.cfg.SourceAddr == nil:
+	case b.cfg.Node == nil:
 		return srcGroupPeer + string(source)
 	}
-	a := b.cfg.SourceAddr(source)
+	a := b.cfg.Node.SourceAddr(source)
 	if a == nil {
 		return srcGroupUnknown
 	}

@@ -40,7 +40,7 @@
 // every entry of their full greylist bucket. A last_seen in the
 // future is clamped to now (DarkFi trusts it, letting an attacker pin
 // entries). Undialable addresses go to Dark instead of Grey: by default
-// (Config.Dialable nil) everything but tcp, quic and ws, so /onion3
+// (Config.Dialer nil) everything but tcp, quic and ws, so /onion3
 // addresses are dark unless the node has a proxy to reach them.
 //
 // # Greylist buckets
@@ -55,7 +55,7 @@
 // (or is dropped if older than all of them), never an entry elsewhere.
 // Entries without a source (loaded from the file, inserted locally, moved
 // back to Grey after a dial) count their own netgroup as their source. The
-// source's address comes from Config.SourceAddr. Grey picks (Pick and
+// source's address comes from Config.Node.SourceAddr. Grey picks (Pick and
 // BeginRefine) choose a random non-empty bucket first, then an entry in
 // it, so a full bucket weighs as much as one holding a single entry.
 //

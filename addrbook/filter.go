@@ -15,7 +15,7 @@ const (
 	ReasonManual  = "manual"   // a manual peer
 	ReasonOwnAddr = "own_addr" // host, port and transport of one of our addresses
 	ReasonLocal   = "local"    // non-global IP or localhost name (not Localnet)
-	ReasonRefused = "refused"  // Config.Refused said so
+	ReasonRefused = "refused"  // Config.Node.Refused said so
 	ReasonBlack   = "black"    // the peer is in the Black list
 	ReasonKnown   = "known"    // already in Grey, White or Gold, or the peer is in White or Gold
 	ReasonBusy    = "busy"     // the peer is held in the Insert or Move state
@@ -177,20 +177,20 @@ func (b *Book) insertGreyLocked(source peer.ID, srcGroup string, it *item) bool 
 	return b.lists[Grey].get(it.key) == it
 }
 
-// filterSets calls OwnAddrs and Manual (without the lock) and returns
+// filterSets calls the Node's OwnAddrs and ManualPeers (without the lock) and returns
 // our own endpoints and the manual peers, for classify.
 func (b *Book) filterSets() (own map[endpoint]struct{}, manual map[peer.ID]struct{}) {
 	own = make(map[endpoint]struct{})
-	if b.cfg.OwnAddrs != nil {
-		for _, a := range b.cfg.OwnAddrs() {
+	if b.cfg.Node != nil {
+		for _, a := range b.cfg.Node.OwnAddrs() {
 			if a != nil && Transport(a) != TransportCircuit {
 				own[endpointKey(stripP2P(a))] = struct{}{}
 			}
 		}
 	}
 	manual = make(map[peer.ID]struct{})
-	if b.cfg.Manual != nil {
-		for _, p := range b.cfg.Manual() {
+	if b.cfg.Node != nil {
+		for _, p := range b.cfg.Node.ManualPeers() {
 			manual[p] = struct{}{}
 		}
 	}
@@ -222,10 +222,10 @@ func (b *Book) classify(e Entry, now int64, own map[endpoint]struct{}, manual ma
 		c.reason = ReasonOwnAddr
 	case !b.cfg.Localnet && isLocal(tr):
 		c.reason = ReasonLocal
-	case b.cfg.Refused != nil && b.cfg.Refused(p, it.addr):
+	case b.cfg.Node != nil && b.cfg.Node.Refused(p, it.addr):
 		c.reason = ReasonRefused
 	default:
-		c.dialable = b.cfg.Dialable(it.addr)
+		c.dialable = b.cfg.Dialer.Dialable(it.addr)
 	}
 	return c
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -30,56 +30,48 @@ func FuzzHostlistParse(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\xff\xfe\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		mock := &nowClock{now: epoch}
-		// One bucket secret for both books, so that the reload fills the
-		// same buckets.
-		b := New(Config{Clock: mock, Self: testPeer(3), Rand: rand.NewPCG(1, 2)})
-		// The file I/O around it is covered by the hostlist tests; fuzzing
-		// runs the parser and the installer in memory, without fsyncs.
-		n, _, err := b.loadData(data)
-		if err != nil {
+		synctest.Test(t, func(t *testing.T) {
+			toEpoch(t)
+			// One bucket secret for both books, so that the reload fills the
+			// same buckets.
+			b := New(Config{Self: testPeer(3), Rand: rand.NewPCG(1, 2)})
+			// The file I/O around it is covered by the hostlist tests; fuzzing
+			// runs the parser and the installer in memory, without fsyncs.
+			n, _, err := b.loadData(data)
+			if err != nil {
+				for _, c := range savedColors {
+					if b.Len(c) != 0 {
+						t.Fatalf("invalid file (%v) but %s holds %d", err, c, b.Len(c))
+					}
+				}
+				return
+			}
+			if err := checkInvariants(b); err != nil {
+				t.Fatal(err)
+			}
+			saved := b.encode()
+			b2 := New(Config{Self: testPeer(3), Rand: rand.NewPCG(1, 2)})
+			n2, bad, err := b2.loadData(saved)
+			if err != nil || n2 != n || len(bad) != 0 {
+				t.Fatalf("reload: %d of %d, %d lines skipped, %v", n2, n, len(bad), err)
+			}
 			for _, c := range savedColors {
-				if b.Len(c) != 0 {
-					t.Fatalf("invalid file (%v) but %s holds %d", err, c, b.Len(c))
+				x, y := b.Entries(c), b2.Entries(c)
+				if len(x) != len(y) {
+					t.Fatalf("%s: %d vs %d", c, len(x), len(y))
+				}
+				for i := range x {
+					if !x[i].Addr.Equal(y[i].Addr) || !x[i].LastSeen.Equal(y[i].LastSeen) {
+						t.Fatalf("%s[%d]: %v vs %v", c, i, x[i], y[i])
+					}
 				}
 			}
-			return
-		}
-		if err := checkInvariants(b); err != nil {
-			t.Fatal(err)
-		}
-		saved := b.encode()
-		b2 := New(Config{Clock: mock, Self: testPeer(3), Rand: rand.NewPCG(1, 2)})
-		n2, bad, err := b2.loadData(saved)
-		if err != nil || n2 != n || len(bad) != 0 {
-			t.Fatalf("reload: %d of %d, %d lines skipped, %v", n2, n, len(bad), err)
-		}
-		for _, c := range savedColors {
-			x, y := b.Entries(c), b2.Entries(c)
-			if len(x) != len(y) {
-				t.Fatalf("%s: %d vs %d", c, len(x), len(y))
+			if again := b2.encode(); !bytes.Equal(saved, again) {
+				t.Fatal("encoding is not stable")
 			}
-			for i := range x {
-				if !x[i].Addr.Equal(y[i].Addr) || !x[i].LastSeen.Equal(y[i].LastSeen) {
-					t.Fatalf("%s[%d]: %v vs %v", c, i, x[i], y[i])
-				}
-			}
-		}
-		if again := b2.encode(); !bytes.Equal(saved, again) {
-			t.Fatal("encoding is not stable")
-		}
+		})
 	})
 }
-
-// nowClock is a clock whose Now the test sets. The Book only calls Now;
-// clock.Mock's Add yields for a millisecond per call, which would slow the
-// fuzzer down. Not safe for concurrent use.
-type nowClock struct {
-	clock.Clock // nil: any other method panics
-	now         time.Time
-}
-
-func (c *nowClock) Now() time.Time { return c.now }
 
 // fuzzPool is a fixed set of peers and addresses for FuzzBookOps.
 type fuzzPool struct {
@@ -114,136 +106,138 @@ func FuzzBookOps(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0, 2, 9, 250, 17, 33, 49, 65, 81, 97, 113, 129, 145, 1, 0, 15, 3, 11, 1}, 6))
 	fp := newFuzzPool(f)
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		if len(ops) > 4000 {
-			ops = ops[:4000]
-		}
-		mock := &nowClock{now: epoch}
-		b := New(Config{Clock: mock, Self: fp.peers[31], Seeds: []peer.ID{fp.peers[30]}, SourceQuota: 6})
-		held := make(map[peer.ID]Entry) // Pick results not yet resolved
-		var refining []Entry
-		pos := 0
-		next := func() int {
-			if pos >= len(ops) {
-				return 0
+		synctest.Test(t, func(t *testing.T) {
+			if len(ops) > 4000 {
+				ops = ops[:4000]
 			}
-			pos++
-			return int(ops[pos-1])
-		}
-		heldEntry := func(k int) (Entry, bool) {
-			for _, p := range fp.peers[k%len(fp.peers):] {
-				if e, ok := held[p]; ok {
+			toEpoch(t)
+			b := New(Config{Self: fp.peers[31], Seeds: []peer.ID{fp.peers[30]}, SourceQuota: 6})
+			held := make(map[peer.ID]Entry) // Pick results not yet resolved
+			var refining []Entry
+			pos := 0
+			next := func() int {
+				if pos >= len(ops) {
+					return 0
+				}
+				pos++
+				return int(ops[pos-1])
+			}
+			heldEntry := func(k int) (Entry, bool) {
+				for _, p := range fp.peers[k%len(fp.peers):] {
+					if e, ok := held[p]; ok {
+						return e, true
+					}
+				}
+				for _, e := range held {
 					return e, true
 				}
+				return Entry{}, false
 			}
-			for _, e := range held {
-				return e, true
-			}
-			return Entry{}, false
-		}
-		for pos < len(ops) {
-			op := next() % 16
-			switch op {
-			case 0: // insert n entries from a source
-				src := fp.peers[next()%8]
-				if next()%4 == 0 {
-					src = ""
-				}
-				n := next() % 24
-				es := make([]Entry, 0, n)
-				for range n {
-					k, v := next(), next()
-					ts := epoch.Add(time.Duration(int8(next())) * time.Hour)
-					es = append(es, Entry{Addr: fp.addrs[k%32][v%5], LastSeen: ts})
-				}
-				b.Insert(src, es)
-			case 1: // pick
-				k := next()
-				e, err := b.Pick(k&1 == 1, k&2 == 0, nil)
-				if err == nil {
-					if _, dup := held[e.Peer]; dup {
-						t.Fatalf("peer %s picked while held", e.Peer)
-					}
-					held[e.Peer] = e
-				}
-			case 2, 3, 4, 5: // resolve a held pick
-				e, ok := heldEntry(next())
-				if !ok {
-					continue
-				}
-				delete(held, e.Peer)
+			for pos < len(ops) {
+				op := next() % 16
 				switch op {
-				case 2:
-					if err := b.Connected(e); err != nil {
+				case 0: // insert n entries from a source
+					src := fp.peers[next()%8]
+					if next()%4 == 0 {
+						src = ""
+					}
+					n := next() % 24
+					es := make([]Entry, 0, n)
+					for range n {
+						k, v := next(), next()
+						ts := epoch.Add(time.Duration(int8(next())) * time.Hour)
+						es = append(es, Entry{Addr: fp.addrs[k%32][v%5], LastSeen: ts})
+					}
+					b.Insert(src, es)
+				case 1: // pick
+					k := next()
+					e, err := b.Pick(k&1 == 1, k&2 == 0, nil)
+					if err == nil {
+						if _, dup := held[e.Peer]; dup {
+							t.Fatalf("peer %s picked while held", e.Peer)
+						}
+						held[e.Peer] = e
+					}
+				case 2, 3, 4, 5: // resolve a held pick
+					e, ok := heldEntry(next())
+					if !ok {
+						continue
+					}
+					delete(held, e.Peer)
+					switch op {
+					case 2:
+						if err := b.Connected(e); err != nil {
+							b.Release(e.Peer)
+						} else if next()%2 == 0 {
+							b.Disconnected(e)
+						}
+					case 3:
+						if err := b.Failed(e); err != nil {
+							b.Release(e.Peer)
+						}
+					case 4:
 						b.Release(e.Peer)
-					} else if next()%2 == 0 {
+					case 5:
 						b.Disconnected(e)
 					}
-				case 3:
-					if err := b.Failed(e); err != nil {
-						b.Release(e.Peer)
+				case 6: // begin refining
+					if e, err := b.BeginRefine(); err == nil {
+						refining = append(refining, e)
 					}
-				case 4:
-					b.Release(e.Peer)
-				case 5:
-					b.Disconnected(e)
-				}
-			case 6: // begin refining
-				if e, err := b.BeginRefine(); err == nil {
-					refining = append(refining, e)
-				}
-			case 7: // finish refining
-				if len(refining) > 0 {
-					e := refining[0]
-					refining = refining[1:]
-					b.Refined(e, next()%2 == 0)
-				}
-			case 8: // ban
-				k := next()
-				var a ma.Multiaddr
-				if k&32 != 0 {
-					a = fp.addrs[k%32][0]
-				}
-				b.Ban(fp.peers[k%32], a)
-				delete(held, fp.peers[k%32])
-			case 9:
-				b.Prune()
-			case 10: // advance the clock
-				mock.now = mock.now.Add(time.Duration(next()) * 10 * time.Minute)
-			case 11:
-				b.FreeSuspended()
-			case 12: // whitelist recheck
-				if e, err := b.RecheckWhite(); err == nil {
-					b.Rechecked(e, next()%2 == 0)
-				}
-			case 13:
-				b.Remove(fp.peers[next()%32])
-			case 14: // select
-				mx := next() * 3
-				for _, e := range b.Select(mx, []string{"tcp"}) {
-					b.mu.Lock()
-					bad := b.lists[Grey].get(string(e.Addr.Bytes())) != nil || b.lists[Black].hasPeer(e.Peer)
-					b.mu.Unlock()
-					if bad {
-						t.Fatalf("selected grey or banned %s", e.Addr)
+				case 7: // finish refining
+					if len(refining) > 0 {
+						e := refining[0]
+						refining = refining[1:]
+						b.Refined(e, next()%2 == 0)
+					}
+				case 8: // ban
+					k := next()
+					var a ma.Multiaddr
+					if k&32 != 0 {
+						a = fp.addrs[k%32][0]
+					}
+					b.Ban(fp.peers[k%32], a)
+					delete(held, fp.peers[k%32])
+				case 9:
+					b.Prune()
+				case 10: // advance the clock
+					time.Sleep(time.Duration(next()) * 10 * time.Minute)
+				case 11:
+					b.FreeSuspended()
+				case 12: // whitelist recheck
+					if e, err := b.RecheckWhite(); err == nil {
+						b.Rechecked(e, next()%2 == 0)
+					}
+				case 13:
+					b.Remove(fp.peers[next()%32])
+				case 14: // select
+					mx := next() * 3
+					for _, e := range b.Select(mx, []string{"tcp"}) {
+						b.mu.Lock()
+						bad := b.lists[Grey].get(string(e.Addr.Bytes())) != nil || b.lists[Black].hasPeer(e.Peer)
+						b.mu.Unlock()
+						if bad {
+							t.Fatalf("selected grey or banned %s", e.Addr)
+						}
+					}
+				case 15: // save and load (in memory)
+					b2 := New(Config{Self: fp.peers[31]})
+					if _, bad, err := b2.loadData(b.encode()); err != nil || len(bad) != 0 {
+						t.Fatalf("reload: %v, skipped %v", err, bad)
+					}
+					if err := checkInvariants(b2); err != nil {
+						t.Fatal(err)
 					}
 				}
-			case 15: // save and load (in memory)
-				b2 := New(Config{Clock: mock, Self: fp.peers[31]})
-				if _, bad, err := b2.loadData(b.encode()); err != nil || len(bad) != 0 {
-					t.Fatalf("reload: %v, skipped %v", err, bad)
+				if err := checkInvariants(b); err != nil {
+					t.Fatalf("after op %d at %d: %v", op, pos, err)
 				}
-				if err := checkInvariants(b2); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := checkInvariants(b); err != nil {
-				t.Fatalf("after op %d at %d: %v", op, pos, err)
-			}
-			for p := range held {
-				if s := b.State(p); s != Connect {
-					t.Fatalf("held peer in state %s", s)
+				for p := range held {
+					if s := b.State(p); s != Connect {
+						t.Fatalf("held peer in state %s", s)
+					}
 				}
 			}
-		}
+		})
 	})
 }

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// epoch is the mock clock's start: a realistic time, so that last_seen
-// values below it are in the past.
+// epoch is the virtual time a test book starts at (see toEpoch): a
+// realistic time, so that last_seen values below it are in the past.
 var epoch = time.Unix(1_700_000_000, 0)
 
 // testPeer returns a deterministic, valid peer ID (a sha2-256 multihash).
@@ -55,20 +54,36 @@ func entryN(t testing.TB, i int, ts time.Time) Entry {
 	return tcpEntry(t, globalIP4(i), testPeer(i), ts)
 }
 
-// newTestBook returns a book on a mock clock set to epoch.
-func newTestBook(t testing.TB, cfg Config) (*Book, *clock.Mock) {
+// newTestBook returns a book at virtual time epoch. Call it inside a
+// testing/synctest bubble; the returned vclock moves that time.
+func newTestBook(t testing.TB, cfg Config) (*Book, vclock) {
 	t.Helper()
-	mock := clock.NewMock()
-	mock.Set(epoch)
-	cfg.Clock = mock
-	return New(cfg), mock
+	toEpoch(t)
+	return New(cfg), vclock{}
 }
+
+// toEpoch moves a synctest bubble's virtual time to epoch (a bubble starts
+// in 2000) unless it is there or later, failing the test when called
+// outside a bubble (real time is years past epoch).
+func toEpoch(t testing.TB) {
+	t.Helper()
+	time.Sleep(time.Until(epoch))
+	if now := time.Now(); now.Before(epoch) || now.Sub(epoch) > 365*24*time.Hour {
+		t.Fatalf("not in a synctest bubble: time is %s, want %s", time.Now(), epoch)
+	}
+}
+
+// vclock reads and moves a synctest bubble's virtual time.
+type vclock struct{}
+
+func (vclock) Now() time.Time      { return time.Now() }
+func (vclock) Add(d time.Duration) { time.Sleep(d) }
 
 // checkInvariants verifies the book's structural invariants.
 func checkInvariants(b *Book) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.clk.Now().Unix()
+	now := time.Now().Unix()
 	for c, l := range b.lists {
 		if l.max > 0 && len(l.items) > l.max {
 			return fmt.Errorf("%s holds %d > cap %d", Color(c), len(l.items), l.max)

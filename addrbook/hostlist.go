@@ -148,7 +148,7 @@ func (b *Book) Load(path string) (LoadResult, error) {
 	}
 	loaded, bad, perr := b.loadData(data)
 	if perr != nil {
-		aside, err := moveAside(path, b.clk.Now())
+		aside, err := moveAside(path, time.Now())
 		if err != nil {
 			return res, fmt.Errorf("hostlist %s is invalid (%v) and could not be moved aside: %w", path, perr, err)
 		}
@@ -165,7 +165,7 @@ func (b *Book) Load(path string) (LoadResult, error) {
 			}
 			b.log.Warn("hostlist line skipped", "path", path, "line", e.line, "err", e.err)
 		}
-		kept, err := keepAside(path, data, b.clk.Now())
+		kept, err := keepAside(path, data, time.Now())
 		if err != nil {
 			b.log.Warn("hostlist: could not keep a copy of the file with skipped lines", "path", path, "err", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -223,67 +224,70 @@ func FuzzHostlistLines(f *testing.F) {
 	}
 	self := peers[5]
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) == 0 {
-			return
-		}
-		cfgFlags := in[0]
-		g := &hostlistGen{in: in[1:], peers: peers}
-		data, lines := g.generate()
-		cfg := Config{Clock: &nowClock{now: epoch}, Self: self, Localnet: cfgFlags&1 != 0, Rand: rand.NewPCG(1, 2)}
-		var banned peer.ID
-		newBook := func() *Book {
-			b := New(cfg)
-			if cfgFlags&2 != 0 {
-				banned = peers[0]
-				b.Ban(banned, nil)
+		synctest.Test(t, func(t *testing.T) {
+			toEpoch(t)
+			if len(in) == 0 {
+				return
 			}
-			return b
-		}
-		b := newBook()
-		n, bad, err := b.loadData(data)
-		if err != nil {
-			t.Fatalf("load: %v\n%s", err, data)
-		}
-		var wantBad []int
-		for _, l := range lines {
-			if l.corrupt {
-				wantBad = append(wantBad, l.n)
+			cfgFlags := in[0]
+			g := &hostlistGen{in: in[1:], peers: peers}
+			data, lines := g.generate()
+			cfg := Config{Self: self, Localnet: cfgFlags&1 != 0, Rand: rand.NewPCG(1, 2)}
+			var banned peer.ID
+			newBook := func() *Book {
+				b := New(cfg)
+				if cfgFlags&2 != 0 {
+					banned = peers[0]
+					b.Ban(banned, nil)
+				}
+				return b
 			}
-		}
-		gotBad := make([]int, len(bad))
-		for i, e := range bad {
-			gotBad[i] = e.line
-		}
-		if fmt.Sprint(gotBad) != fmt.Sprint(wantBad) {
-			t.Fatalf("skipped lines %v (%v), want %v\n%s", gotBad, bad, wantBad, data)
-		}
-		want := expectInstalled(lines, b, banned)
-		total := 0
-		for _, c := range savedColors {
-			got := make(map[string]int64)
-			for _, e := range b.Entries(c) {
-				got[e.Addr.String()] = e.LastSeen.Unix()
+			b := newBook()
+			n, bad, err := b.loadData(data)
+			if err != nil {
+				t.Fatalf("load: %v\n%s", err, data)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(want[c]) {
-				t.Fatalf("%s holds %v, want %v\n%s", c, got, want[c], data)
+			var wantBad []int
+			for _, l := range lines {
+				if l.corrupt {
+					wantBad = append(wantBad, l.n)
+				}
 			}
-			total += len(got)
-		}
-		if n != total {
-			t.Fatalf("load reported %d entries, the book holds %d", n, total)
-		}
-		if err := checkInvariants(b); err != nil {
-			t.Fatal(err)
-		}
-		saved := b.encode()
-		b2 := newBook()
-		n2, bad2, err := b2.loadData(saved)
-		if err != nil || n2 != n || len(bad2) != 0 {
-			t.Fatalf("reload: %d of %d, skipped %v, %v", n2, n, bad2, err)
-		}
-		if again := b2.encode(); !bytes.Equal(saved, again) {
-			t.Fatalf("save, reload, save differ:\n%s\n%s", saved, again)
-		}
+			gotBad := make([]int, len(bad))
+			for i, e := range bad {
+				gotBad[i] = e.line
+			}
+			if fmt.Sprint(gotBad) != fmt.Sprint(wantBad) {
+				t.Fatalf("skipped lines %v (%v), want %v\n%s", gotBad, bad, wantBad, data)
+			}
+			want := expectInstalled(lines, b, banned)
+			total := 0
+			for _, c := range savedColors {
+				got := make(map[string]int64)
+				for _, e := range b.Entries(c) {
+					got[e.Addr.String()] = e.LastSeen.Unix()
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want[c]) {
+					t.Fatalf("%s holds %v, want %v\n%s", c, got, want[c], data)
+				}
+				total += len(got)
+			}
+			if n != total {
+				t.Fatalf("load reported %d entries, the book holds %d", n, total)
+			}
+			if err := checkInvariants(b); err != nil {
+				t.Fatal(err)
+			}
+			saved := b.encode()
+			b2 := newBook()
+			n2, bad2, err := b2.loadData(saved)
+			if err != nil || n2 != n || len(bad2) != 0 {
+				t.Fatalf("reload: %d of %d, skipped %v, %v", n2, n, bad2, err)
+			}
+			if again := b2.encode(); !bytes.Equal(saved, again) {
+				t.Fatalf("save, reload, save differ:\n%s\n%s", saved, again)
+			}
+		})
 	})
 }
 

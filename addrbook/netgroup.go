@@ -224,7 +224,7 @@ func endpointKey(tr ma.Multiaddr) endpoint {
 
 // defaultDialable accepts tcp, quic-v1 and ws over ip4, ip6 and dns: the
 // direct transports. Onions need a proxy, circuits the relay transport
-// (Config.Dialable).
+// (Config.Dialer).
 func defaultDialable(a ma.Multiaddr) bool {
 	t := Transport(a)
 	return t != "" && t != TransportOnion3 && t != TransportCircuit

@@ -20,7 +20,7 @@ func outcomeItem(e Entry) (*item, error) {
 		}
 		c, err := ma.NewComponent("p2p", e.Peer.String())
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidAddr, err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalidAddr, err)
 		}
 		a = a.AppendComponent(c)
 	}
@@ -110,7 +110,7 @@ func (b *Book) BeginRefine() (Entry, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	it := b.randomLocked(Grey, func(it *item) bool {
-		return allowed(b.stateLocked(it.peer), Refine) && b.cfg.Dialable(it.addr)
+		return allowed(b.stateLocked(it.peer), Refine) && b.cfg.Dialer.Dialable(it.addr)
 	})
 	if it == nil {
 		return Entry{}, ErrNoHost

@@ -112,7 +112,7 @@ func (b *Book) Transition(p peer.ID, to State) error {
 func (b *Book) Prune() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.clk.Now()
+	now := time.Now()
 	for p, r := range b.reg {
 		if r.state == Free && now.Sub(r.freed) > RegistryPruneAge {
 			delete(b.reg, p)
@@ -128,7 +128,7 @@ func (b *Book) FreeSuspended() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
-	now := b.clk.Now()
+	now := time.Now()
 	for _, r := range b.reg {
 		if r.state == Suspend {
 			r.state, r.freed = Free, now
@@ -163,7 +163,7 @@ func (b *Book) setStateLocked(p peer.ID, to State) {
 	}
 	r.state, r.freed = to, time.Time{}
 	if to == Free {
-		r.freed = b.clk.Now()
+		r.freed = time.Now()
 	}
 	if len(b.reg) > RegistryMax {
 		b.pruneOverflowLocked()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -40,96 +41,98 @@ func selectBook(t *testing.T, n int, long bool) (*Book, map[peer.ID]Color) {
 }
 
 func TestSelectBounds(t *testing.T) {
-	t.Parallel()
-	maxes := []int{0, 1, 8, 255, 256, MaxReply, 1<<32 - 1, -5}
-	for _, n := range []int{0, 3, 100, 1000} {
-		for _, long := range []bool{false, true} {
-			b, colors := selectBook(t, n, long)
-			for _, mx := range maxes {
-				for _, tr := range [][]string{nil, {"tcp"}, {"quic", "ws"}, {"tcp", "quic", "ws", "bogus"}} {
-					got := b.Select(mx, tr)
-					clamp := min(max(mx, 0), MaxReply)
-					if len(got) > 2*clamp {
-						t.Fatalf("n=%d max=%d: %d entries > %d", n, mx, len(got), 2*clamp)
-					}
-					size, est := replyEnvelope, 0
-					seen := make(map[string]bool)
-					for _, e := range got {
-						if c := colors[e.Peer]; c == Grey || c == Black {
-							t.Fatalf("Select returned a %s entry", c)
+	synctest.Test(t, func(t *testing.T) {
+		maxes := []int{0, 1, 8, 255, 256, MaxReply, 1<<32 - 1, -5}
+		for _, n := range []int{0, 3, 100, 1000} {
+			for _, long := range []bool{false, true} {
+				b, colors := selectBook(t, n, long)
+				for _, mx := range maxes {
+					for _, tr := range [][]string{nil, {"tcp"}, {"quic", "ws"}, {"tcp", "quic", "ws", "bogus"}} {
+						got := b.Select(mx, tr)
+						clamp := min(max(mx, 0), MaxReply)
+						if len(got) > 2*clamp {
+							t.Fatalf("n=%d max=%d: %d entries > %d", n, mx, len(got), 2*clamp)
 						}
-						if seen[e.Addr.String()] {
-							t.Fatalf("duplicate %s", e.Addr)
+						size, est := replyEnvelope, 0
+						seen := make(map[string]bool)
+						for _, e := range got {
+							if c := colors[e.Peer]; c == Grey || c == Black {
+								t.Fatalf("Select returned a %s entry", c)
+							}
+							if seen[e.Addr.String()] {
+								t.Fatalf("duplicate %s", e.Addr)
+							}
+							seen[e.Addr.String()] = true
+							size += EncodedSize(e)
+							est += len(e.Addr.Bytes()) + 12
 						}
-						seen[e.Addr.String()] = true
-						size += EncodedSize(e)
-						est += len(e.Addr.Bytes()) + 12
-					}
-					if size > MaxReplyBytes || est > MaxReplyBytes {
-						t.Fatalf("n=%d max=%d long=%v: encoded %d, estimate %d > %d", n, mx, long, size, est, MaxReplyBytes)
-					}
-					// With enough entries the reply is full (or the budget binds).
-					if !long && n >= 1000 && clamp > 0 && clamp <= 255 && len(got) != 2*clamp {
-						t.Fatalf("n=%d max=%d: only %d entries", n, mx, len(got))
+						if size > MaxReplyBytes || est > MaxReplyBytes {
+							t.Fatalf("n=%d max=%d long=%v: encoded %d, estimate %d > %d", n, mx, long, size, est, MaxReplyBytes)
+						}
+						// With enough entries the reply is full (or the budget binds).
+						if !long && n >= 1000 && clamp > 0 && clamp <= 255 && len(got) != 2*clamp {
+							t.Fatalf("n=%d max=%d: only %d entries", n, mx, len(got))
+						}
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 func TestSelectPriority(t *testing.T) {
-	t.Parallel()
-	b, colors := selectBook(t, 40, false)
-	// 10 gold and 10 white tcp entries exist (every 4th).
-	got := b.Select(8, []string{"tcp"})
-	if len(got) != 16 {
-		t.Fatalf("%d entries", len(got))
-	}
-	for i, e := range got {
-		want := Gold
-		if i >= 8 {
-			want = White
+	synctest.Test(t, func(t *testing.T) {
+		b, colors := selectBook(t, 40, false)
+		// 10 gold and 10 white tcp entries exist (every 4th).
+		got := b.Select(8, []string{"tcp"})
+		if len(got) != 16 {
+			t.Fatalf("%d entries", len(got))
 		}
-		if colors[e.Peer] != want || Transport(e.Addr) != "tcp" {
-			t.Fatalf("entry %d: %s %s, want %s tcp", i, colors[e.Peer], Transport(e.Addr), want)
-		}
-	}
-	// Not enough matching: other transports and dark fill.
-	got = b.Select(30, []string{"tcp"})
-	if len(got) != 60 {
-		t.Fatalf("filled %d, want 60", len(got))
-	}
-	for i, e := range got[:20] {
-		if Transport(e.Addr) != "tcp" {
-			t.Fatalf("entry %d not tcp", i)
-		}
-	}
-	for _, e := range got[20:] {
-		if Transport(e.Addr) == "tcp" && colors[e.Peer] != Dark {
-			t.Fatalf("matching %s entry in the filler", colors[e.Peer])
-		}
-	}
-	countDark := func(es []Entry) int {
-		n := 0
-		for _, e := range es {
-			if colors[e.Peer] == Dark {
-				n++
+		for i, e := range got {
+			want := Gold
+			if i >= 8 {
+				want = White
+			}
+			if colors[e.Peer] != want || Transport(e.Addr) != "tcp" {
+				t.Fatalf("entry %d: %s %s, want %s tcp", i, colors[e.Peer], Transport(e.Addr), want)
 			}
 		}
-		return n
-	}
-	if d := countDark(got); d != 0 {
-		t.Fatalf("dark used while gold and white suffice: %d", d)
-	}
-	// 40 gold + 40 white < 120: 40 dark fill the rest.
-	got = b.Select(60, []string{"tcp"})
-	if len(got) != 120 || countDark(got) != 40 {
-		t.Fatalf("len %d, dark %d", len(got), countDark(got))
-	}
-	for _, e := range got[:80] {
-		if colors[e.Peer] == Dark {
-			t.Fatal("dark before gold/white")
+		// Not enough matching: other transports and dark fill.
+		got = b.Select(30, []string{"tcp"})
+		if len(got) != 60 {
+			t.Fatalf("filled %d, want 60", len(got))
 		}
-	}
+		for i, e := range got[:20] {
+			if Transport(e.Addr) != "tcp" {
+				t.Fatalf("entry %d not tcp", i)
+			}
+		}
+		for _, e := range got[20:] {
+			if Transport(e.Addr) == "tcp" && colors[e.Peer] != Dark {
+				t.Fatalf("matching %s entry in the filler", colors[e.Peer])
+			}
+		}
+		countDark := func(es []Entry) int {
+			n := 0
+			for _, e := range es {
+				if colors[e.Peer] == Dark {
+					n++
+				}
+			}
+			return n
+		}
+		if d := countDark(got); d != 0 {
+			t.Fatalf("dark used while gold and white suffice: %d", d)
+		}
+		// 40 gold + 40 white < 120: 40 dark fill the rest.
+		got = b.Select(60, []string{"tcp"})
+		if len(got) != 120 || countDark(got) != 40 {
+			t.Fatalf("len %d, dark %d", len(got), countDark(got))
+		}
+		for _, e := range got[:80] {
+			if colors[e.Peer] == Dark {
+				t.Fatal("dark before gold/white")
+			}
+		}
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -44,7 +43,6 @@ type Config struct {
 	Observer Observer
 
 	Logger *slog.Logger
-	Clock  clock.Clock
 }
 
 // Channel is one libp2p connection to a peer that completed (or is
@@ -52,17 +50,17 @@ type Config struct {
 type Channel struct {
 	cfg   Config
 	log   *slog.Logger
-	clock clock.Clock
 	peer  peer.ID
 	start time.Time
 
-	ctx      context.Context // cancelled by Stop
-	cancel   context.CancelFunc
-	ready    chan struct{} // closed by Start
-	stopping chan struct{} // closed by Stop
-	done     chan struct{} // closed when fully stopped
-	stopOnce sync.Once
-	wg       sync.WaitGroup // readers, writer and jobs
+	ctx       context.Context // cancelled by Stop
+	cancel    context.CancelFunc
+	ready     chan struct{} // closed by Control.Start
+	startOnce sync.Once
+	stopping  chan struct{} // closed by Stop
+	done      chan struct{} // closed when fully stopped
+	stopOnce  sync.Once
+	wg        sync.WaitGroup // readers, writer and jobs
 
 	version atomic.Pointer[pb.Version]
 	peerIDs atomic.Pointer[map[string]bool] // protocol IDs the peer runs, from its Version
@@ -127,9 +125,11 @@ type Filter func(raw []byte) bool
 // It must not block; a non-nil error stops the channel as a Handler's.
 type RawHandler func(raw []byte, owned bool) error
 
-// New returns a channel on cfg.Conn that is not yet started. The caller
-// owns it and must Stop it.
-func New(cfg Config) *Channel {
+// New returns a channel on cfg.Conn that is not yet started, and its
+// Control, the owner half (Start, SetVersion, ServeStream), for the
+// session layer that made it alone. The caller owns the channel and must
+// Stop it.
+func New(cfg Config) (*Channel, *Control) {
 	if cfg.FrameTimeout <= 0 {
 		cfg.FrameTimeout = 10 * time.Second
 	}
@@ -139,16 +139,12 @@ func New(cfg Config) *Channel {
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = DefaultSendQueue
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Channel{
 		cfg:      cfg,
-		clock:    cfg.Clock,
 		peer:     cfg.Conn.RemotePeer(),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -158,7 +154,7 @@ func New(cfg Config) *Channel {
 		protos:   make(map[*Spec]*protoState),
 	}
 	c.log = cfg.Logger.With("channel", cfg.ID, "peer", c.peer.String(), "session", cfg.Session.String())
-	return c
+	return c, &Control{c: c}
 }
 
 // ID returns the channel's id, unique within its node.
@@ -195,10 +191,8 @@ func (c *Channel) StartTime() time.Time {
 // Version returns the peer's version message (nil before the handshake).
 func (c *Channel) Version() *pb.Version { return c.version.Load() }
 
-// SetVersion records the peer's version message; the handshake calls it.
-// From then on Send refuses protocols the peer did not list (a peer that
-// lists none is assumed to run every protocol).
-func (c *Channel) SetVersion(v *pb.Version) {
+// setVersion records the peer's version message (Control.SetVersion).
+func (c *Channel) setVersion(v *pb.Version) {
 	c.version.Store(v)
 	if len(v.GetProtocols()) == 0 {
 		return
@@ -248,11 +242,12 @@ func (c *Channel) String() string {
 	return fmt.Sprintf("channel %d %s %s", c.cfg.ID, c.cfg.Session, c.peer.ShortString())
 }
 
-// Start marks the handshake as done: incoming protocol streams are served
-// from now on. It is called once by the session layer.
-func (c *Channel) Start() {
-	c.start = c.clock.Now()
-	close(c.ready)
+// markStarted marks the handshake as done (Control.Start), once.
+func (c *Channel) markStarted() {
+	c.startOnce.Do(func() {
+		c.start = time.Now()
+		close(c.ready)
+	})
 }
 
 // Ready is closed once the channel is started.
@@ -379,7 +374,7 @@ func (c *Channel) Wait(ctx context.Context) error {
 
 // violation reports a protocol violation by the peer and stops.
 func (c *Channel) violation(err error) {
-	err = fmt.Errorf("%w: %v", ErrViolation, err)
+	err = fmt.Errorf("%w: %w", ErrViolation, err)
 	select {
 	case <-c.stopping:
 		return

@@ -29,8 +29,8 @@ func pair(t *testing.T, p *Protocol[*pb.Ping]) (chA, chB *Channel, ha host.Host,
 		t.Fatal("no connection on b")
 	}
 	violations = new(atomic.Int32)
-	chA = New(Config{ID: 1, Conn: conn, Network: testNetwork, Session: Outbound})
-	chB = New(Config{ID: 2, Conn: connB[0], Network: testNetwork, Session: Inbound,
+	chA, ctlA := New(Config{ID: 1, Conn: conn, Network: testNetwork, Session: Outbound})
+	chB, ctlB := New(Config{ID: 2, Conn: connB[0], Network: testNetwork, Session: Inbound,
 		Violation: func(*Channel, error) { violations.Add(1) }})
 	for _, ch := range []*Channel{chA, chB} {
 		ch.Attach(p.Spec())
@@ -39,9 +39,9 @@ func pair(t *testing.T, p *Protocol[*pb.Ping]) (chA, chB *Channel, ha host.Host,
 			<-ch.Done()
 		})
 	}
-	b.SetStreamHandler(p.Spec().ID(testNetwork), func(s network.Stream) { chB.ServeStream(p.Spec(), s) })
-	chA.Start()
-	chB.Start()
+	b.SetStreamHandler(p.Spec().ID(testNetwork), func(s network.Stream) { ctlB.ServeStream(p.Spec(), s) })
+	ctlA.Start()
+	ctlB.Start()
 	return chA, chB, a, violations
 }
 

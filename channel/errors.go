@@ -4,8 +4,10 @@ import "errors"
 
 // Errors returned by channel operations.
 var (
-	// ErrStopped is returned by operations on a stopped channel.
-	ErrStopped = errors.New("channel stopped")
+	// ErrStopped is returned by operations on a stopped channel, and is
+	// the local stop reason (StopLocal). It is dnode's one "stopped"
+	// sentinel: sessions.ErrStopped is the same value.
+	ErrStopped = errors.New("stopped")
 	// ErrQueueFull is returned by Send when the send queue is full; the
 	// message was dropped.
 	ErrQueueFull = errors.New("channel send queue full")

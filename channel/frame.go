@@ -38,7 +38,7 @@ func ReadFrame(r io.Reader, msg proto.Message, max int) error {
 		return err
 	}
 	if err := proto.Unmarshal(buf, msg); err != nil {
-		return fmt.Errorf("%w: undecodable message: %v", ErrViolation, err)
+		return fmt.Errorf("%w: undecodable message: %w", ErrViolation, err)
 	}
 	return nil
 }
@@ -58,7 +58,7 @@ func readFrameRest(first byte, br *byteReader, max int) ([]byte, error) {
 func readFrameLen(first byte, br io.ByteReader, max int) (int, error) {
 	n, err := readUvarint(first, br)
 	if err != nil {
-		return 0, fmt.Errorf("%w: bad frame length: %v", ErrViolation, err)
+		return 0, fmt.Errorf("%w: bad frame length: %w", ErrViolation, err)
 	}
 	if n > uint64(max) {
 		return 0, fmt.Errorf("%w: frame of %d bytes, cap %d", ErrViolation, n, max)

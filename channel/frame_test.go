@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -66,7 +68,7 @@ func FuzzReadFrame(f *testing.F) {
 // the rest in order; after the channel stops, queued messages are still
 // delivered before ErrStopped.
 func TestSubscriptionOverflowDropsOldest(t *testing.T) {
-	ch := &Channel{stopping: make(chan struct{}), protos: map[*Spec]*protoState{}, clock: newTestClock()}
+	ch := &Channel{stopping: make(chan struct{}), protos: map[*Spec]*protoState{}}
 	p := NewProtocol[*pb.Ping]("p", "1.0.0", 32, Metering{})
 	sub := p.Subscribe(ch, 2)
 	for i := range uint64(3) {
@@ -91,24 +93,24 @@ func TestSubscriptionOverflowDropsOldest(t *testing.T) {
 // Receive metering: more messages inside the window than the thresholds
 // allow is a violation; the same count spread over time is not.
 func TestMeteringLimit(t *testing.T) {
-	ch := &Channel{stopping: make(chan struct{}), protos: map[*Spec]*protoState{}}
-	clk := newTestClock()
-	ch.clock = clk
-	p := NewProtocol[*pb.Ping]("p", "1.0.0", 32, Metering{Threshold: 4, Expiry: 10 * second})
-	ch.Attach(p.Spec())
-	ps := ch.protos[p.Spec()]
-	for i := range 4 {
-		if err := ch.dispatch(ps, &pb.Ping{}); err != nil {
-			t.Fatalf("message %d: %v", i, err)
+	synctest.Test(t, func(t *testing.T) {
+		ch := &Channel{stopping: make(chan struct{}), protos: map[*Spec]*protoState{}}
+		p := NewProtocol[*pb.Ping]("p", "1.0.0", 32, Metering{Threshold: 4, Expiry: 10 * time.Second})
+		ch.Attach(p.Spec())
+		ps := ch.protos[p.Spec()]
+		for i := range 4 {
+			if err := ch.dispatch(ps, &pb.Ping{}); err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
 		}
-	}
-	clk.Add(10 * second)
-	for i := range 4 {
-		if err := ch.dispatch(ps, &pb.Ping{}); err != nil {
-			t.Fatalf("after expiry, message %d: %v", i, err)
+		time.Sleep(10 * time.Second)
+		for i := range 4 {
+			if err := ch.dispatch(ps, &pb.Ping{}); err != nil {
+				t.Fatalf("after expiry, message %d: %v", i, err)
+			}
 		}
-	}
-	if err := ch.dispatch(ps, &pb.Ping{}); !errors.Is(err, ErrViolation) {
-		t.Fatalf("fifth message in the window: %v, want a violation", err)
-	}
+		if err := ch.dispatch(ps, &pb.Ping{}); !errors.Is(err, ErrViolation) {
+			t.Fatalf("fifth message in the window: %v, want a violation", err)
+		}
+	})
 }

@@ -37,6 +37,7 @@ func (s *fuzzStream) Read(p []byte) (int, error)      { return s.r.Read(p) }
 func (s *fuzzStream) SetReadDeadline(time.Time) error { return nil }
 func (s *fuzzStream) Close() error                    { s.closed++; return nil }
 func (s *fuzzStream) Reset() error                    { s.reset++; return nil }
+func (s *fuzzStream) Scope() network.StreamScope      { return &network.NullScope{} }
 
 // errHandler is what the fuzzed handler returns for the Ping of nonce
 // 666: a local error that stops the channel without blaming the peer.
@@ -93,7 +94,7 @@ func FuzzChannelRecv(f *testing.F) {
 		mode, data := in[0], in[1:]
 		var violations int
 		var violationErr error
-		c := New(Config{Conn: fuzzConn{}, Network: "fuzz", Session: Inbound, FrameTimeout: time.Second,
+		c, ctl := New(Config{Conn: fuzzConn{}, Network: "fuzz", Session: Inbound, FrameTimeout: time.Second,
 			Violation: func(_ *Channel, err error) { violations++; violationErr = err }})
 		// Every filter and handler checks the frame's cap; the filter
 		// drops pings whose encoding starts with a zero byte.
@@ -132,10 +133,10 @@ func FuzzChannelRecv(f *testing.F) {
 			r = iotest.OneByteReader(r) // frames split across reads: deadlines set and cleared
 		}
 		s := &fuzzStream{r: r}
-		c.Start()
+		ctl.Start()
 
 		before := heapAllocs()
-		c.ServeStream(spec, s)
+		ctl.ServeStream(spec, s)
 		allocated := heapAllocs() - before
 		if limit := 1<<20 + 256*uint64(len(data)) + uint64(spec.MaxBytes()); allocated > limit {
 			t.Fatalf("%d bytes of input allocated %d bytes, limit %d", len(data), allocated, limit)

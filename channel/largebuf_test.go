@@ -49,16 +49,16 @@ func TestLargeFramesIntact(t *testing.T) {
 			want = append(want, v)
 		}
 	}
-	c := New(Config{Conn: fuzzConn{}, Network: "big", Session: Inbound, FrameTimeout: time.Second})
+	c, ctl := New(Config{Conn: fuzzConn{}, Network: "big", Session: Inbound, FrameTimeout: time.Second})
 	spec.Filter(c, func(raw []byte) bool {
 		var m wrapperspb.BytesValue
 		return proto.Unmarshal(raw, &m) == nil && m.Value[0] != 3
 	})
 	var got []*wrapperspb.BytesValue
 	spec.Handle(c, func(m *wrapperspb.BytesValue) error { got = append(got, m); return nil })
-	c.Start()
+	ctl.Start()
 	s := &fuzzStream{r: &in}
-	c.ServeStream(spec.Spec(), s)
+	ctl.ServeStream(spec.Spec(), s)
 	if s.closed != 1 || c.Err() != nil {
 		t.Fatalf("stream closed %d, reset %d, err %v", s.closed, s.reset, c.Err())
 	}

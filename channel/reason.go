@@ -24,8 +24,8 @@ const (
 	StopTimeout
 	// StopViolation: the peer broke the protocol.
 	StopViolation
-	// StopEvicted: inbound eviction gave the channel's inbound slot to
-	// a newcomer.
+	// StopEvicted: the channel was closed to make room for another
+	// (inbound eviction gave its inbound slot to a newcomer).
 	StopEvicted
 )
 

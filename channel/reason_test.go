@@ -20,6 +20,7 @@ func TestKindOf(t *testing.T) {
 		{dup, StopDuplicate},
 		{fmt.Errorf("wrapped: %w", dup), StopDuplicate},
 		{Because(StopBanned, errors.New("banned: spam")), StopBanned},
+		{Because(StopEvicted, errors.New("evicted for a better peer")), StopEvicted},
 		{fmt.Errorf("%w: bad frame", ErrViolation), StopViolation},
 		{fmt.Errorf("read: %w", os.ErrDeadlineExceeded), StopTimeout},
 		{context.DeadlineExceeded, StopTimeout},
@@ -46,6 +47,11 @@ func TestStopReason(t *testing.T) {
 	local := Because(StopLocal, errors.New("network stopped"))
 	if reasonOf(local) != local || !errors.Is(local, ErrStopped) {
 		t.Fatal("a StopReason is not kept as it is, or a local one is not ErrStopped")
+	}
+	for k, want := range []string{"local", "duplicate", "banned", "closed", "timeout", "violation", "evicted"} {
+		if got := StopKind(k).String(); got != want {
+			t.Errorf("StopKind(%d) = %q, want %q", k, got, want)
+		}
 	}
 	if s := StopKind(200).String(); s != "unknown" {
 		t.Fatalf("String of an unknown kind = %q", s)

@@ -14,12 +14,14 @@ import (
 
 func protocolID(s string) protocol.ID { return protocol.ID(s) }
 
-// ServeStream reads the peer's incoming stream for spec until it ends or
-// the channel stops, dispatching each message to the subscriptions of
-// spec. It runs in the caller's goroutine (the libp2p stream handler) and
-// always resets or closes s before returning. A stream for a protocol
-// not attached to the channel, or a second one, is reset without harm.
-func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
+// serveStream is Control.ServeStream.
+func (c *Channel) serveStream(spec *Spec, s network.Stream) {
+	release, err := ScopeStream(s, streamMemory)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	defer release()
 	select {
 	case <-c.ready:
 	case <-c.stopping:
@@ -38,7 +40,7 @@ func (c *Channel) ServeStream(spec *Spec, s network.Stream) {
 	c.mu.Unlock()
 	defer c.wg.Done()
 
-	err := c.readLoop(ps, s)
+	err = c.readLoop(ps, s)
 	switch {
 	case err == nil:
 		s.Close()
@@ -139,7 +141,7 @@ func (c *Channel) readLoop(ps *protoState, s network.Stream) error {
 		err = proto.Unmarshal(buf, msg)
 		releaseLarge(pooled) // msg holds copies
 		if err != nil {
-			return fmt.Errorf("%w: %s: undecodable message: %v", ErrViolation, ps.spec.name, err)
+			return fmt.Errorf("%w: %s: undecodable message: %w", ErrViolation, ps.spec.name, err)
 		}
 		c.received.Add(1)
 		if o := c.cfg.Observer; o != nil {
@@ -172,7 +174,7 @@ func (c *Channel) filter(ps *protoState, raw []byte) (bool, error) {
 // limit; c.mu must be held.
 func (c *Channel) meterLocked(ps *protoState) error {
 	if ps.spec.metering.Threshold > 0 {
-		now := c.clock.Now()
+		now := time.Now()
 		ps.meter.push(now, ps.spec.metering.Expiry)
 		total := 0
 		for _, o := range c.protos {

@@ -32,8 +32,9 @@ type outStream struct {
 
 // OpenStream opens a stream for protocol id on conn with lazy
 // negotiation: the first write carries the multistream header, and a peer
-// that does not support id makes the first read fail. The returned stream
-// is for deadlines, Reset and scope; read and write through the LazyConn.
+// that does not support id makes the first read fail. The stream is
+// attached to ServiceName (ScopeStream). The returned stream is for
+// deadlines, Reset and scope; read and write through the LazyConn.
 // On a limited (relayed) connection the stream is allowed explicitly
 // (network.WithAllowLimitedConn); on any other connection ctx is used as
 // given.
@@ -46,6 +47,10 @@ func OpenStream(ctx context.Context, conn network.Conn, id string) (network.Stre
 		return nil, nil, err
 	}
 	if err := s.SetProtocol(protocolID(id)); err != nil {
+		s.Reset()
+		return nil, nil, err
+	}
+	if _, err := ScopeStream(s, 0); err != nil {
 		s.Reset()
 		return nil, nil, err
 	}
@@ -298,8 +303,7 @@ func (c *Channel) writeProto(ps *protoState, frames []outFrame, buf []byte) ([]b
 	if err != nil {
 		return buf, err
 	}
-	// Deadlines are compared with the OS clock by the transport, so they
-	// use real time, not the injected clock. A stream's deadline is moved
+	// A stream's deadline is moved
 	// only when less than half of WriteTimeout is left, which saves a timer
 	// reset per batch while keeping every write bounded.
 	if now := time.Now(); out.deadline.Sub(now) < c.cfg.WriteTimeout/2 {

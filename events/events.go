@@ -68,19 +68,15 @@ type Event struct {
 // Bus fans events out to subscribers. The zero value is not usable; use
 // NewBus. A Bus is safe for concurrent use.
 type Bus struct {
-	now      func() time.Time
 	messages atomic.Bool
 
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
 }
 
-// NewBus returns a bus stamping events with now (nil means time.Now).
-func NewBus(now func() time.Time) *Bus {
-	if now == nil {
-		now = time.Now
-	}
-	return &Bus{now: now, subs: make(map[*Subscription]struct{})}
+// NewBus returns a bus stamping events with the current time.
+func NewBus() *Bus {
+	return &Bus{subs: make(map[*Subscription]struct{})}
 }
 
 // SetMessages switches per-message events (send, recv, relay_tree) on
@@ -102,7 +98,7 @@ func (b *Bus) Publish(e Event) {
 		return
 	}
 	if e.Time.IsZero() {
-		e.Time = b.now()
+		e.Time = time.Now()
 	}
 	for s := range b.subs {
 		s.push(e)

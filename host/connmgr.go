@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -53,7 +52,6 @@ type EvictionSource interface {
 type ConnMgr struct {
 	*basic.BasicConnMgr
 	log      *slog.Logger
-	clock    clock.Clock
 	conns    *ConnTracker
 	key      maphash.Seed
 	network  atomic.Pointer[network.Network] // set once the host exists
@@ -74,11 +72,10 @@ type ConnMgr struct {
 
 var _ connmgr.ConnManager = (*ConnMgr)(nil)
 
-func newConnMgr(base *basic.BasicConnMgr, conns *ConnTracker, c clock.Clock, log *slog.Logger) *ConnMgr {
+func newConnMgr(base *basic.BasicConnMgr, conns *ConnTracker, log *slog.Logger) *ConnMgr {
 	m := &ConnMgr{
 		BasicConnMgr: base,
 		log:          log,
-		clock:        c,
 		conns:        conns,
 		key:          maphash.MakeSeed(),
 		sources:      make(map[*EvictionSource]struct{}),
@@ -175,7 +172,7 @@ func (m *ConnMgr) sourceList() []EvictionSource {
 // us: the ProtectUseful class of eviction keeps the peers that did so
 // most recently. It never blocks.
 func (m *ConnMgr) TagUseful(p peer.ID) {
-	now := m.clock.Now()
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.useful[p]; !ok && len(m.useful) >= maxUseful {
@@ -293,7 +290,7 @@ func (m *ConnMgr) MakeRoom(newcomer peer.ID) bool {
 	for _, c := range cands {
 		if c.Peer == victim {
 			m.log.Info("inbound peer evicted: slot given to a newcomer", "peer", victim, "addr", c.Addr,
-				"netgroup", addrbook.Netgroup(c.Addr), "rtt", c.RTT, "connected_for", m.clock.Since(c.Connected).Round(time.Second),
+				"netgroup", addrbook.Netgroup(c.Addr), "rtt", c.RTT, "connected_for", time.Since(c.Connected).Round(time.Second),
 				"newcomer", newcomer, "candidates", len(cands))
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -68,7 +68,7 @@ func (s *fakeSource) evictions() []peer.ID {
 }
 
 type evictRig struct {
-	clock   *clock.Mock
+	now     time.Time // the next channel's start: a minute after the last
 	tracker *ConnTracker
 	cm      *ConnMgr
 	src     *fakeSource
@@ -76,14 +76,13 @@ type evictRig struct {
 
 func newEvictRig(t *testing.T, limit int) *evictRig {
 	t.Helper()
-	clk := clock.NewMock()
 	log := slog.New(slog.DiscardHandler)
-	tracker := newConnTracker(clk, log, limit, 10*time.Second)
+	tracker := newConnTracker(log, limit, 10*time.Second)
 	base, err := basic.NewConnManager(10, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm := newConnMgr(base, tracker, clk, log)
+	cm := newConnMgr(base, tracker, log)
 	src := &fakeSource{}
 	cm.AddSource(src)
 	t.Cleanup(func() {
@@ -91,7 +90,7 @@ func newEvictRig(t *testing.T, limit int) *evictRig {
 		tracker.wait()
 		_ = cm.Close()
 	})
-	return &evictRig{clock: clk, tracker: tracker, cm: cm, src: src}
+	return &evictRig{now: time.Now(), tracker: tracker, cm: cm, src: src}
 }
 
 // connect reports an inbound connection from p that became a channel.
@@ -99,8 +98,8 @@ func (r *evictRig) connect(p peer.ID) *evictConn {
 	c := &evictConn{p: p}
 	r.tracker.Connected(nil, c)
 	r.tracker.Acquire(c)
-	r.src.add(p, r.clock.Now())
-	r.clock.Add(time.Minute)
+	r.src.add(p, r.now)
+	r.now = r.now.Add(time.Minute)
 	return c
 }
 
@@ -190,6 +189,10 @@ func TestMakeRoom(t *testing.T) {
 // A reserved slot lapses after the handshake timeout if the newcomer's
 // connection never arrives; the cap 0 never evicts.
 func TestEvictReservationLapses(t *testing.T) {
+	synctest.Test(t, testEvictReservationLapses)
+}
+
+func testEvictReservationLapses(t *testing.T) {
 	r := newEvictRig(t, 2)
 	r.connect("a")
 	r.connect("b")
@@ -199,13 +202,13 @@ func TestEvictReservationLapses(t *testing.T) {
 	if !r.tracker.InboundFull() {
 		t.Fatal("reserved slot not counted")
 	}
-	r.clock.Add(10 * time.Second)
+	time.Sleep(10 * time.Second) // virtual time: the handshake timeout
 	if r.tracker.InboundFull() {
 		t.Fatal("reserved slot did not lapse")
 	}
 
 	zero := newEvictRig(t, 0)
-	zero.src.add("x", zero.clock.Now())
+	zero.src.add("x", zero.now)
 	if zero.cm.MakeRoom("n") {
 		t.Fatal("evicted with inbound_connections = 0")
 	}

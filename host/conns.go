@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -22,7 +21,6 @@ import (
 //
 // It is safe for concurrent use. Its network.Notifiee methods never block.
 type ConnTracker struct {
-	clock   clock.Clock
 	log     *slog.Logger
 	limit   int
 	timeout time.Duration
@@ -31,8 +29,8 @@ type ConnTracker struct {
 
 	mu      sync.Mutex
 	closed  bool
-	inbound map[network.Conn]*clock.Timer // live inbound conns → reaper timer (nil once used)
-	users   map[network.Conn]int          // conns with users → number of users
+	inbound map[network.Conn]*time.Timer // live inbound conns → reaper timer (nil once used)
+	users   map[network.Conn]int         // conns with users → number of users
 	// reserved: newcomers admitted by an eviction → when their slot
 	// lapses if their connection is not reported first.
 	reserved map[peer.ID]time.Time
@@ -41,13 +39,12 @@ type ConnTracker struct {
 
 var _ network.Notifiee = (*ConnTracker)(nil)
 
-func newConnTracker(c clock.Clock, log *slog.Logger, inboundLimit int, handshakeTimeout time.Duration) *ConnTracker {
+func newConnTracker(log *slog.Logger, inboundLimit int, handshakeTimeout time.Duration) *ConnTracker {
 	return &ConnTracker{
-		clock:    c,
 		log:      log,
 		limit:    inboundLimit,
 		timeout:  handshakeTimeout,
-		inbound:  make(map[network.Conn]*clock.Timer),
+		inbound:  make(map[network.Conn]*time.Timer),
 		users:    make(map[network.Conn]int),
 		reserved: make(map[peer.ID]time.Time),
 	}
@@ -80,7 +77,7 @@ func (t *ConnTracker) state(p peer.ID) inboundState {
 // countLocked returns the live inbound connections plus the reserved
 // slots that have not lapsed (it drops the lapsed ones); t.mu is held.
 func (t *ConnTracker) countLocked() int {
-	now := t.clock.Now()
+	now := time.Now()
 	for p, until := range t.reserved {
 		if !now.Before(until) {
 			delete(t.reserved, p)
@@ -139,7 +136,7 @@ func (t *ConnTracker) evict(victim, newcomer peer.ID) ([]network.Conn, bool) {
 	if len(conns) == 0 {
 		return nil, false
 	}
-	t.reserved[newcomer] = t.clock.Now().Add(t.timeout)
+	t.reserved[newcomer] = time.Now().Add(t.timeout)
 	return conns, true
 }
 
@@ -237,7 +234,7 @@ func (t *ConnTracker) close() {
 func (t *ConnTracker) wait() { t.wg.Wait() }
 
 // stopTimer stops a reaper timer; t.mu must be held.
-func (t *ConnTracker) stopTimer(tm *clock.Timer) {
+func (t *ConnTracker) stopTimer(tm *time.Timer) {
 	if tm.Stop() {
 		t.wg.Done()
 	}
@@ -263,10 +260,10 @@ func (t *ConnTracker) Connected(_ network.Network, c network.Conn) {
 		t.closeAll([]network.Conn{c})
 		return
 	}
-	var tm *clock.Timer
+	var tm *time.Timer
 	if t.users[c] == 0 {
 		t.wg.Add(1)
-		tm = t.clock.AfterFunc(t.timeout, func() {
+		tm = time.AfterFunc(t.timeout, func() {
 			defer t.wg.Done()
 			t.reap(c)
 		})

@@ -7,7 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -31,7 +30,7 @@ func inbound() *fakeConn                { return &fakeConn{dir: network.DirInbou
 func outbound() *fakeConn               { return &fakeConn{dir: network.DirOutbound} }
 func (c *fakeConn) closed() int         { return int(c.closes.Load()) }
 func tracker(limit int) *ConnTracker {
-	return newConnTracker(clock.New(), slog.New(slog.DiscardHandler), limit, time.Second)
+	return newConnTracker(slog.New(slog.DiscardHandler), limit, time.Second)
 }
 func stopTracker(t *ConnTracker) { t.close(); t.wait() }
 

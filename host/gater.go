@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -47,7 +46,6 @@ const banSweepInterval = time.Minute
 // other's bans, not the long ones). Eviction scans the map: O(MaxBans),
 // only while the map is full.
 type Gater struct {
-	clock     clock.Clock
 	log       *slog.Logger
 	blacklist []blacklistEntry
 	inbound   *ConnTracker
@@ -75,9 +73,8 @@ type evictor interface {
 	MakeRoom(p peer.ID) bool
 }
 
-func newGater(c clock.Clock, log *slog.Logger, blacklist []string, tracker *ConnTracker) (*Gater, error) {
+func newGater(log *slog.Logger, blacklist []string, tracker *ConnTracker) (*Gater, error) {
 	g := &Gater{
-		clock:    c,
 		log:      log,
 		inbound:  tracker,
 		maxBans:  MaxBans,
@@ -97,7 +94,7 @@ func newGater(c clock.Clock, log *slog.Logger, blacklist []string, tracker *Conn
 // Ban refuses peer p (if not empty) and address a (if valid) until d has
 // passed. Banning again extends or shortens the ban to the new time.
 func (g *Gater) Ban(p peer.ID, a netip.Addr, d time.Duration, reason string) {
-	now := g.clock.Now()
+	now := time.Now()
 	until := now.Add(d)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -148,7 +145,7 @@ func makeRoom[K comparable](g *Gater, now time.Time, bans map[K]Ban) {
 func (g *Gater) Sweep() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.sweepLocked(g.clock.Now())
+	return g.sweepLocked(time.Now())
 }
 
 func (g *Gater) sweepLocked(now time.Time) int {
@@ -193,7 +190,7 @@ func (g *Gater) Unban(p peer.ID, a netip.Addr) bool {
 
 // Bans returns the active bans, soonest expiry first.
 func (g *Gater) Bans() []Ban {
-	now := g.clock.Now()
+	now := time.Now()
 	g.mu.Lock()
 	var out []Ban
 	for k, b := range g.peerBans {
@@ -235,7 +232,7 @@ func (g *Gater) Blacklisted(p peer.ID, m ma.Multiaddr) bool {
 // Banned reports whether p or the address of m is banned now.
 func (g *Gater) Banned(p peer.ID, m ma.Multiaddr) bool {
 	a, _ := addrOf(m)
-	now := g.clock.Now()
+	now := time.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if b, ok := g.peerBans[p]; ok && p != "" {

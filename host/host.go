@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -73,8 +72,7 @@ type Config struct {
 	// the listen addresses are not pre-checked against real sockets.
 	Libp2pOptions []libp2p.Option
 
-	Logs  logging.Factory
-	Clock clock.Clock // default real time
+	Logs logging.Factory
 }
 
 // Host is a libp2p host with dnode's gater and connection tracker.
@@ -99,9 +97,6 @@ func New(cfg Config) (*Host, error) {
 	if cfg.Identity == nil {
 		return nil, errors.New("host: no identity key")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
@@ -111,8 +106,8 @@ func New(cfg Config) (*Host, error) {
 		}
 	}
 	logger := cfg.Logs.Logger("host")
-	tracker := newConnTracker(cfg.Clock, logger, cfg.InboundLimit, cfg.HandshakeTimeout)
-	gater, err := newGater(cfg.Clock, logger, cfg.Blacklist, tracker)
+	tracker := newConnTracker(logger, cfg.InboundLimit, cfg.HandshakeTimeout)
+	gater, err := newGater(logger, cfg.Blacklist, tracker)
 	if err != nil {
 		return nil, err
 	}
@@ -126,12 +121,12 @@ func New(cfg Config) (*Host, error) {
 	// caps raised at run time (SetLimits) need no new watermarks. Its
 	// inbound eviction makes room for newcomers.
 	high := cfg.InboundLimit + cfg.OutboundLimit + 2*handshakeSlack
-	base, err := connmgr.NewConnManager(high-handshakeSlack, high, connmgr.WithGracePeriod(time.Minute), connmgr.WithClock(cfg.Clock))
+	base, err := connmgr.NewConnManager(high-handshakeSlack, high, connmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
-	cm := newConnMgr(base, tracker, cfg.Clock, logger)
+	cm := newConnMgr(base, tracker, logger)
 	gater.evictor = cm
 	// yamux keepalive is off: dnode's ping protocol keeps channels alive,
 	// and each keepalive costs a goroutine per connection.
@@ -193,7 +188,7 @@ func New(cfg Config) (*Host, error) {
 		cm.Close()
 		rm.Close()
 		if len(cfg.Listen) > 0 {
-			return nil, fmt.Errorf("%w: %v", ErrListen, err)
+			return nil, fmt.Errorf("%w: %w", ErrListen, err)
 		}
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func readIdentity(path string, log *slog.Logger) (crypto.PrivKey, error) {
 	}
 	key, err := crypto.UnmarshalPrivateKey(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v (restore it from a backup, or move it away to start with a new peer ID)",
+		return nil, fmt.Errorf("%w: %s: %w (restore it from a backup, or move it away to start with a new peer ID)",
 			ErrBadIdentity, path, err)
 	}
 	if key.Type() != crypto.Ed25519 {

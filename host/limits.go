@@ -5,6 +5,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/x/rate"
+
+	"github.com/dnode-p2p/dnode/channel"
 )
 
 // ChannelTag is the connection manager protection tag the session
@@ -18,10 +20,14 @@ const ChannelTag = "channel"
 // (identify, ping) that connect without becoming channels.
 const handshakeSlack = 32
 
+// unlimitedStreams lifts a scope's stream limits, keeping its memory limit.
+var unlimitedStreams = rcmgr.ResourceLimits{Streams: rcmgr.Unlimited, StreamsInbound: rcmgr.Unlimited, StreamsOutbound: rcmgr.Unlimited}
+
 // limitConfig derives libp2p resource limits from dnode's slots: the
 // system scope admits the inbound cap plus slack inbound, and every
-// outbound and manual slot plus slack outbound; the other scopes keep
-// libp2p's auto-scaled defaults.
+// outbound and manual slot plus slack outbound; dnode's stream service
+// has no stream cap of its own; the other scopes keep libp2p's
+// auto-scaled defaults.
 func limitConfig(inbound, outbound int) rcmgr.ConcreteLimitConfig {
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
@@ -31,6 +37,10 @@ func limitConfig(inbound, outbound int) rcmgr.ConcreteLimitConfig {
 			ConnsOutbound: rcmgr.LimitVal(outbound + handshakeSlack),
 			Conns:         rcmgr.LimitVal(inbound + outbound + 2*handshakeSlack),
 		},
+		// dnode's streams are attached to one service (channel.ScopeStream)
+		// for accounting; its stream counts stay bounded by the protocol
+		// and system limits, not by a second cap.
+		Service: map[string]rcmgr.ResourceLimits{channel.ServiceName: unlimitedStreams},
 	}
 	return partial.Build(scaling.AutoScale())
 }

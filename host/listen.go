@@ -29,13 +29,13 @@ func checkListen(addrs []ma.Multiaddr) error {
 		case tpt == "tcp" || tpt == "tcp4" || tpt == "tcp6":
 			l, err := net.Listen(tpt, host)
 			if err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrListen, a, err)
+				return fmt.Errorf("%w: %s: %w", ErrListen, a, err)
 			}
 			l.Close()
 		case isQUIC:
 			c, err := net.ListenPacket(tpt, host)
 			if err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrListen, a, err)
+				return fmt.Errorf("%w: %s: %w", ErrListen, a, err)
 			}
 			c.Close()
 		}

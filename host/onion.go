@@ -64,7 +64,7 @@ func publishOnion(ctx context.Context, o Onion, h host.Host, listen ma.Multiaddr
 	addr, err := ma.NewMultiaddr("/onion3/" + id + ":" + strconv.Itoa(port))
 	if err != nil {
 		ctl.Close()
-		return nil, nil, fmt.Errorf("%w: service ID %s: %v", ErrTorControl, id, err)
+		return nil, nil, fmt.Errorf("%w: service ID %s: %w", ErrTorControl, id, err)
 	}
 	return addr, ctl, nil
 }

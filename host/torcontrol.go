@@ -43,12 +43,12 @@ func dialTorControl(ctx context.Context, addr, password string) (*torControl, er
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: %v (is Tor running with ControlPort %s?)", ErrTorControl, addr, err, portOfHostPort(addr))
+		return nil, fmt.Errorf("%w %s: %w (is Tor running with ControlPort %s?)", ErrTorControl, addr, err, portOfHostPort(addr))
 	}
 	c := &torControl{conn: conn, r: bufio.NewReaderSize(conn, torMaxLine)}
 	if err := c.authenticate(ctx, password); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w %s: %v", ErrTorControl, addr, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrTorControl, addr, err)
 	}
 	return c, nil
 }
@@ -149,7 +149,7 @@ func (c *torControl) addOnion(ctx context.Context, key string, virt int, target 
 	}
 	lines, err := c.command(ctx, fmt.Sprintf("ADD_ONION %s Port=%d,%s", spec, virt, target))
 	if err != nil {
-		return "", "", fmt.Errorf("%w: ADD_ONION: %v", ErrTorControl, err)
+		return "", "", fmt.Errorf("%w: ADD_ONION: %w", ErrTorControl, err)
 	}
 	for _, l := range lines {
 		if v, ok := strings.CutPrefix(l, "ServiceID="); ok {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 )
 
@@ -37,7 +38,7 @@ func TestRestartDialsAnchorsFirst(t *testing.T) {
 
 	v := startNode(t, "v", s)
 	s.Net.Inbound = []ma.Multiaddr{testnet.Bound(t, v)} // v-again listens where v did
-	v.Book().Insert("", []addrbook.Entry{
+	nodeinternal.Book(v).Insert("", []addrbook.Entry{
 		{Addr: addrOf(t, a), Peer: a.ID(), LastSeen: time.Now()},
 		{Addr: addrOf(t, b), Peer: b.ID(), LastSeen: time.Now()},
 	})
@@ -125,7 +126,7 @@ func TestRestartDialsAnchorsFirst(t *testing.T) {
 	})
 	// The dead anchor went through Failed like any dialed host.
 	eventually(t, 20*time.Second, func() error {
-		if st := again.Book().State(deadID); st != addrbook.Suspend {
+		if st := nodeinternal.Book(again).State(deadID); st != addrbook.Suspend {
 			return errorf("dead anchor in state %s", st)
 		}
 		return nil

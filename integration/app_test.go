@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols"
 	"github.com/dnode-p2p/dnode/protocols/pb"
 	"github.com/dnode-p2p/dnode/protocols/version"
@@ -106,8 +107,8 @@ func TestAppProtocolBroadcast(t *testing.T) {
 	if _, err := hub.Broadcast(appProto.Spec(), &pb.Ping{}); !errors.Is(err, dnode.ErrNotRunning) {
 		t.Errorf("broadcast after stop: %v", err)
 	}
-	if hub.RejectedBroadcasts() != 1 {
-		t.Errorf("rejected broadcasts = %d, want 1", hub.RejectedBroadcasts())
+	if nodeinternal.RejectedBroadcasts(hub) != 1 {
+		t.Errorf("rejected broadcasts = %d, want 1", nodeinternal.RejectedBroadcasts(hub))
 	}
 }
 

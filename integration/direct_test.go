@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // The direct session reuses a channel for concurrent users, counts them,
@@ -16,7 +17,7 @@ func TestDirectChannels(t *testing.T) {
 	b := startNode(t, "b", testSettings(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d := a.Direct()
+	d := nodeinternal.Direct(a)
 	type got struct {
 		ch      *channel.Channel
 		release func()

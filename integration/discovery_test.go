@@ -16,6 +16,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
@@ -76,7 +77,7 @@ func TestSeedPhase(t *testing.T) {
 		s.Net.OutboundConnections = 2
 		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), s))
 	}
-	book := sd.Node("test").Book()
+	book := nodeinternal.Book(sd.Node("test"))
 	eventually(t, 20*time.Second, func() error {
 		known := peersIn(book, addrbook.Grey)
 		for p := range peersIn(book, addrbook.White) {
@@ -103,7 +104,7 @@ func TestSeedPhase(t *testing.T) {
 			if f := filled(n); f != 2 {
 				return errorf("n%d has %d of 2 outbound slots filled", i, f)
 			}
-			b := n.Book()
+			b := nodeinternal.Book(n)
 			seen := map[string]bool{}
 			total := 0
 			for _, c := range []addrbook.Color{addrbook.Grey, addrbook.White, addrbook.Gold} {
@@ -170,7 +171,7 @@ func TestThirtyNodesFillSlots(t *testing.T) {
 
 func filled(n *dnode.Node) int {
 	c := 0
-	for _, id := range n.OutboundSlots() {
+	for _, id := range nodeinternal.OutboundSlots(n) {
 		if id != 0 {
 			c++
 		}
@@ -201,7 +202,7 @@ func TestKilledPeerSlotRefills(t *testing.T) {
 	for _, ch := range watcher.Channels() {
 		byID[ch.ID()] = ch.Peer()
 	}
-	deadID := byID[watcher.OutboundSlots()[0]]
+	deadID := byID[nodeinternal.OutboundSlots(watcher)[0]]
 	var dead *dnode.Node
 	for _, nd := range nodes[1:] {
 		if nd.ID() == deadID {
@@ -218,7 +219,7 @@ func TestKilledPeerSlotRefills(t *testing.T) {
 		if filled(watcher) != 2 {
 			return errorf("slot not refilled: %d of 2", filled(watcher))
 		}
-		if peersIn(watcher.Book(), addrbook.Gold)[deadID] {
+		if peersIn(nodeinternal.Book(watcher), addrbook.Gold)[deadID] {
 			return errorf("dead peer still gold")
 		}
 		for _, ch := range watcher.Channels() {
@@ -363,14 +364,14 @@ func TestSeedServesTwoNetworks(t *testing.T) {
 		}
 		for i, nd := range ns {
 			for _, c := range []addrbook.Color{addrbook.Grey, addrbook.White, addrbook.Gold, addrbook.Dark} {
-				for _, e := range nd.Book().Entries(c) {
+				for _, e := range nodeinternal.Book(nd).Entries(c) {
 					if !own[e.Peer] {
 						t.Errorf("%s%d learned %s (%s), a host of another network", nw, i, e.Addr, c)
 					}
 				}
 			}
 		}
-		seedBook := sd.Node(nw).Book()
+		seedBook := nodeinternal.Book(sd.Node(nw))
 		for _, c := range []addrbook.Color{addrbook.Grey, addrbook.White} {
 			for _, e := range seedBook.Entries(c) {
 				if !own[e.Peer] {

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols/pb"
 )
 
@@ -48,7 +49,7 @@ func TestSimultaneousConnectsKeepOneWorkingChannel(t *testing.T) {
 		if round%2 == 1 {
 			// Odd rounds: a libp2p connection exists first, so both
 			// dials reuse it and the two handshakes share it.
-			if err := a.Host().Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Host().Addrs()}); err != nil {
+			if err := nodeinternal.Host(a).Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: nodeinternal.Host(b).Addrs()}); err != nil {
 				t.Fatalf("round %d: libp2p connect: %v", round, err)
 			}
 		}

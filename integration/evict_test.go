@@ -17,6 +17,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -72,7 +73,7 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 	f := startNode(t, "f", toD())
 	waitInbound(t, d, f.ID())
 	eventually(t, 10*time.Second, func() error {
-		if ch := d.Manager().Channel(f.ID()); ch == nil || ch.RTT() == 0 {
+		if ch := nodeinternal.Manager(d).Channel(f.ID()); ch == nil || ch.RTT() == 0 {
 			return errorf("no RTT for f yet")
 		}
 		return nil
@@ -83,11 +84,11 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 	if _, err := d.Connect(ctx, addrOf(t, o), channel.Outbound); err != nil {
 		t.Fatalf("outbound channel: %v", err)
 	}
-	if n := d.Host().Conns.Inbound(); n != 6 {
+	if n := nodeinternal.Host(d).Conns.Inbound(); n != 6 {
 		t.Fatalf("%d inbound connections before the newcomer, want 6", n)
 	}
 
-	if !d.Host().ConnMgr.EvictionProtected(o.ID()) {
+	if !nodeinternal.Host(d).ConnMgr.EvictionProtected(o.ID()) {
 		t.Error("the outbound channel's peer is not protected in the connection manager")
 	}
 	kept := map[string]peer.ID{"manual peer": idM, "seed": idS, "low-RTT peer": f.ID(),
@@ -95,7 +96,7 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 	lost := func() []string {
 		var out []string
 		for name, p := range kept {
-			if d.Manager().Channel(p) == nil {
+			if nodeinternal.Manager(d).Channel(p) == nil {
 				out = append(out, name)
 			}
 		}
@@ -107,13 +108,13 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 		if l := lost(); len(l) > 0 {
 			return errorf("evicted instead of P3: %v", l)
 		}
-		if ch := d.Manager().Channel(newcomer.ID()); ch == nil || ch.Session() != channel.Inbound {
+		if ch := nodeinternal.Manager(d).Channel(newcomer.ID()); ch == nil || ch.Session() != channel.Inbound {
 			return errorf("the newcomer has no inbound channel")
 		}
 		if len(newcomer.Channels()) != 1 {
 			return errorf("the newcomer has %d channels, want 1", len(newcomer.Channels()))
 		}
-		if d.Manager().Channel(plain[2].ID()) != nil || plain[2].Network().Connectedness(d.ID()) == network.Connected {
+		if nodeinternal.Manager(d).Channel(plain[2].ID()) != nil || plain[2].Network().Connectedness(d.ID()) == network.Connected {
 			return errorf("P3 is still connected")
 		}
 		return nil
@@ -124,7 +125,7 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 	if got := d.InboundEvictions(); got != 1 {
 		t.Errorf("%d evictions, want 1", got)
 	}
-	if n := d.Host().Conns.Inbound(); n != 6 {
+	if n := nodeinternal.Host(d).Conns.Inbound(); n != 6 {
 		t.Errorf("%d inbound connections after the eviction, want 6", n)
 	}
 	// The evicted channel's events: inbound_evicted and channel_stopped
@@ -155,7 +156,7 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 func waitInbound(t testing.TB, d *dnode.Node, p peer.ID) {
 	t.Helper()
 	eventually(t, 10*time.Second, func() error {
-		if ch := d.Manager().Channel(p); ch == nil || ch.Session() != channel.Inbound {
+		if ch := nodeinternal.Manager(d).Channel(p); ch == nil || ch.Session() != channel.Inbound {
 			return fmt.Errorf("no inbound channel with %s", p.ShortString())
 		}
 		return nil
@@ -175,20 +176,20 @@ func TestOutboundSlotProtectsHeldInboundChannel(t *testing.T) {
 	xs.Net.Peers = []ma.Multiaddr{addrOf(t, d)}
 	x := startNode(t, "x", xs)
 	waitInbound(t, d, x.ID())
-	if d.Host().ConnMgr.EvictionProtected(x.ID()) {
+	if nodeinternal.Host(d).ConnMgr.EvictionProtected(x.ID()) {
 		t.Fatal("an inbound peer is protected before any slot holds it")
 	}
-	d.Book().Insert("", []addrbook.Entry{{Addr: addrOf(t, x), Peer: x.ID(), LastSeen: time.Now()}})
+	nodeinternal.Book(d).Insert("", []addrbook.Entry{{Addr: addrOf(t, x), Peer: x.ID(), LastSeen: time.Now()}})
 	eventually(t, 10*time.Second, func() error {
 		if filled(d) != 1 {
 			return errorf("the slot holds no channel")
 		}
-		if !d.Host().ConnMgr.EvictionProtected(x.ID()) {
+		if !nodeinternal.Host(d).ConnMgr.EvictionProtected(x.ID()) {
 			return errorf("the slot's inbound channel is not protected")
 		}
 		return nil
 	})
-	if ch := d.Manager().Channel(x.ID()); ch == nil || ch.Session() != channel.Inbound {
+	if ch := nodeinternal.Manager(d).Channel(x.ID()); ch == nil || ch.Session() != channel.Inbound {
 		t.Fatalf("the slot holds %v, want x's inbound channel", ch)
 	}
 }

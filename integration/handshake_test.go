@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols/version"
 	"github.com/dnode-p2p/dnode/sessions"
 )
@@ -25,17 +26,17 @@ func TestVersionMismatchRefused(t *testing.T) {
 	if !errors.Is(err, sessions.ErrHandshake) || !errors.Is(err, version.ErrIncompatible) {
 		t.Fatalf("connect with mismatched version: err = %v, want handshake/incompatible", err)
 	}
-	if !b.Host().Gater.Banned(a.ID(), nil) {
+	if !nodeinternal.Host(b).Gater.Banned(a.ID(), nil) {
 		t.Error("outbound peer with mismatched version was not banned (strict policy)")
 	}
-	if a.Host().Gater.Banned(b.ID(), nil) {
+	if nodeinternal.Host(a).Gater.Banned(b.ID(), nil) {
 		t.Error("inbound peer with mismatched version was banned; only outbound peers are")
 	}
 	eventually(t, 5*time.Second, func() error {
 		if n := len(a.Channels()) + len(b.Channels()); n != 0 {
 			return errorf("%d channels remain", n)
 		}
-		if n := len(a.Host().Network().Conns()); n != 0 {
+		if n := len(nodeinternal.Host(a).Network().Conns()); n != 0 {
 			return errorf("a still has %d connections", n)
 		}
 		return nil
@@ -57,7 +58,7 @@ func TestOtherNetworkRefused(t *testing.T) {
 		t.Fatalf("connect to another network: err = %v, want ErrOtherNetwork", err)
 	}
 	eventually(t, 10*time.Second, func() error {
-		if n := len(a.Host().Network().Conns()) + len(b.Host().Network().Conns()); n != 0 {
+		if n := len(nodeinternal.Host(a).Network().Conns()) + len(nodeinternal.Host(b).Network().Conns()); n != 0 {
 			return errorf("%d connections remain", n)
 		}
 		return nil

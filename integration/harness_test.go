@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -51,7 +52,17 @@ func startNode(t testing.TB, name string, s settings.Settings) *dnode.Node {
 	return testnet.StartNode(t, name, s)
 }
 
-// addrOf returns a node's first listen multiaddr with /p2p/.
+// manualPair starts nodes a and b with a manual channel from a to b.
+func manualPair(t testing.TB) (a, b *dnode.Node) {
+	t.Helper()
+	a = startNode(t, "a", testSettings(t))
+	b = startNode(t, "b", testSettings(t))
+	if _, err := a.Connect(context.Background(), addrOf(t, b), channel.Manual); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
 func addrOf(t testing.TB, n *dnode.Node) ma.Multiaddr {
 	t.Helper()
 	return testnet.AddrOf(t, n)

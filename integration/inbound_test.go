@@ -7,6 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // inbound_connections is a hard cap on live inbound connections; extra
@@ -34,7 +36,7 @@ func TestInboundCap(t *testing.T) {
 		h := newPlainHost(t)
 		_ = h.Connect(ctx, *ai) // a refused dialer may only notice later
 		hosts = append(hosts, h)
-		if n := d.Host().Conns.Inbound(); n > 2 {
+		if n := nodeinternal.Host(d).Conns.Inbound(); n > 2 {
 			t.Fatalf("%d live inbound connections, cap is 2", n)
 		}
 	}
@@ -50,13 +52,13 @@ func TestInboundCap(t *testing.T) {
 		}
 		return nil
 	})
-	if d.Host().Gater.RefusedInbound() < 2 {
-		t.Errorf("refused inbound = %d, want >= 2", d.Host().Gater.RefusedInbound())
+	if nodeinternal.Host(d).Gater.RefusedInbound() < 2 {
+		t.Errorf("refused inbound = %d, want >= 2", nodeinternal.Host(d).Gater.RefusedInbound())
 	}
 	// Idle (non-dnode) connections are reaped after the handshake timeout,
 	// and the slots accept a dnode peer again.
 	eventually(t, 10*time.Second, func() error {
-		if n := d.Host().Conns.Inbound(); n != 0 {
+		if n := nodeinternal.Host(d).Conns.Inbound(); n != 0 {
 			return errorf("%d idle inbound connections still open", n)
 		}
 		return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols/version"
 )
 
@@ -134,7 +135,7 @@ func TestBadFramesDisconnectPeer(t *testing.T) {
 				t.Fatal(err)
 			}
 			eventually(t, 5*time.Second, func() error {
-				if !d.Host().Gater.Banned(h.ID(), nil) {
+				if !nodeinternal.Host(d).Gater.Banned(h.ID(), nil) {
 					return errorf("peer not banned")
 				}
 				if len(d.Channels()) != 0 || len(h.Network().ConnsToPeer(d.ID())) != 0 {

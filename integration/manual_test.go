@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // Two nodes configured as each other's manual peers end with one channel,
@@ -75,7 +76,7 @@ func TestManualMesh(t *testing.T) {
 			if c := len(nd.Channels()); c != n-1 {
 				return errorf("n%d has %d channels", i, c)
 			}
-			for p, ch := range nd.Manual().Peers() {
+			for p, ch := range nodeinternal.Manual(nd).Peers() {
 				if ch == nil {
 					return errorf("n%d: manual slot for %s not connected", i, p.ShortString())
 				}

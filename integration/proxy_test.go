@@ -16,6 +16,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/socks5test"
 	"github.com/dnode-p2p/dnode/internal/tortest"
 )
@@ -30,7 +31,7 @@ type inboundLog struct {
 
 func watchInbound(n *dnode.Node) *inboundLog {
 	l := &inboundLog{addrs: map[peer.ID][]ma.Multiaddr{}}
-	n.Host().Network().Notify(l)
+	nodeinternal.Host(n).Network().Notify(l)
 	return l
 }
 
@@ -53,7 +54,7 @@ func (l *inboundLog) from(p peer.ID) []ma.Multiaddr {
 // external address's).
 func tcpPort(t testing.TB, n *dnode.Node) string {
 	t.Helper()
-	for _, a := range n.Host().Network().ListenAddresses() {
+	for _, a := range nodeinternal.Host(n).Network().ListenAddresses() {
 		if p, err := a.ValueForProtocol(ma.P_TCP); err == nil {
 			return p
 		}
@@ -80,7 +81,7 @@ func TestProxyAllOutboundThroughSOCKS5(t *testing.T) {
 	}
 	manual := startNode(t, "manual", testSettings(t))
 	eventually(t, 20*time.Second, func() error {
-		if n := seedNode.Book().Len(addrbook.Grey) + seedNode.Book().Len(addrbook.White) + seedNode.Book().Len(addrbook.Gold); n < 2 {
+		if n := nodeinternal.Book(seedNode).Len(addrbook.Grey) + nodeinternal.Book(seedNode).Len(addrbook.White) + nodeinternal.Book(seedNode).Len(addrbook.Gold); n < 2 {
 			return errorf("seed knows %d hosts, want 2", n)
 		}
 		return nil
@@ -140,7 +141,7 @@ func TestProxyAllOutboundThroughSOCKS5(t *testing.T) {
 			t.Errorf("no successful domain-name CONNECT for %s; CONNECTs: %+v", want, connects)
 		}
 	}
-	st := x.Host().Proxy
+	st := nodeinternal.Host(x).Proxy
 	if st == nil {
 		t.Fatal("host has no proxy stats")
 	}
@@ -153,7 +154,7 @@ func TestProxyAllOutboundThroughSOCKS5(t *testing.T) {
 	// Every outbound connection of the proxied node names its target,
 	// not the proxy.
 	proxyAddr := ma.StringCast("/ip4/127.0.0.1/tcp/" + px.Addr()[strings.LastIndex(px.Addr(), ":")+1:])
-	for _, c := range x.Host().Network().Conns() {
+	for _, c := range nodeinternal.Host(x).Network().Conns() {
 		if c.Stat().Direction == network.DirOutbound && c.RemoteMultiaddr().Equal(proxyAddr) {
 			t.Errorf("outbound connection reports the proxy %s as its remote end", c.RemoteMultiaddr())
 		}
@@ -212,7 +213,7 @@ func TestOnionAdvertisedAndDialedThroughProxy(t *testing.T) {
 	// drops it, and the onion service forwards to the listener's port.
 	s.Net.ExternalAddrs = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/4001")}
 	onionNode := startNode(t, "onion", s)
-	onion := onionNode.Host().OnionAddr()
+	onion := nodeinternal.Host(onionNode).OnionAddr()
 	if onion == nil {
 		t.Fatal("no onion address published")
 	}
@@ -227,7 +228,7 @@ func TestOnionAdvertisedAndDialedThroughProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() error {
-		for _, e := range middle.Book().Entries(addrbook.Dark) {
+		for _, e := range nodeinternal.Book(middle).Entries(addrbook.Dark) {
 			if e.Addr.Equal(full) {
 				return nil
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // A refine probe is a version-only channel: once the prober stops it, the
@@ -27,7 +28,7 @@ func TestRefineProbeClosesConnection(t *testing.T) {
 		if n := len(b.Channels()) + len(a.Channels()); n != 0 {
 			return errorf("%d channels remain", n)
 		}
-		if n := len(b.Host().Network().Conns()); n != 0 {
+		if n := len(nodeinternal.Host(b).Network().Conns()); n != 0 {
 			return errorf("b still has %d connections", n)
 		}
 		return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	dhost "github.com/dnode-p2p/dnode/host"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/sessions"
 	"github.com/dnode-p2p/dnode/settings"
 )
@@ -47,9 +48,9 @@ func TestRelayedChannelMovesToDirect(t *testing.T) {
 			t.Fatalf("connect to the relay: %v", err)
 		}
 	}
-	relayInfo := peer.AddrInfo{ID: r.ID(), Addrs: r.Host().Addrs()}
+	relayInfo := peer.AddrInfo{ID: r.ID(), Addrs: nodeinternal.Host(r).Addrs()}
 	eventually(t, 10*time.Second, func() error { // the service starts once R is public
-		_, err := client.Reserve(ctx, a.Host(), relayInfo)
+		_, err := client.Reserve(ctx, nodeinternal.Host(a), relayInfo)
 		return err
 	})
 
@@ -81,13 +82,13 @@ func TestRelayedChannelMovesToDirect(t *testing.T) {
 	})
 
 	var direct []ma.Multiaddr
-	for _, ad := range a.Host().Addrs() {
+	for _, ad := range nodeinternal.Host(a).Addrs() {
 		if !dhost.IsCircuit(ad) {
 			direct = append(direct, ad)
 		}
 	}
 	dctx := network.WithForceDirectDial(ctx, "test: the direct connection hole punching would open")
-	if err := b.Host().Connect(dctx, peer.AddrInfo{ID: a.ID(), Addrs: direct}); err != nil {
+	if err := nodeinternal.Host(b).Connect(dctx, peer.AddrInfo{ID: a.ID(), Addrs: direct}); err != nil {
 		t.Fatalf("direct connection: %v", err)
 	}
 	eventually(t, 15*time.Second, func() error {
@@ -95,7 +96,7 @@ func TestRelayedChannelMovesToDirect(t *testing.T) {
 			n     *dnode.Node
 			other peer.ID
 		}{{a, b.ID()}, {b, a.ID()}} {
-			ch := side.n.Manager().Channel(side.other)
+			ch := nodeinternal.Manager(side.n).Channel(side.other)
 			if ch == nil || ch.Conn().Stat().Limited {
 				return errors.New("no channel on a direct connection yet")
 			}

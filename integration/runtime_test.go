@@ -9,6 +9,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/rpc"
 	"github.com/dnode-p2p/dnode/sessions"
 )
@@ -137,7 +138,7 @@ func TestRuntimeInboundLimit(t *testing.T) {
 	if err := c.Call(t.Context(), "p2p.get_info", &info); err != nil || info.InboundConnections != 1 {
 		t.Fatalf("get_info inbound_connections = %d, %v; want 1 at once", info.InboundConnections, err)
 	}
-	refused := x.Host().Gater.RefusedInbound()
+	refused := nodeinternal.Host(x).Gater.RefusedInbound()
 	ns := testSettings(t)
 	ns.Net.OutboundConnections = 0
 	newcomer := startNode(t, "newcomer", ns)
@@ -146,7 +147,7 @@ func TestRuntimeInboundLimit(t *testing.T) {
 	if ch, err := newcomer.Connect(ctx, addrOf(t, x), channel.Outbound); err == nil {
 		t.Fatalf("a newcomer got channel %v past the lowered inbound limit", ch)
 	}
-	if got := x.Host().Gater.RefusedInbound(); got <= refused {
+	if got := nodeinternal.Host(x).Gater.RefusedInbound(); got <= refused {
 		t.Errorf("refused inbound = %d, want more than %d", got, refused)
 	}
 	// The refusal is over; the two live peers are still there.
@@ -169,7 +170,7 @@ func TestRuntimeAddSeed(t *testing.T) {
 	p := startNode(t, "p", ps)
 	// The seed learns p from p's own seed sync.
 	eventually(t, 20*time.Second, func() error {
-		if _, ok := sd.Node("test").Book().Contains(p.ID()); !ok {
+		if _, ok := nodeinternal.Book(sd.Node("test")).Contains(p.ID()); !ok {
 			return errorf("the seed does not know p yet")
 		}
 		return nil
@@ -187,12 +188,12 @@ func TestRuntimeAddSeed(t *testing.T) {
 		t.Fatalf("get_info seeds = %v, %v; want [%s] at once", info.Seeds, err, seedAddr)
 	}
 	eventually(t, 20*time.Second, func() error {
-		if _, ok := x.Book().Contains(p.ID()); !ok {
+		if _, ok := nodeinternal.Book(x).Contains(p.ID()); !ok {
 			return errorf("x has not learnt p from the added seed")
 		}
 		return nil
 	})
-	if _, ok := x.Book().Contains(sd.Host().ID()); ok {
+	if _, ok := nodeinternal.Book(x).Contains(sd.Host().ID()); ok {
 		t.Error("x stored the seed in a host list")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	dnode "github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/protocols"
@@ -15,8 +17,10 @@ import (
 // Node.Stop keeps its deadline when an application job ignores its
 // context: it returns within StopTimeout (plus slack for a loaded
 // machine) and its error names the channel still running and wraps
-// context.DeadlineExceeded.
+// context.DeadlineExceeded. Once the job is released, nothing of the node
+// is left running.
 func TestStopKeepsDeadlineWhenAJobIgnoresItsContext(t *testing.T) {
+	before := goleak.IgnoreCurrent()
 	release := make(chan struct{})
 	a := newNode(t, "a", testSettings(t))
 	err := a.Registry().Register(protocols.Registration{
@@ -56,4 +60,8 @@ func TestStopKeepsDeadlineWhenAJobIgnoresItsContext(t *testing.T) {
 		t.Fatalf("Stop error %q does not report the straggler", err)
 	}
 	t.Logf("Stop took %v: %v", took, err)
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, append(goleakOptions(), before)...)
 }

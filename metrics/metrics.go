@@ -19,6 +19,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols/version"
 	"github.com/dnode-p2p/dnode/sessions"
 )
@@ -272,9 +273,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descUp, up)
 	s := n.Settings()
 	gauge(descInfo, 1, s.Network, s.AppVersion, n.ID().String())
-	counter(descRejected, float64(n.RejectedBroadcasts()))
-	counter(descSaveFailures, float64(n.HostlistSaveFailures()))
-	counter(descBadLines, float64(n.HostlistBadLines()))
+	counter(descRejected, float64(nodeinternal.RejectedBroadcasts(n)))
+	counter(descSaveFailures, float64(nodeinternal.HostlistSaveFailures(n)))
+	counter(descBadLines, float64(nodeinternal.HostlistBadLines(n)))
 	counter(descEvictions, float64(n.InboundEvictions()))
 
 	type key struct {
@@ -310,14 +311,14 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descRTT, (rttSum / time.Duration(rttN)).Seconds(), "mean")
 		gauge(descRTT, rttMax.Seconds(), "max")
 	}
-	if b := n.Book(); b != nil {
+	if b := nodeinternal.Book(n); b != nil {
 		for _, col := range colors {
 			gauge(descHosts, float64(b.Len(col)), col.String())
 		}
 	}
 	if running {
 		filled := 0
-		slots := n.OutboundSlots()
+		slots := nodeinternal.OutboundSlots(n)
 		for _, id := range slots {
 			if id != 0 {
 				filled++
@@ -325,7 +326,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descSlots, float64(filled), "filled")
 		gauge(descSlots, float64(len(slots)-filled), "empty")
-		if h := n.Host(); h != nil {
+		if h := nodeinternal.Host(n); h != nil {
 			gauge(descInbound, float64(h.Conns.Inbound()))
 		}
 	}

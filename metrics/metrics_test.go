@@ -22,6 +22,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/internal/leaktest"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols/pb"
 	"github.com/dnode-p2p/dnode/protocols/version"
 	"github.com/dnode-p2p/dnode/rpc"
@@ -289,7 +290,7 @@ func TestMetricsHostlistBadLines(t *testing.T) {
 	if v := sample(rec.Body.String(), "dnode_hostlist_bad_lines_total"); v != 1 {
 		t.Fatalf("dnode_hostlist_bad_lines_total = %v, want 1", v)
 	}
-	if got := n.Book().Len(addrbook.Grey); got != 2 {
+	if got := nodeinternal.Book(n).Len(addrbook.Grey); got != 2 {
 		t.Fatalf("grey holds %d entries, want the 2 good lines", got)
 	}
 }

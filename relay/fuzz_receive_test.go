@@ -69,7 +69,7 @@ func FuzzReceive(f *testing.F) {
 		r := &Relay{
 			cfg:        cfg,
 			log:        slog.New(slog.DiscardHandler),
-			events:     events.NewBus(time.Now),
+			events:     events.NewBus(),
 			eng:        newEngine(cfg),
 			chans:      make(map[linkID]*channel.Channel), // none: sends and bans are not carried out
 			topics:     make(map[string]*Topic),
@@ -97,7 +97,7 @@ func FuzzReceive(f *testing.F) {
 				seen[m.ID] = true
 			}}}
 		}
-		ch := channel.New(channel.Config{Conn: fuzzConn{}, Network: "fuzz", Session: channel.Inbound})
+		ch, _ := channel.New(channel.Config{Conn: fuzzConn{}, Network: "fuzz", Session: channel.Inbound})
 		defer ch.Stop(nil)
 		start := time.Now()
 		for _, l := range []linkID{1, 2, 3} {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/protocols/version"
 	"github.com/dnode-p2p/dnode/relay/pb"
@@ -49,7 +50,7 @@ func newHostile(t testing.TB, target *tnode) *hostile {
 	h.SetStreamHandler(relayID, func(s network.Stream) { _, _ = io.Copy(io.Discard, s); s.Reset() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ai := peer.AddrInfo{ID: target.node.ID(), Addrs: target.node.Host().Addrs()}
+	ai := peer.AddrInfo{ID: target.node.ID(), Addrs: nodeinternal.Host(target.node).Addrs()}
 	if err := h.Connect(ctx, ai); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func (x *hostile) message(topic string, data []byte) *pb.Frame {
 func (x *hostile) waitBanned(target *tnode) {
 	x.t.Helper()
 	testnet.Eventually(x.t, 15*time.Second, func() error {
-		if !target.node.Host().Gater.Banned(x.h.ID(), nil) {
+		if !nodeinternal.Host(target.node).Gater.Banned(x.h.ID(), nil) {
 			return fmt.Errorf("hostile peer not banned; relay stats %+v", target.relay.Stats().Dropped)
 		}
 		if len(x.h.Network().ConnsToPeer(x.id)) != 0 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 )
 
@@ -21,7 +22,7 @@ func TestRelayTagsUsefulPeers(t *testing.T) {
 	waitLinks(t, []*tnode{a, b, c}, []int{1, 2, 1})
 	useful := func(n *tnode) map[string]time.Time {
 		out := map[string]time.Time{}
-		for _, cand := range n.node.Host().ConnMgr.Candidates() {
+		for _, cand := range nodeinternal.Host(n.node).ConnMgr.Candidates() {
 			out[cand.Peer.String()] = cand.LastUseful
 		}
 		return out

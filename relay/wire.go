@@ -72,7 +72,7 @@ func decodeFrame(raw []byte, owned bool) (*pb.Frame, error) {
 	}
 	f := &pb.Frame{}
 	if err := proto.Unmarshal(raw, f); err != nil {
-		return nil, fmt.Errorf("%w: %v", errDecode, err)
+		return nil, fmt.Errorf("%w: %w", errDecode, err)
 	}
 	return f, nil
 }

@@ -17,6 +17,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode/addrbook"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // A batch longer than MaxBatch is refused with an error naming the cap.
@@ -209,7 +210,7 @@ func TestGetHostsPaginated(t *testing.T) {
 		entries = append(entries, addrbook.Entry{Addr: ma.StringCast(fmt.Sprintf("/ip4/127.0.0.%d/tcp/%d/p2p/%s", i+1, 4000+i, p)),
 			Peer: p, LastSeen: time.Now().Add(-time.Duration(i) * time.Minute)})
 	}
-	if stored := n.Book().Insert(src, entries); stored != 30 {
+	if stored := nodeinternal.Book(n).Insert(src, entries); stored != 30 {
 		t.Fatalf("stored %d of 30", stored)
 	}
 	c := client(t, srv, "")

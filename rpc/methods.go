@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
-	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/relay"
 )
 
@@ -145,7 +144,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}},
 		"p2p.get_hosts": {params: "[offset, limit]", names: []string{"offset", "limit"}, maxParams: 2, page: &pageAt{0, 1},
 			call: func(_ context.Context, p params) (any, error) {
-				return getHosts(n.Book(), p.pg), nil
+				return getHosts(nodeinternal.Book(n), p.pg), nil
 			}},
 		"p2p.add_peer": {params: "[multiaddr]", minParams: 1, maxParams: 1, call: func(_ context.Context, p params) (any, error) {
 			addr, _, err := p2pAddr(p, 0)
@@ -202,7 +201,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}},
 		"p2p.get_seeds": {params: "[offset, limit]", names: []string{"offset", "limit"}, maxParams: 2, page: &pageAt{0, 1},
 			call: func(_ context.Context, p params) (any, error) {
-				return pageOf(seedStrings(n), p.pg), nil
+				return pageOf(multiaddrStrings(n.Seeds()), p.pg), nil
 			}},
 		"p2p.ban": {params: "[peer_id or multiaddr, seconds]", minParams: 1, maxParams: 2, call: func(_ context.Context, p params) (any, error) {
 			return ban(n, p)
@@ -339,15 +338,6 @@ func seedAddr(p params, change func(ma.Multiaddr) error) (string, error) {
 	return addr.String(), nil
 }
 
-// seedStrings returns the node's seeds as strings (never nil).
-func seedStrings(n *dnode.Node) []string {
-	out := []string{}
-	for _, a := range n.Seeds() {
-		out = append(out, a.String())
-	}
-	return out
-}
-
 func ban(n *dnode.Node, p params) (any, error) {
 	s, err := p.string(0, "peer_id or multiaddr")
 	if err != nil {
@@ -389,73 +379,54 @@ func ban(n *dnode.Node, p params) (any, error) {
 
 // getInfo builds p2p.get_info's result.
 func getInfo(n *dnode.Node, pg page) Info {
-	s := n.Settings()
+	snap := n.Info()
 	info := Info{
-		PeerID:        n.ID().String(),
-		Network:       s.Network,
-		AppVersion:    s.AppVersion,
-		Addrs:         []string{},
-		ExternalAddrs: []string{},
+		PeerID:        snap.PeerID.String(),
+		Network:       snap.Network,
+		AppVersion:    snap.AppVersion,
+		Addrs:         multiaddrStrings(snap.Addrs),
+		ExternalAddrs: multiaddrStrings(snap.ExternalAddrs),
 		Channels:      []ChannelInfo{},
-		OutboundSlots: n.OutboundSlots(),
+		ChannelsTotal: len(snap.Channels),
+		OutboundSlots: snap.OutboundSlots,
 
-		OutboundConnections: n.OutboundConnections(),
-		InboundConnections:  n.InboundConnections(),
-		Seeds:               seedStrings(n),
-	}
-	if !n.Running() {
-		info.PeerID = ""
-	}
-	if info.AppVersion == "" {
-		info.AppVersion = dnode.Version
-	}
-	for _, a := range n.Addrs() {
-		info.Addrs = append(info.Addrs, a.String())
-	}
-	if m := n.Manager(); m != nil {
-		for _, a := range m.ExternalAddrs() {
-			info.ExternalAddrs = append(info.ExternalAddrs, a.String())
-		}
+		OutboundConnections: snap.OutboundConnections,
+		InboundConnections:  snap.InboundConnections,
+		Seeds:               multiaddrStrings(snap.Seeds),
 	}
 	if info.OutboundSlots == nil {
 		info.OutboundSlots = []uint64{}
 	}
 	r := n.Reachability()
-	info.Reachability, info.Relayed, info.ReachableAddrs = r.Status, r.Relayed, []string{}
-	for _, a := range r.Reachable {
-		info.ReachableAddrs = append(info.ReachableAddrs, a.String())
-	}
-	chans := n.Channels()
-	slices.SortFunc(chans, func(a, b *channel.Channel) int {
-		switch {
-		case a.ID() < b.ID():
-			return -1
-		case a.ID() > b.ID():
-			return 1
-		}
-		return 0
-	})
-	info.ChannelsTotal = len(chans)
-	for _, ch := range pageOf(chans, pg) {
+	info.Reachability, info.Relayed, info.ReachableAddrs = r.Status, r.Relayed, multiaddrStrings(r.Reachable)
+	for _, ch := range pageOf(snap.Channels, pg) {
 		info.Channels = append(info.Channels, channelInfo(ch))
 	}
 	return info
 }
 
-func channelInfo(ch *channel.Channel) ChannelInfo {
-	ci := ChannelInfo{
-		ID:        ch.ID(),
-		PeerID:    ch.Peer().String(),
-		Addr:      ch.RemoteAddr().String(),
-		Session:   ch.Session().String(),
-		Direction: direction(ch.Direction()),
-		RTTMillis: float64(ch.RTT()) / float64(time.Millisecond),
-		Relayed:   ch.Conn().Stat().Limited,
+func multiaddrStrings(addrs []ma.Multiaddr) []string {
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, a.String())
 	}
-	st := ch.Stats()
+	return out
+}
+
+func channelInfo(ch dnode.ChannelInfo) ChannelInfo {
+	ci := ChannelInfo{
+		ID:        ch.ID,
+		PeerID:    ch.Peer.String(),
+		Addr:      ch.Addr.String(),
+		Session:   ch.Session.String(),
+		Direction: direction(ch.Direction),
+		RTTMillis: float64(ch.RTT) / float64(time.Millisecond),
+		Relayed:   ch.Relayed,
+	}
+	st := ch.Stats
 	ci.BytesIn, ci.BytesOut, ci.MsgsIn, ci.MsgsOut = st.BytesIn, st.BytesOut, st.MessagesIn, st.MessagesOut
-	if t := ch.StartTime(); !t.IsZero() {
-		ci.StartTime = t.Unix()
+	if !ch.Start.IsZero() {
+		ci.StartTime = ch.Start.Unix()
 	}
 	return ci
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -17,7 +18,7 @@ func TestGetInfoReachability(t *testing.T) {
 			s.Net.NATPortMap = false // no UPnP search on the test machine's LAN
 			s.Net.Reachability = want
 			n := startNode(t, s)
-			if !n.Host().NATEnabled() {
+			if !nodeinternal.Host(n).NATEnabled() {
 				t.Fatal("host built without NAT traversal")
 			}
 			c := client(t, startServer(t, Config{Node: n}), "")

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // The runtime settings over RPC: each change is echoed and shows in
@@ -36,10 +38,10 @@ func TestRuntimeSettings(t *testing.T) {
 		t.Errorf("get_info: outbound_connections %d, outbound_slots %v, inbound_connections %d; want 3, 3 slots, 5",
 			info.OutboundConnections, info.OutboundSlots, info.InboundConnections)
 	}
-	if got := a.Host().Conns.Limit(); got != 5 {
+	if got := nodeinternal.Host(a).Conns.Limit(); got != 5 {
 		t.Errorf("host inbound cap = %d, want 5", got)
 	}
-	if in, _ := a.Host().SystemConnLimits(); in != 5+32 {
+	if in, _ := nodeinternal.Host(a).SystemConnLimits(); in != 5+32 {
 		t.Errorf("resource manager inbound limit = %d, want 37", in)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dnode-p2p/dnode/addrbook"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 func TestPingAndInfo(t *testing.T) {
@@ -446,7 +447,7 @@ func TestSubscribeEvents(t *testing.T) {
 
 	// Give a's outbound slot b's address.
 	bAddr := b.Addrs()[0]
-	a.Book().Insert("", []addrbook.Entry{{Addr: bAddr, Peer: b.ID(), LastSeen: time.Now()}})
+	nodeinternal.Book(a).Insert("", []addrbook.Entry{{Addr: bAddr, Peer: b.ID(), LastSeen: time.Now()}})
 
 	ev := waitEvent(t, subA, 15*time.Second, "outbound_slot_connected on a", func(e Event) bool {
 		return e.Event == "outbound_slot_connected"

@@ -22,6 +22,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/internal/logging"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -201,7 +202,7 @@ func (sd *Seed) Books() map[string]*addrbook.Book {
 	defer sd.mu.Unlock()
 	out := make(map[string]*addrbook.Book, len(sd.nodes))
 	for nw, n := range sd.nodes {
-		out[nw] = n.Book()
+		out[nw] = nodeinternal.Book(n)
 	}
 	return out
 }

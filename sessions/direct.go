@@ -1,6 +1,8 @@
 package sessions
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
 // ErrSeedPeer is returned when a direct channel to a seed is requested.
@@ -36,7 +39,9 @@ type Direct struct {
 // Stop waits for the watchers of direct channels, at most until ctx is
 // done (the error wraps ctx.Err()); the Manager stops the channels
 // themselves.
-func (d *Direct) Stop(ctx context.Context) error { return waitFor(ctx, &d.wg, "direct channels") }
+func (d *Direct) Stop(ctx context.Context) error {
+	return lifecycle.Wait(ctx, &d.wg, "direct channels")
+}
 
 // NewDirect returns the direct session of m. It refuses every peer of
 // m's live seed list (Manager.Seeds) with ErrSeedPeer.
@@ -125,7 +130,7 @@ func (d *Direct) dial(ctx context.Context, ai peer.AddrInfo, addr ma.Multiaddr) 
 	bus := d.m.cfg.Events
 	var lease *addrbook.Lease // nil without a book
 	if book := d.m.cfg.Book; book != nil {
-		e := addrbook.Entry{Addr: addr, Peer: ai.ID, LastSeen: d.m.clock.Now()}
+		e := addrbook.Entry{Addr: addr, Peer: ai.ID, LastSeen: time.Now()}
 		l, err := book.ConnectLease(e)
 		if err != nil {
 			return nil, fmt.Errorf("direct: host busy: %w", err)

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -22,6 +21,7 @@ import (
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
 	dhost "github.com/dnode-p2p/dnode/host"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 	"github.com/dnode-p2p/dnode/internal/logging"
 	"github.com/dnode-p2p/dnode/protocols"
 	"github.com/dnode-p2p/dnode/protocols/version"
@@ -30,10 +30,10 @@ import (
 
 // Errors returned by the Manager.
 var (
-	// ErrStopped: the manager is stopped or stopping. As a channel's stop
-	// reason it is of kind channel.StopLocal (so it also Is
-	// channel.ErrStopped).
-	ErrStopped = channel.Because(channel.StopLocal, errors.New("network stopped"))
+	// ErrStopped: the manager is stopped or stopping. It is
+	// channel.ErrStopped (one sentinel: errors.Is matches either name), of
+	// kind channel.StopLocal as a channel's stop reason.
+	ErrStopped = channel.ErrStopped
 	// ErrAlreadyConnected: a channel with the peer exists; Connect returns
 	// it along with this error.
 	ErrAlreadyConnected = errors.New("already connected to peer")
@@ -58,7 +58,6 @@ type Config struct {
 	Events   *events.Bus    // may be nil
 	Observer Observer       // may be nil
 	Logs     logging.Factory
-	Clock    clock.Clock
 }
 
 // Observer sees what the sessions do, for metrics. Its methods must not
@@ -78,7 +77,6 @@ type Manager struct {
 	net    *settings.Net
 	host   *dhost.Host
 	log    *slog.Logger
-	clock  clock.Clock
 	nextID atomic.Uint64
 
 	ctx    context.Context // cancelled by Stop
@@ -97,8 +95,8 @@ type Manager struct {
 	channels  map[peer.ID]*channel.Channel        // started channels
 	byConn    map[network.Conn][]*channel.Channel // every channel, handshaking or started
 	pending   map[peer.ID][]*handshake
-	resolved  chan struct{}                 // closed and replaced whenever a handshake starts on a connection or ends
-	all       map[*channel.Channel]struct{} // every channel not yet Done
+	resolved  chan struct{}                         // closed and replaced whenever a handshake starts on a connection or ends
+	all       map[*channel.Channel]*channel.Control // every channel not yet Done, with its owner half
 	observers []func(*channel.Channel)
 }
 
@@ -108,14 +106,11 @@ type handshake struct {
 	conn      network.Conn // its connection, once known; guarded by Manager.mu
 }
 
-// NewManager returns a Manager for cfg.Network on cfg.Host and installs
-// its stream handlers.
+// NewManager returns a Manager for cfg.Network on cfg.Host; Start
+// installs its stream handlers.
 func NewManager(cfg Config) *Manager {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	if cfg.Events == nil {
-		cfg.Events = events.NewBus(cfg.Clock.Now)
+		cfg.Events = events.NewBus()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
@@ -123,28 +118,36 @@ func NewManager(cfg Config) *Manager {
 		net:      &cfg.Settings.Net,
 		host:     cfg.Host,
 		log:      cfg.Logs.Logger("sessions"),
-		clock:    cfg.Clock,
 		ctx:      ctx,
 		cancel:   cancel,
 		channels: make(map[peer.ID]*channel.Channel),
 		byConn:   make(map[network.Conn][]*channel.Channel),
 		pending:  make(map[peer.ID][]*handshake),
 		resolved: make(chan struct{}),
-		all:      make(map[*channel.Channel]struct{}),
+		all:      make(map[*channel.Channel]*channel.Control),
 	}
 	m.initSeeds()
-	for _, spec := range cfg.Registry.Specs() {
-		spec := spec
-		m.host.SetStreamHandler(spec.ID(cfg.Network), func(s network.Stream) { m.serveProtocol(spec, s) })
-	}
-	m.host.SetStreamHandler(version.ID(cfg.Network), m.acceptHandshake)
 	m.notifiee = &network.NotifyBundle{DisconnectedF: m.disconnected}
 	if m.host.NATEnabled() {
 		m.notifiee.ConnectedF = m.connected // limited.go
 	}
-	m.host.Network().Notify(m.notifiee)
-	m.removeSource = m.host.ConnMgr.AddSource(m)
 	return m
+}
+
+// Start installs the Manager's stream handlers (the version handshake and
+// every registered protocol) and its connection notifiee: from then on it
+// accepts handshakes. Call it once, before the sessions start; Stop undoes
+// it.
+func (m *Manager) Start() {
+	for _, spec := range m.cfg.Registry.Specs() {
+		m.host.SetStreamHandler(spec.ID(m.cfg.Network), func(s network.Stream) { m.serveProtocol(spec, s) })
+	}
+	m.host.SetStreamHandler(version.ID(m.cfg.Network), m.acceptHandshake)
+	m.host.Network().Notify(m.notifiee)
+	remove := m.host.ConnMgr.AddSource(m)
+	m.mu.Lock()
+	m.removeSource = remove
+	m.mu.Unlock()
 }
 
 // ErrConnClosed is the stop reason of a channel whose connection closed.
@@ -179,9 +182,6 @@ func (m *Manager) Settings() *settings.Settings { return &m.cfg.Settings }
 
 // Logs returns the logger factory.
 func (m *Manager) Logs() logging.Factory { return m.cfg.Logs }
-
-// Clock returns the clock.
-func (m *Manager) Clock() clock.Clock { return m.clock }
 
 // Context returns a context cancelled when the manager stops.
 func (m *Manager) Context() context.Context { return m.ctx }
@@ -346,13 +346,16 @@ func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	first := !m.stopping
 	m.stopping = true
+	removeSource := m.removeSource
 	var chans []*channel.Channel
 	for ch := range m.all {
 		chans = append(chans, ch)
 	}
 	m.mu.Unlock()
 	if first {
-		m.removeSource()
+		if removeSource != nil {
+			removeSource()
+		}
 		m.host.Network().StopNotify(m.notifiee)
 		m.host.RemoveStreamHandler(version.ID(m.cfg.Network))
 		for _, spec := range m.cfg.Registry.Specs() {
@@ -379,7 +382,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		}
 		close(done)
 	}()
-	if awaited(ctx, done) {
+	if lifecycle.Awaited(ctx, done) {
 		return nil
 	}
 	// The stragglers: channels whose goroutines (a protocol job ignoring
@@ -405,11 +408,14 @@ func (m *Manager) Stopping() bool {
 // connection.
 func (m *Manager) serveProtocol(spec *channel.Spec, s network.Stream) {
 	ch := m.channelFor(s.Conn())
-	if ch == nil {
+	m.mu.Lock()
+	ctl := m.all[ch]
+	m.mu.Unlock()
+	if ctl == nil {
 		_ = s.Reset()
 		return
 	}
-	ch.ServeStream(spec, s)
+	ctl.ServeStream(spec, s)
 }
 
 // channelFor returns the channel that serves the peer's protocol streams
@@ -445,7 +451,7 @@ func (m *Manager) settle(ctx context.Context, conn network.Conn, check func() (*
 			return ch
 		}
 		if expired == nil {
-			t := m.clock.Timer(m.ConnProfile(conn).ChannelHandshakeTimeout)
+			t := time.NewTimer(m.ConnProfile(conn).ChannelHandshakeTimeout)
 			defer t.Stop()
 			expired = t.C
 		}

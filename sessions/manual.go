@@ -8,11 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
 // Manual backoff bounds. The delay before a retry starts at
@@ -120,7 +120,7 @@ func (s *Manual) Stop(ctx context.Context) error {
 		delete(s.slots, p)
 	}
 	s.mu.Unlock()
-	return waitFor(ctx, &s.wg, "manual slots")
+	return lifecycle.Wait(ctx, &s.wg, "manual slots")
 }
 
 // run keeps a channel to the slot's peer until ctx is done.
@@ -134,7 +134,7 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 			// Ours, or one the peer opened: either way the peer is
 			// connected; wait until that channel ends.
 			s.setChannel(slot, ch)
-			started := s.m.clock.Now()
+			started := time.Now()
 			select {
 			case <-ch.Done():
 			case <-ctx.Done():
@@ -143,7 +143,7 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 				}
 			}
 			s.setChannel(slot, nil)
-			if s.m.clock.Since(started) > manualStableAfter {
+			if time.Since(started) > manualStableAfter {
 				backoff = manualBackoffMin
 			}
 		case outcomeStopped:
@@ -154,7 +154,7 @@ func (s *Manual) run(ctx context.Context, slot *manualSlot) {
 		default:
 			s.log.Info("manual peer unreachable", "peer", slot.ai.ID, "retry_in", backoff, "err", err)
 		}
-		if !sleep(ctx, s.m.clock, jitter(backoff)) {
+		if !sleep(ctx, jitter(backoff)) {
 			return
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -172,9 +172,9 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// sleep waits for d on clk, returning false if ctx ends first.
-func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
-	t := clk.Timer(d)
+// sleep waits for d, returning false if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -15,6 +15,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 	"github.com/dnode-p2p/dnode/protocols/addr"
 )
 
@@ -258,7 +259,7 @@ func (o *Outbound) Stop(ctx context.Context) error {
 	if cancel != nil {
 		cancel()
 	}
-	return waitFor(ctx, &o.wg, "outbound slots")
+	return lifecycle.Wait(ctx, &o.wg, "outbound slots")
 }
 
 // known reports whether slot s prefers known hosts: its id is below
@@ -415,7 +416,7 @@ func (o *Outbound) fill(ctx context.Context, s *outSlot, l *addrbook.Lease, why 
 		case out == outcomeBusy, out == outcomeSelf:
 			// Being connected some other way right now: not the host's fault.
 			l.Done()
-			if !sleep(ctx, o.m.clock, jitter(time.Second)) {
+			if !sleep(ctx, jitter(time.Second)) {
 				return false
 			}
 		default:
@@ -519,7 +520,7 @@ func (o *Outbound) runDiscovery(ctx context.Context) {
 			select {
 			case <-stored:
 				failures = 0
-			case <-o.m.clock.After(pause):
+			case <-time.After(pause):
 				failures++
 				waited = true
 			case <-ctx.Done():
@@ -545,7 +546,7 @@ func (o *Outbound) runDiscovery(ctx context.Context) {
 		o.wake.Notify()
 		// Rounds are a discovery attempt time apart: a round that already
 		// waited that long for answers goes on at once.
-		if !waited && !sleep(ctx, o.m.clock, pause) {
+		if !waited && !sleep(ctx, pause) {
 			return
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 )
 
 // refineTimeout is the hard cap on one refinery probe (DarkFi's 5 s).
@@ -54,8 +55,8 @@ const promptQueue = 64
 func NewRefine(m *Manager, recheck time.Duration) *Refine {
 	r := &Refine{m: m, book: m.cfg.Book, log: m.cfg.Logs.Logger("refine"), recheck: recheck,
 		prompt: make(chan addrbook.Entry, promptQueue), prompted: make(map[peer.ID]struct{})}
-	r.lastConn.Store(m.clock.Now().UnixNano())
-	m.OnChannel(func(*channel.Channel) { r.lastConn.Store(m.clock.Now().UnixNano()) })
+	r.lastConn.Store(time.Now().UnixNano())
+	m.OnChannel(func(*channel.Channel) { r.lastConn.Store(time.Now().UnixNano()) })
 	return r
 }
 
@@ -83,7 +84,7 @@ func (r *Refine) Stop(ctx context.Context) error {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	return waitFor(ctx, &r.wg, "refinery")
+	return lifecycle.Wait(ctx, &r.wg, "refinery")
 }
 
 // Prompt asks the refinery to probe e soon, ahead of its interval: a peer
@@ -117,7 +118,7 @@ func (r *Refine) newRound() {
 }
 
 func (r *Refine) run(ctx context.Context) {
-	timer := r.m.clock.Timer(r.m.net.GreylistRefineryInterval)
+	timer := time.NewTimer(r.m.net.GreylistRefineryInterval)
 	defer timer.Stop()
 	for {
 		select {
@@ -133,7 +134,7 @@ func (r *Refine) run(ctx context.Context) {
 		r.book.Prune()
 		r.m.host.Gater.Sweep()
 		r.expireBans()
-		now := r.m.clock.Now()
+		now := time.Now()
 		if len(r.m.Channels()) > 0 {
 			r.lastConn.Store(now.UnixNano())
 		} else if now.Sub(time.Unix(0, r.lastConn.Load())) >= r.m.net.TimeWithNoConnections {
@@ -188,7 +189,7 @@ func (r *Refine) refineNow(ctx context.Context, e addrbook.Entry) {
 }
 
 func (r *Refine) runRecheck(ctx context.Context) {
-	for sleep(ctx, r.m.clock, r.recheck) {
+	for sleep(ctx, r.recheck) {
 		if e, err := r.book.RecheckWhite(); err == nil {
 			r.settle(ctx, e, r.book.Rechecked)
 		}

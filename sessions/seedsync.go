@@ -11,6 +11,7 @@ import (
 
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/lifecycle"
 	"github.com/dnode-p2p/dnode/protocols/addr"
 )
 
@@ -99,7 +100,7 @@ func (s *SeedSync) Add(ai peer.AddrInfo) error {
 	if s.closed {
 		return nil
 	}
-	s.stateLocked(ai.ID).next = s.m.clock.Now().Add(s.minInterval())
+	s.stateLocked(ai.ID).next = time.Now().Add(s.minInterval())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -115,7 +116,7 @@ func (s *SeedSync) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	return waitFor(ctx, &s.wg, "seed exchanges")
+	return lifecycle.Wait(ctx, &s.wg, "seed exchanges")
 }
 
 // Remove removes seed p and forgets its pacing; a round already dialing
@@ -147,7 +148,7 @@ func (s *SeedSync) Sync(ctx context.Context) SyncResult {
 	}
 	r := &syncRound{done: make(chan struct{})}
 	s.running = r
-	now := s.m.clock.Now()
+	now := time.Now()
 	seeds := s.m.Seeds()
 	var due []peer.AddrInfo
 	for _, ai := range seeds {
@@ -203,7 +204,7 @@ func (s *SeedSync) syncOne(ctx context.Context, ai peer.AddrInfo) (int, error) {
 	case st == nil:
 		// Removed while dialing: Remove forgot it.
 	case err != nil:
-		st.next = s.m.clock.Now().Add(st.backoff)
+		st.next = time.Now().Add(st.backoff)
 		st.backoff = min(2*st.backoff, seedMaxBackoff)
 		st.lastErr = err
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -136,6 +137,11 @@ func (m *Manager) inboundOn(ctx context.Context, conn network.Conn, expect bool)
 func (m *Manager) acceptHandshake(s network.Stream) {
 	conn := s.Conn()
 	p := conn.RemotePeer()
+	if _, err := channel.ScopeStream(s, 0); err != nil {
+		m.log.Debug("refusing handshake", "peer", p, "err", err)
+		_ = s.Reset()
+		return
+	}
 	// Both sides may start a handshake on this one connection at once:
 	// the one started by the smaller peer ID goes on, the other is
 	// refused (its initiator then takes the channel this one makes; see
@@ -229,7 +235,7 @@ func (m *Manager) signalLocked() {
 func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream, rw io.ReadWriter, kind channel.Session, hs *handshake) (*channel.Channel, error) {
 	p := conn.RemotePeer()
 	profile := m.ConnProfile(conn)
-	ch := channel.New(channel.Config{
+	ch, ctl := channel.New(channel.Config{
 		ID:           m.nextID.Add(1),
 		Conn:         conn,
 		Network:      m.cfg.Network,
@@ -240,13 +246,12 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		Stopped:      m.stopped,
 		Observer:     m.cfg.Observer,
 		Logger:       m.cfg.Logs.Logger("channel"),
-		Clock:        m.clock,
 	})
 	if kind != channel.Inbound {
 		m.host.ConnMgr.Protect(p, m.protectTag(ch)) // until stopped
 	}
 	m.mu.Lock()
-	m.all[ch] = struct{}{}
+	m.all[ch] = ctl
 	m.byConn[conn] = append(m.byConn[conn], ch)
 	m.mu.Unlock()
 
@@ -266,11 +271,10 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		External:   m.ExternalAddrs(),
 		Protocols:  m.Protocols(),
 	}
-	began := m.clock.Now()
+	began := time.Now()
 	theirs, err := version.Exchange(ctx, s, rw, local, conn.RemoteMultiaddr(), profile.ChannelHandshakeTimeout, began)
 	if o := m.cfg.Observer; o != nil {
-		// The node's clock, as every other timer of the handshake.
-		o.Handshake(kind, m.clock.Since(began), err)
+		o.Handshake(kind, time.Since(began), err)
 	}
 	if err != nil {
 		if errors.Is(err, version.ErrIncompatible) {
@@ -287,9 +291,9 @@ func (m *Manager) setup(ctx context.Context, conn network.Conn, s network.Stream
 		return fail(fmt.Errorf("%w: %w", ErrHandshake, err))
 	}
 	_ = s.Close()
-	ch.SetVersion(theirs)
+	ctl.SetVersion(theirs)
 
-	ch.Start() // before it enters the table, so its start time is set
+	ctl.Start() // before it enters the table, so its start time is set
 	m.mu.Lock()
 	m.endLocked(p, hs)
 	stopping := m.stopping

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/rpc"
 	"github.com/dnode-p2p/dnode/settings"
@@ -121,7 +122,7 @@ func TestInfoPeersHosts(t *testing.T) {
 		t.Fatal("no channel between a and b")
 	}
 	greyAddr := "/ip4/127.0.0.1/tcp/9/p2p/" + somePeer
-	a.Book().Insert("", []addrbook.Entry{{Addr: ma.StringCast(greyAddr), Peer: mustDecode(t, somePeer), LastSeen: time.Now()}})
+	nodeinternal.Book(a).Insert("", []addrbook.Entry{{Addr: ma.StringCast(greyAddr), Peer: mustDecode(t, somePeer), LastSeen: time.Now()}})
 
 	// info
 	r := runCLI(t, "info", "--rpc", addr, "--json")
@@ -294,7 +295,7 @@ func waitSubscribed(t *testing.T, n *dnode.Node, out *syncBuffer, marker string)
 	if !poll(t.Context(), 15*time.Second, func() bool {
 		port++
 		a := ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, somePeer))
-		n.Book().Insert("", []addrbook.Entry{{Addr: a, Peer: id, LastSeen: time.Now()}})
+		nodeinternal.Book(n).Insert("", []addrbook.Entry{{Addr: a, Peer: id, LastSeen: time.Now()}})
 		return strings.Contains(out.String(), marker)
 	}) {
 		t.Fatalf("the events command printed no %s within 15 s:\n%s", marker, out.String())

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/rpc"
 )
 
@@ -32,8 +33,8 @@ func TestSlotsAndSeedsCommands(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || res.InboundConnections == nil || *res.InboundConnections != 5 {
 		t.Fatalf("slots inbound 5 --json: %+v", r)
 	}
-	if a.OutboundConnections() != 3 || a.InboundConnections() != 5 || len(a.OutboundSlots()) != 3 {
-		t.Errorf("node: outbound %d (%d slots), inbound %d; want 3, 3, 5", a.OutboundConnections(), len(a.OutboundSlots()), a.InboundConnections())
+	if a.OutboundConnections() != 3 || a.InboundConnections() != 5 || len(nodeinternal.OutboundSlots(a)) != 3 {
+		t.Errorf("node: outbound %d (%d slots), inbound %d; want 3, 3, 5", a.OutboundConnections(), len(nodeinternal.OutboundSlots(a)), a.InboundConnections())
 	}
 	r = runCLI(t, "slots", "--rpc", addr, "--json")
 	res = rpc.Slots{}

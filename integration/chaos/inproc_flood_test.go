@@ -20,6 +20,7 @@ import (
 	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/relay"
 )
 
@@ -31,7 +32,7 @@ const libp2pAcceptTimeout = 15 * time.Second
 // tcpAddr returns the victim's TCP listen address as host:port.
 func tcpAddr(t testing.TB, v *dnode.Node) string {
 	t.Helper()
-	for _, a := range v.Host().Network().ListenAddresses() {
+	for _, a := range nodeinternal.Host(v).Network().ListenAddresses() {
 		if na, err := manet.ToNetAddr(a); err == nil {
 			if ta, ok := na.(*net.TCPAddr); ok {
 				return ta.String()
@@ -262,7 +263,7 @@ func TestInProcessConnectionFlood(t *testing.T) {
 		t.Error("no secured connection was refused: neither the inbound cap nor the resource manager acted")
 	}
 	eventually(t, 10*time.Second, func() error {
-		if n := v.node.Host().Conns.Inbound(); n != 1 {
+		if n := nodeinternal.Host(v.node).Conns.Inbound(); n != 1 {
 			return fmt.Errorf("%d inbound connections, want the prober's only", n)
 		}
 		return nil
@@ -271,5 +272,5 @@ func TestInProcessConnectionFlood(t *testing.T) {
 	p.close()
 	back := m.settle(t, sz.recover)
 	m.report(t, fmt.Sprintf("connection flood (%d secured + %d raw)", sz.flood, sz.flood), back, st,
-		fmt.Sprintf("; victim peerstore %d peers; secured: %v; raw: %v; gater refused %d; %s", pstore, sec, raw, v.node.Host().Gater.RefusedInbound(), newcomer))
+		fmt.Sprintf("; victim peerstore %d peers; secured: %v; raw: %v; gater refused %d; %s", pstore, sec, raw, nodeinternal.Host(v.node).Gater.RefusedInbound(), newcomer))
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols/addr"
 	"github.com/dnode-p2p/dnode/protocols/pb"
 	"github.com/dnode-p2p/dnode/protocols/ping"
@@ -154,7 +155,7 @@ func TestInProcessMalformedFrames(t *testing.T) {
 		wg.Wait()
 		eventually(t, 15*time.Second, func() error {
 			for i, a := range attackers {
-				if !v.node.Host().Gater.Banned(a.h.ID(), nil) {
+				if !nodeinternal.Host(v.node).Gater.Banned(a.h.ID(), nil) {
 					return fmt.Errorf("attacker %d (%s, first frame %s) not banned (send: %v)", i, results[i].tg, results[i].first, results[i].err)
 				}
 				if hasChannel(v.node, a.h.ID()) || len(a.h.Network().ConnsToPeer(v.node.ID())) > 0 {
@@ -177,7 +178,7 @@ func TestInProcessMalformedFrames(t *testing.T) {
 	}
 	attackers = nil
 	cr.close()
-	peers, _ := v.node.Host().Gater.BanCounts()
+	peers, _ := nodeinternal.Host(v.node).Gater.BanCounts()
 	if peers < sz.malformedConns {
 		t.Errorf("%d peer bans, want at least %d", peers, sz.malformedConns)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols/pb"
 	"github.com/dnode-p2p/dnode/protocols/ping"
 	"github.com/dnode-p2p/dnode/protocols/version"
@@ -86,7 +87,7 @@ func (c *crowd) close() {
 
 // connect dials the victim from h.
 func connect(ctx context.Context, h host.Host, v *dnode.Node) error {
-	return h.Connect(ctx, peer.AddrInfo{ID: v.ID(), Addrs: v.Host().Addrs()})
+	return h.Connect(ctx, peer.AddrInfo{ID: v.ID(), Addrs: nodeinternal.Host(v).Addrs()})
 }
 
 // handshake connects h to the victim and completes the version
@@ -271,7 +272,7 @@ func (p *prober) check(t testing.TB, st *rttStats) {
 	if !hasChannel(p.v, p.h.ID()) {
 		t.Error("the honest prober lost its channel")
 	}
-	if p.v.Host().Gater.Banned(p.h.ID(), nil) {
+	if nodeinternal.Host(p.v).Gater.Banned(p.h.ID(), nil) {
 		t.Error("the honest prober was banned")
 	}
 }

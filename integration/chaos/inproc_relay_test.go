@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/relay"
 	relaypb "github.com/dnode-p2p/dnode/relay/pb"
 )
@@ -81,7 +82,7 @@ func TestInProcessRelayFlood(t *testing.T) {
 			return
 		}
 		eventually(t, 10*time.Second, func() error {
-			if !v.node.Host().Gater.Banned(a.h.ID(), nil) {
+			if !nodeinternal.Host(v.node).Gater.Banned(a.h.ID(), nil) {
 				return fmt.Errorf("the relay flooder is not banned after %d messages", sent)
 			}
 			if hasChannel(v.node, a.h.ID()) {
@@ -92,7 +93,7 @@ func TestInProcessRelayFlood(t *testing.T) {
 	})
 	p.check(t, st)
 	if noBanDue {
-		if v.node.Host().Gater.Banned(a.h.ID(), nil) {
+		if nodeinternal.Host(v.node).Gater.Banned(a.h.ID(), nil) {
 			t.Error("the relay flooder was banned below the metering limit")
 		}
 	} else if sent < sz.relayMeter {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/relay"
 	"github.com/dnode-p2p/dnode/rpc"
 )
@@ -239,7 +240,7 @@ func TestInProcessSlowloris(t *testing.T) {
 	}
 	p.check(t, st)
 	for i, a := range attackers {
-		if v.node.Host().Gater.Banned(a.h.ID(), nil) {
+		if nodeinternal.Host(v.node).Gater.Banned(a.h.ID(), nil) {
 			t.Errorf("slow version handshake %d was banned; a slow peer is no violation", i)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/relay"
 )
 
@@ -69,7 +70,7 @@ func TestInProcessStreamFlood(t *testing.T) {
 		// holds only a few streams of its connection.
 		eventually(t, 15*time.Second, func() error {
 			n := 0
-			for _, c := range v.node.Host().Network().ConnsToPeer(a.h.ID()) {
+			for _, c := range nodeinternal.Host(v.node).Network().ConnsToPeer(a.h.ID()) {
 				n += len(c.GetStreams())
 			}
 			if n > 16 {
@@ -80,12 +81,12 @@ func TestInProcessStreamFlood(t *testing.T) {
 	})
 	p.check(t, st)
 	victimStreams := 0
-	for _, c := range v.node.Host().Network().ConnsToPeer(a.h.ID()) {
+	for _, c := range nodeinternal.Host(v.node).Network().ConnsToPeer(a.h.ID()) {
 		victimStreams += len(c.GetStreams())
 	}
-	if v.node.Host().Gater.Banned(a.h.ID(), nil) || !hasChannel(v.node, a.h.ID()) {
+	if nodeinternal.Host(v.node).Gater.Banned(a.h.ID(), nil) || !hasChannel(v.node, a.h.ID()) {
 		t.Errorf("the attacker lost its channel (banned: %v) for opening streams, which is no violation",
-			v.node.Host().Gater.Banned(a.h.ID(), nil))
+			nodeinternal.Host(v.node).Gater.Banned(a.h.ID(), nil))
 	}
 	mu.Lock()
 	for _, s := range held {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dnode-p2p/dnode"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/relay"
 	"github.com/dnode-p2p/dnode/settings"
@@ -96,4 +97,4 @@ func sizes() scale {
 // forgets a disconnected peer after a one-minute grace period
 // (pstoremanager), so the attackers' fresh identities linger that long:
 // reported, not asserted.
-func peerstoreSize(v *victim) int { return len(v.node.Host().Peerstore().Peers()) }
+func peerstoreSize(v *victim) int { return len(nodeinternal.Host(v.node).Peerstore().Peers()) }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 )
 
 var (
@@ -45,7 +46,9 @@ func runTrials(t *testing.T, sc Scenario, def Defences, n int) Summary {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		out, err := newWorld(sc, def, *seed+uint64(i), d).run()
+		var out Outcome
+		var err error
+		synctest.Test(t, func(*testing.T) { out, err = newWorld(sc, def, *seed+uint64(i), d).run() })
 		if err != nil {
 			t.Fatalf("trial %d: %v", i, err)
 		}

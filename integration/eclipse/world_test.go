@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -115,21 +114,12 @@ type slot struct {
 	first *addrbook.Entry // an anchor to dial at the next step
 }
 
-// nowClock is a clock whose Now the world sets; the Book only calls Now.
-type nowClock struct {
-	clock.Clock
-	now time.Time
-}
-
-func (c *nowClock) Now() time.Time { return c.now }
-
 // world is one trial: the victim's book and slots, and everyone else.
 type world struct {
 	sc   Scenario
 	def  Defences
 	rng  *rand.Rand
 	seed uint64
-	clk  *nowClock
 	dir  string
 
 	self     peer.ID
@@ -153,11 +143,17 @@ func peerID(n uint64) peer.ID {
 	return peer.ID(append([]byte{0x12, 0x20}, sum[:]...))
 }
 
+// worldStart is the virtual time a trial starts at.
+var worldStart = time.Unix(1_700_000_000, 0)
+
+// newWorld builds a trial. Build and run it inside a testing/synctest
+// bubble: the book reads the bubble's virtual time, which the world moves
+// with time.Sleep.
 func newWorld(sc Scenario, def Defences, seed uint64, dir string) *world {
+	time.Sleep(time.Until(worldStart))
 	w := &world{
 		sc: sc, def: def, seed: seed, dir: dir,
 		rng:   rand.New(rand.NewPCG(seed, 0xec1)),
-		clk:   &nowClock{now: time.Unix(1_700_000_000, 0)},
 		self:  peerID(seed<<32 | 0xffffffff),
 		nodes: make(map[peer.ID]*simNode),
 		conns: make(map[peer.ID]ma.Multiaddr),
@@ -234,9 +230,8 @@ func (w *world) newBook(run uint64) *addrbook.Book {
 		Self:         w.self,
 		FlatGreylist: !w.def.Buckets,
 		UniformPicks: !w.def.GroupPicks,
-		SourceAddr:   func(p peer.ID) ma.Multiaddr { return w.conns[p] },
+		Node:         worldNode{w: w},
 		Rand:         rand.NewPCG(w.seed, run),
-		Clock:        w.clk,
 	})
 }
 
@@ -247,7 +242,7 @@ func (w *world) honestReply() []addrbook.Entry {
 	out := make([]addrbook.Entry, 0, w.sc.ReplyEntries)
 	for _, i := range w.rng.Perm(len(w.honest))[:min(w.sc.ReplyEntries, len(w.honest))] {
 		e := w.honest[i].entry
-		e.LastSeen = w.clk.now.Add(-time.Duration(w.rng.IntN(3600)) * time.Second)
+		e.LastSeen = time.Now().Add(-time.Duration(w.rng.IntN(3600)) * time.Second)
 		out = append(out, e)
 	}
 	return out
@@ -258,7 +253,7 @@ func (w *world) honestReply() []addrbook.Entry {
 func (w *world) attackerReply(self *simNode) []addrbook.Entry {
 	out := make([]addrbook.Entry, 0, w.sc.ReplyEntries+1)
 	e := self.entry
-	e.LastSeen = w.clk.now
+	e.LastSeen = time.Now()
 	out = append(out, e)
 	for range w.sc.ReplyEntries {
 		var e addrbook.Entry
@@ -267,7 +262,7 @@ func (w *world) attackerReply(self *simNode) []addrbook.Entry {
 		} else {
 			e = w.attacker[w.rng.IntN(len(w.attacker))].entry
 		}
-		e.LastSeen = w.clk.now
+		e.LastSeen = time.Now()
 		out = append(out, e)
 	}
 	return out
@@ -430,7 +425,7 @@ func (w *world) honestOutbound() int {
 }
 
 func (w *world) step(attack bool) {
-	w.clk.now = w.clk.now.Add(15 * time.Second)
+	time.Sleep(15 * time.Second)
 	w.churn()
 	if attack {
 		w.attackInbound()
@@ -483,7 +478,7 @@ func (w *world) restart() error {
 	clear(w.conns)
 	w.inbound = w.inbound[:0]
 	w.prompts = w.prompts[:0]
-	w.clk.now = w.clk.now.Add(time.Minute) // down for a minute
+	time.Sleep(time.Minute) // down for a minute
 	w.book = w.newBook(2)
 	if _, err := w.book.Load(hostlist); err != nil {
 		return err
@@ -541,3 +536,12 @@ func (w *world) run() (Outcome, error) {
 	out.SharedNetgroup = w.shared
 	return out, nil
 }
+
+// worldNode is the victim's node as its book sees it: it knows the
+// address each connected peer is connected from.
+type worldNode struct {
+	addrbook.NoNode
+	w *world
+}
+
+func (n worldNode) SourceAddr(p peer.ID) ma.Multiaddr { return n.w.conns[p] }

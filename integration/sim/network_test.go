@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/dchat"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/testnet"
 	"github.com/dnode-p2p/dnode/relay"
 	"github.com/dnode-p2p/dnode/seed"
@@ -192,7 +193,7 @@ func (nw *simnetwork) stop() {
 func (nw *simnetwork) filled() (full, slots int) {
 	for _, n := range nw.nodes {
 		f := 0
-		ss := n.node.OutboundSlots()
+		ss := nodeinternal.OutboundSlots(n.node)
 		for _, id := range ss {
 			if id != 0 {
 				f++

@@ -20,6 +20,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/dchat"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/seed"
 	"github.com/dnode-p2p/dnode/settings"
 )
@@ -151,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (_ *Devnet, err error) {
 func (d *Devnet) Filled() []int {
 	out := make([]int, len(d.Nodes))
 	for i, n := range d.Nodes {
-		for _, id := range n.OutboundSlots() {
+		for _, id := range nodeinternal.OutboundSlots(n) {
 			if id != 0 {
 				out[i]++
 			}

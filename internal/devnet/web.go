@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/internal/webui"
 	"github.com/dnode-p2p/dnode/rpc"
 )
@@ -62,7 +63,7 @@ func (d *Devnet) Graph(nodeURL func(i int) string) Graph {
 		name := fmt.Sprintf("node%d", i+1)
 		names[n.ID()] = name
 		gn := GraphNode{Name: name, PeerID: n.ID().String()}
-		for _, id := range n.OutboundSlots() {
+		for _, id := range nodeinternal.OutboundSlots(n) {
 			gn.Slots++
 			if id != 0 {
 				gn.Filled++

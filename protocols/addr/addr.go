@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
@@ -39,17 +38,32 @@ const (
 // ErrNoReply is returned by SeedExchange when the seed did not answer.
 var ErrNoReply = errors.New("seed sent no addresses in time")
 
+// Node is the node the protocol serves, as the protocol sees it. Its
+// methods are called from channel goroutines: they must be safe for
+// concurrent use and must not block.
+type Node interface {
+	// AddrBook returns the node's address book.
+	AddrBook() *addrbook.Book
+	// GetAddrsMax returns how many addresses to ask a peer for.
+	GetAddrsMax() int
+	// DialableTransports returns the transports the node can dial ("tcp",
+	// "quic", "ws"), sent in GetAddrs.
+	DialableTransports() []string
+	// ExternalAddrs returns the node's external addresses with /p2p/,
+	// advertised to each peer.
+	ExternalAddrs() []ma.Multiaddr
+}
+
+// SelfAdvertised is implemented by a Node that wants to hear of every
+// received address of the sender itself once it went through the book
+// (the refinery verifies such addresses promptly). It must not block.
+type SelfAdvertised interface {
+	SelfAdvertised(addrbook.Entry)
+}
+
 // Config wires the protocol to its node.
 type Config struct {
-	Book        func() *addrbook.Book // the running node's book
-	GetAddrsMax func() int            // how many addresses to ask for
-	Transports  func() []string       // transports we can dial ("tcp", "quic", "ws")
-	External    func() []ma.Multiaddr // our external addresses with /p2p/
-	// SelfAdvertised, if set, is called with every received address of the
-	// sender itself once it went through the book (the refinery verifies
-	// such addresses promptly). It must not block.
-	SelfAdvertised func(addrbook.Entry)
-	Clock          clock.Clock
+	Node Node // required; may also implement SelfAdvertised
 }
 
 // Service is the protocol for one node: it keeps one instance per channel.
@@ -66,10 +80,8 @@ type Service struct {
 }
 
 // New returns the service. Register Registration() on the node's registry.
+// cfg.Node must not be nil.
 func New(cfg Config) *Service {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	return &Service{
 		cfg: cfg,
 		proto: channel.NewProtocol[*pb.AddrMessage](Name, ProtocolSemver, MaxBytes,
@@ -113,7 +125,7 @@ type instance struct {
 }
 
 func (s *Service) newInstance(ch *channel.Channel) (protocols.Protocol, error) {
-	in := &instance{svc: s, ch: ch, bucket: newBucket(s.cfg.Clock.Now()), reply: make(chan int, 1)}
+	in := &instance{svc: s, ch: ch, bucket: newBucket(time.Now()), reply: make(chan int, 1)}
 	s.proto.Handle(ch, in.handle)
 	s.mu.Lock()
 	s.insts[ch] = in
@@ -141,11 +153,11 @@ func (in *instance) Start(context.Context) error {
 
 // advertise sends our external addresses.
 func (in *instance) advertise() {
-	ext := in.svc.cfg.External()
+	ext := in.svc.cfg.Node.ExternalAddrs()
 	if len(ext) == 0 {
 		return
 	}
-	now := uint64(in.svc.cfg.Clock.Now().Unix())
+	now := uint64(time.Now().Unix())
 	msg := &pb.Addrs{}
 	for _, a := range ext {
 		msg.Addrs = append(msg.Addrs, &pb.AddrEntry{Addr: a.Bytes(), LastSeen: now})
@@ -157,8 +169,8 @@ func (in *instance) advertise() {
 // paced set it does nothing if the last request is more recent than
 // MinRequestInterval, and reports whether it sent.
 func (in *instance) request(paced bool) bool {
-	max := in.svc.cfg.GetAddrsMax()
-	now := in.svc.cfg.Clock.Now()
+	max := in.svc.cfg.Node.GetAddrsMax()
+	now := time.Now()
 	in.mu.Lock()
 	if paced && now.Sub(in.asked) < MinRequestInterval {
 		in.mu.Unlock()
@@ -168,7 +180,7 @@ func (in *instance) request(paced bool) bool {
 	in.bucket.credit(now, 2*max)
 	in.mu.Unlock()
 	in.send(&pb.AddrMessage{Body: &pb.AddrMessage_GetAddrs{GetAddrs: &pb.GetAddrs{
-		Max: uint32(max), Transports: in.svc.cfg.Transports(),
+		Max: uint32(max), Transports: in.svc.cfg.Node.DialableTransports(),
 	}}})
 	return true
 }
@@ -195,7 +207,7 @@ func (in *instance) answer(g *pb.GetAddrs) error {
 	if err := CheckGetAddrs(g); err != nil {
 		return err
 	}
-	entries := in.svc.cfg.Book().Select(int(min(g.Max, uint32(MaxEntries/2))), g.Transports)
+	entries := in.svc.cfg.Node.AddrBook().Select(int(min(g.Max, uint32(MaxEntries/2))), g.Transports)
 	reply := &pb.Addrs{}
 	size := 0
 	for _, e := range entries {
@@ -218,19 +230,19 @@ func (in *instance) receive(a *pb.Addrs) error {
 		return fmt.Errorf("%w: Addrs with %d entries, cap %d", channel.ErrViolation, len(a.Addrs), MaxEntries)
 	}
 	in.mu.Lock()
-	allowed := in.bucket.take(in.svc.cfg.Clock.Now(), len(a.Addrs))
+	allowed := in.bucket.take(time.Now(), len(a.Addrs))
 	in.mu.Unlock()
 	if limited := len(a.Addrs) - allowed; limited > 0 {
 		in.svc.rateLimited.Add(uint64(limited))
 	}
-	book := in.svc.cfg.Book()
+	book := in.svc.cfg.Node.AddrBook()
 	entries := decodeWith(book, a.Addrs[:allowed])
 	in.svc.processed.Add(uint64(len(entries)))
 	stored := book.Insert(in.ch.Peer(), entries)
-	if f := in.svc.cfg.SelfAdvertised; f != nil {
+	if sa, ok := in.svc.cfg.Node.(SelfAdvertised); ok {
 		for _, e := range entries {
 			if e.Peer == in.ch.Peer() {
-				f(e)
+				sa.SelfAdvertised(e)
 			}
 		}
 	}
@@ -292,8 +304,8 @@ func (s *Service) SeedExchange(ctx context.Context, ch *channel.Channel) (int, e
 	case n := <-in.reply:
 		return n, nil
 	case <-ch.Stopping():
-		return 0, fmt.Errorf("%w: channel closed: %v", ErrNoReply, ch.Err())
+		return 0, fmt.Errorf("%w: channel closed: %w", ErrNoReply, ch.Err())
 	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: %v", ErrNoReply, ctx.Err())
+		return 0, fmt.Errorf("%w: %w", ErrNoReply, ctx.Err())
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
-
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/protocols"
 	"github.com/dnode-p2p/dnode/protocols/pb"
@@ -31,10 +29,9 @@ var (
 
 // Config sets the protocol's timing. Timing returns, for a channel, the
 // heartbeat interval and the pong timeout (the channel's transport
-// profile). Clock defaults to real time.
+// profile).
 type Config struct {
 	Timing func(ch *channel.Channel) (interval, timeout time.Duration)
-	Clock  clock.Clock
 }
 
 // NewSpec returns the ping stream's Spec. Metering allows 8 messages
@@ -51,16 +48,13 @@ func NewSpec(heartbeat time.Duration) *channel.Protocol[*pb.PingMessage] {
 // Registration returns the registry entry for the ping protocol on
 // sessions, using proto (from NewSpec) as its stream.
 func Registration(sessions channel.Session, proto *channel.Protocol[*pb.PingMessage], cfg Config) protocols.Registration {
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
 	return protocols.Registration{
 		Name:     Name,
 		Sessions: sessions,
 		Specs:    []*channel.Spec{proto.Spec()},
 		New: func(ch *channel.Channel) (protocols.Protocol, error) {
 			interval, timeout := cfg.Timing(ch)
-			p := &pinger{ch: ch, proto: proto, clock: cfg.Clock, interval: interval, timeout: timeout}
+			p := &pinger{ch: ch, proto: proto, interval: interval, timeout: timeout}
 			proto.Handle(ch, p.handle)
 			ch.OnStop(p.stopTimer)
 			return p, nil
@@ -72,7 +66,6 @@ func Registration(sessions channel.Session, proto *channel.Protocol[*pb.PingMess
 type pinger struct {
 	ch       *channel.Channel
 	proto    *channel.Protocol[*pb.PingMessage]
-	clock    clock.Clock
 	interval time.Duration
 	timeout  time.Duration
 
@@ -80,7 +73,7 @@ type pinger struct {
 	nonce   uint64
 	sentAt  time.Time
 	waiting bool
-	timer   *clock.Timer
+	timer   *time.Timer
 	stopped bool
 }
 
@@ -99,9 +92,9 @@ func (p *pinger) ping() {
 			return
 		}
 		p.nonce = randomNonce()
-		p.sentAt = p.clock.Now()
+		p.sentAt = time.Now()
 		p.waiting = true
-		p.timer = p.clock.AfterFunc(p.timeout, p.expire)
+		p.timer = time.AfterFunc(p.timeout, p.expire)
 		msg := &pb.PingMessage{Body: &pb.PingMessage_Ping{Ping: &pb.Ping{Nonce: p.nonce}}}
 		if err := p.proto.Send(p.ch, msg); err != nil && !errors.Is(err, channel.ErrStopped) {
 			p.ch.Logger().Debug("ping not sent", "err", err)
@@ -149,7 +142,7 @@ func (p *pinger) pong(nonce uint64) error {
 		return fmt.Errorf("%w: got %d, want %d", ErrWrongNonce, nonce, p.nonce)
 	}
 	p.waiting = false
-	rtt := p.clock.Since(p.sentAt)
+	rtt := time.Since(p.sentAt)
 	if p.ch.RTT() == 0 {
 		p.ch.Logger().Info("ping-pong ok", "rtt", rtt, "next_in", p.interval)
 	} else {
@@ -157,7 +150,7 @@ func (p *pinger) pong(nonce uint64) error {
 	}
 	p.ch.SetRTT(max(rtt, time.Nanosecond))
 	p.timer.Stop()
-	p.timer = p.clock.AfterFunc(p.interval, p.ping)
+	p.timer = time.AfterFunc(p.interval, p.ping)
 	return nil
 }
 

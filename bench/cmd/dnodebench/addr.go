@@ -21,6 +21,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/protocols"
 	"github.com/dnode-p2p/dnode/protocols/addr"
 	"github.com/dnode-p2p/dnode/protocols/pb"
@@ -67,7 +68,7 @@ func benchAddr(rounds int) ([]row, []string) {
 	defer r.Stop()
 	path := filepath.Join(tempDir(), "hostlist.tsv")
 	must(os.WriteFile(path, hostlist(total), 0o600))
-	lr, err := r.Book().Load(path)
+	lr, err := nodeinternal.Book(r).Load(path)
 	must(err)
 	logf("addr: responder book holds %d white entries", lr.Loaded)
 	rAddr := r.Addrs()[0]
@@ -79,12 +80,7 @@ func benchAddr(rounds int) ([]row, []string) {
 		for si, k := range sizes {
 			var ad, ed []time.Duration
 			var acpu, ecpu time.Duration
-			svc := addr.New(addr.Config{
-				Book:        func() *addrbook.Book { return reqBook },
-				GetAddrsMax: func() int { return k / 2 },
-				Transports:  func() []string { return []string{"tcp"} },
-				External:    func() []ma.Multiaddr { return nil },
-			})
+			svc := addr.New(addr.Config{Node: benchAddrNode{book: reqBook, max: k / 2}})
 			getSize := proto.Size(&pb.AddrMessage{Body: &pb.AddrMessage_GetAddrs{GetAddrs: &pb.GetAddrs{Max: uint32(k / 2), Transports: []string{"tcp"}}}})
 			for range 12 {
 				rc := dialRequester(rAddr, svc)
@@ -178,6 +174,7 @@ func hostlist(n int) []byte {
 type requester struct {
 	h    host.Host
 	ch   *channel.Channel
+	ctl  *channel.Control
 	echo chan struct{}
 }
 
@@ -196,7 +193,7 @@ func dialRequester(target ma.Multiaddr, svc *addr.Service) *requester {
 	for _, spec := range []*channel.Spec{svc.Spec(), pingProto.Spec(), benchProto.Spec()} {
 		h.SetStreamHandler(spec.ID(benchNetwork), func(s network.Stream) {
 			<-made
-			rc.ch.ServeStream(spec, s)
+			rc.ctl.ServeStream(spec, s)
 		})
 	}
 	ai := addrInfoOf(target)
@@ -211,9 +208,9 @@ func dialRequester(target ma.Multiaddr, svc *addr.Service) *requester {
 	if len(conns) == 0 {
 		panic("addr: no connection after the handshake")
 	}
-	rc.ch = channel.New(channel.Config{ID: 1, Conn: conns[0], Network: benchNetwork, Session: channel.Seed,
+	rc.ch, rc.ctl = channel.New(channel.Config{ID: 1, Conn: conns[0], Network: benchNetwork, Session: channel.Seed,
 		Violation: func(_ *channel.Channel, err error) { logf("addr: requester channel violation: %v", err) }})
-	rc.ch.SetVersion(theirs)
+	rc.ctl.SetVersion(theirs)
 	var started []protocols.Protocol
 	for _, reg := range []protocols.Registration{
 		svc.Registration(channel.Seed),
@@ -231,7 +228,7 @@ func dialRequester(target ma.Multiaddr, svc *addr.Service) *requester {
 		return nil
 	})
 	close(made)
-	rc.ch.Start()
+	rc.ctl.Start()
 	for _, p := range started {
 		must(p.Start(ctx))
 	}
@@ -253,3 +250,15 @@ func (rc *requester) close(r *dnode.Node) bool {
 	waitFor(5*time.Second, func() bool { return len(r.Channels()) == 0 })
 	return false
 }
+
+// benchAddrNode is the requester's node for addr.Service: its own book, k/2
+// addresses per GetAddrs, TCP, no external addresses.
+type benchAddrNode struct {
+	book *addrbook.Book
+	max  int
+}
+
+func (b benchAddrNode) AddrBook() *addrbook.Book    { return b.book }
+func (b benchAddrNode) GetAddrsMax() int            { return b.max }
+func (benchAddrNode) DialableTransports() []string  { return []string{"tcp"} }
+func (benchAddrNode) ExternalAddrs() []ma.Multiaddr { return nil }

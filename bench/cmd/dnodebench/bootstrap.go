@@ -15,6 +15,7 @@ import (
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
 	"github.com/dnode-p2p/dnode/events"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -38,7 +39,7 @@ func bootSettings(dir string, seeds []ma.Multiaddr, out int) settings.Settings {
 // benchBootstrap measures cold-start bootstrap: one seed and n dnode nodes
 // with out outbound slots and devnet's short timers, all started at once
 // (8 Starts at a time), the seed as their only known peer; every 10 ms the
-// benchmark reads each node's Node.OutboundSlots. Per node, the fill time
+// benchmark reads each node's nodeinternal.OutboundSlots. Per node, the fill time
 // is from its Start returning to all its slots holding a channel; the
 // network is full when every node was full once. The bound is the issue's
 // 3 discovery intervals + 3 setups, with the setup p50 measured in the run
@@ -165,7 +166,7 @@ func bootstrapOnce(n, out int) bootResult {
 				continue
 			}
 			k := 0
-			for _, id := range nd.OutboundSlots() {
+			for _, id := range nodeinternal.OutboundSlots(nd) {
 				if id != 0 {
 					k++
 				}
@@ -239,8 +240,8 @@ func quickSetupP50(samples int) time.Duration {
 	var ds []time.Duration
 	gone := func() bool {
 		return len(b.Channels()) == 0 && len(a.Channels()) == 0 &&
-			a.Host().Network().Connectedness(b.ID()) != network.Connected &&
-			b.Host().Network().Connectedness(a.ID()) != network.Connected
+			nodeinternal.Host(a).Network().Connectedness(b.ID()) != network.Connected &&
+			nodeinternal.Host(b).Network().Connectedness(a.ID()) != network.Connected
 	}
 	for range samples {
 		t0 := time.Now()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/dchat"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/settings"
 )
 
@@ -136,7 +137,7 @@ func benchBroadcast(n, out, msgs, rate int, sweep bool) ([]row, []string, []curv
 		k := 0
 		for _, nd := range nodes {
 			f := 0
-			for _, id := range nd.OutboundSlots() {
+			for _, id := range nodeinternal.OutboundSlots(nd) {
 				if id != 0 {
 					f++
 				}

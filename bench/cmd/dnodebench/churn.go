@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // benchChurn measures leaks under connection churn: cycles of a dnode node
@@ -96,8 +97,8 @@ func benchChurn(cycles, warm int) ([]row, []string) {
 		<-ch.Done()
 		gone := func() bool {
 			return len(b.Channels()) == 0 && len(a.Channels()) == 0 &&
-				a.Host().Network().Connectedness(b.ID()) != network.Connected &&
-				b.Host().Network().Connectedness(a.ID()) != network.Connected
+				nodeinternal.Host(a).Network().Connectedness(b.ID()) != network.Connected &&
+				nodeinternal.Host(b).Network().Connectedness(a.ID()) != network.Connected
 		}
 		if !waitFor(2*time.Second, gone) {
 			// The responder kept a channel whose connection closed (see

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/dnode-p2p/dnode/channel"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 )
 
 // benchSetup measures channel setup: dnode Node.Connect (dial, noise,
@@ -56,8 +57,8 @@ func benchSetup(rounds, conns int) []row {
 			<-ch.Done()
 			gone := func() bool {
 				return len(b.Channels()) == 0 && len(a.Channels()) == 0 &&
-					a.Host().Network().Connectedness(b.ID()) != network.Connected &&
-					b.Host().Network().Connectedness(a.ID()) != network.Connected
+					nodeinternal.Host(a).Network().Connectedness(b.ID()) != network.Connected &&
+					nodeinternal.Host(b).Network().Connectedness(a.ID()) != network.Connected
 			}
 			if !waitFor(2*time.Second, gone) {
 				// See docs/benchmarks.md: the responder sometimes keeps a

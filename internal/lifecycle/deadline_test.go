@@ -1,4 +1,4 @@
-package sessions
+package lifecycle
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// waitFor keeps its deadline when a goroutine ignores its context: it
+// Wait keeps its deadline when a goroutine ignores its context: it
 // returns at the deadline with an error naming what did not stop and
 // wrapping ctx's error, and returns nil as soon as the goroutines end.
-func TestWaitForKeepsTheDeadline(t *testing.T) {
+func TestWaitKeepsTheDeadline(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var wg sync.WaitGroup
@@ -22,12 +22,12 @@ func TestWaitForKeepsTheDeadline(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 		defer cancel()
 		began := time.Now()
-		err := waitFor(ctx, &wg, "test jobs")
+		err := Wait(ctx, &wg, "test jobs")
 		if took := time.Since(began); took != 4*time.Second {
-			t.Fatalf("waitFor returned after %s, want the 4 s deadline", took)
+			t.Fatalf("Wait returned after %s, want the 4 s deadline", took)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "test jobs") {
-			t.Fatalf("waitFor = %v, want a deadline error naming the jobs", err)
+			t.Fatalf("Wait = %v, want a deadline error naming the jobs", err)
 		}
 		close(release)
 		synctest.Wait() // the helper goroutine ends with the job
@@ -36,28 +36,11 @@ func TestWaitForKeepsTheDeadline(t *testing.T) {
 		ctx2, cancel2 := context.WithTimeout(context.Background(), 4*time.Second)
 		defer cancel2()
 		began = time.Now()
-		if err := waitFor(ctx2, &wg, "test jobs"); err != nil {
-			t.Fatalf("waitFor on jobs that end: %v", err)
+		if err := Wait(ctx2, &wg, "test jobs"); err != nil {
+			t.Fatalf("Wait on jobs that end: %v", err)
 		}
 		if took := time.Since(began); took != time.Second {
-			t.Fatalf("waitFor returned after %s, want 1 s (when the job ended)", took)
+			t.Fatalf("Wait returned after %s, want 1 s (when the job ended)", took)
 		}
 	})
-}
-
-// awaited prefers done when both are ready.
-func TestAwaitedPrefersDone(t *testing.T) {
-	t.Parallel()
-	done := make(chan struct{})
-	close(done)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	for range 100 {
-		if !awaited(ctx, done) {
-			t.Fatal("awaited reported a timeout although done was closed")
-		}
-	}
-	if awaited(ctx, make(chan struct{})) {
-		t.Fatal("awaited reported done for an open channel")
-	}
 }

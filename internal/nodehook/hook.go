@@ -1,0 +1,30 @@
+// Package nodehook carries the root package's machinery accessors to
+// internal/nodeinternal without an import cycle: package dnode fills Funcs
+// in its init, once, and nothing writes it afterwards. Use
+// internal/nodeinternal, not this package.
+package nodehook
+
+import (
+	"context"
+
+	"github.com/dnode-p2p/dnode/addrbook"
+	dhost "github.com/dnode-p2p/dnode/host"
+	"github.com/dnode-p2p/dnode/sessions"
+)
+
+// Funcs are the accessors; each takes a *dnode.Node.
+type Funcs struct {
+	Host                 func(n any) *dhost.Host
+	Manager              func(n any) *sessions.Manager
+	Manual               func(n any) *sessions.Manual
+	Direct               func(n any) *sessions.Direct
+	Book                 func(n any) *addrbook.Book
+	OutboundSlots        func(n any) []uint64
+	Seed                 func(n any, ctx context.Context) (sessions.SyncResult, error)
+	HostlistSaveFailures func(n any) uint64
+	HostlistBadLines     func(n any) uint64
+	RejectedBroadcasts   func(n any) uint64
+}
+
+// F is set by package dnode's init and read-only afterwards.
+var F Funcs
