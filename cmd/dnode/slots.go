@@ -61,7 +61,7 @@ func newSlotsCmd() *cobra.Command {
 		}, func(cmd *cobra.Command, f *clientFlags, c *rpc.Client, args []string) error {
 			n, err := strconv.ParseUint(args[0], 10, 31)
 			if err != nil {
-				return configError(fmt.Errorf("N: %q is not a whole number", args[0]))
+				return configError(fmt.Errorf("slot count %q is not a whole number", args[0]))
 			}
 			var res rpc.Slots
 			if err := f.call(cmd.Context(), c, kind.method, &res, n); err != nil {
