@@ -3,6 +3,7 @@ package addrbook
 import (
 	"math/rand/v2"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
@@ -23,7 +24,9 @@ func parseAll(raw []RawEntry) []Entry {
 // comes from the book, from the /p2p/ cache, or is parsed in full; and
 // bad bytes (cut, flipped, a /p2p/ after a path, a bare /p2p/) are
 // refused the same way.
-func TestDecodeMatchesParseRaw(t *testing.T) {
+func TestDecodeMatchesParseRaw(t *testing.T) { synctest.Test(t, testDecodeMatchesParseRaw) }
+
+func testDecodeMatchesParseRaw(t *testing.T) {
 	b, _ := newTestBook(t, Config{})
 	var stored []Entry
 	for i := range 50 {
@@ -92,7 +95,9 @@ func TestDecodeMatchesParseRaw(t *testing.T) {
 // An address decoded from its bytes, from the book or parsed anew, is
 // the same entry to Insert: inserting a stored list again stores nothing
 // and counts every entry as known.
-func TestDecodedEntriesDedup(t *testing.T) {
+func TestDecodedEntriesDedup(t *testing.T) { synctest.Test(t, testDecodedEntriesDedup) }
+
+func testDecodedEntriesDedup(t *testing.T) {
 	b, _ := newTestBook(t, Config{})
 	var es []Entry
 	var raw []RawEntry

@@ -500,7 +500,9 @@ func (f filterNode) OwnAddrs() []ma.Multiaddr               { return []ma.Multia
 // address through a relay does not filter other peers' circuits through
 // the same relay (their endpoint is the relay's), and the relay's own
 // address is not taken for ours.
-func TestCircuitEntries(t *testing.T) {
+func TestCircuitEntries(t *testing.T) { synctest.Test(t, testCircuitEntries) }
+
+func testCircuitEntries(t *testing.T) {
 	relay, self, other := testPeer(1), testPeer(2), testPeer(3)
 	relayAddr := "/ip4/" + globalIP4(7) + "/tcp/4001/p2p/" + relay.String()
 	own := mustMA(t, relayAddr+"/p2p-circuit")
@@ -512,7 +514,7 @@ func TestCircuitEntries(t *testing.T) {
 		t.Errorf("default Dialable: stored %d in Grey, dark %d; want the circuit on the dark list", n, len(def.Entries(Dark)))
 	}
 	nat, _ := newTestBook(t, Config{
-		Self:     self,
+		Self:   self,
 		Node:   filterNode{own: own},
 		Dialer: DialableFunc(func(a ma.Multiaddr) bool { t := Transport(a); return t != "" && t != TransportOnion3 }),
 	})

@@ -1,10 +1,15 @@
 package addrbook
 
-import "testing"
+import (
+	"testing"
+	"testing/synctest"
+)
 
 // A seed added at run time leaves every list but Black and is refused by
 // Insert; removed, it may enter the lists again.
-func TestAddRemoveSeed(t *testing.T) {
+func TestAddRemoveSeed(t *testing.T) { synctest.Test(t, testAddRemoveSeed) }
+
+func testAddRemoveSeed(t *testing.T) {
 	b, _ := newTestBook(t, Config{})
 	seed, banned := testPeer(1), testPeer(2)
 	b.Insert("", []Entry{entryN(t, 1, epoch), entryN(t, 2, epoch)})
