@@ -3,6 +3,8 @@ package dnode
 import (
 	"context"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/dnode-p2p/dnode/addrbook"
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/internal/nodehook"
@@ -24,5 +26,7 @@ func init() {
 		HostlistSaveFailures: func(n any) uint64 { return n.(*Node).hostlistSaveFailures.Load() },
 		HostlistBadLines:     func(n any) uint64 { return n.(*Node).hostlistBadLines.Load() },
 		RejectedBroadcasts:   func(n any) uint64 { return n.(*Node).bcast.rejected.Load() },
+		InboundEvictions:     func(n any) uint64 { return n.(*Node).inboundEvictions() },
+		IsMember:             func(n any, p peer.ID) bool { return n.(*Node).isMember(p) },
 	}
 }

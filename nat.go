@@ -37,11 +37,11 @@ func NATConfig(s settings.Settings, member func(peer.ID) bool) *dhost.NAT {
 	}
 }
 
-// IsMember reports whether p belongs to the running node's network: it
+// isMember reports whether p belongs to the running node's network: it
 // has a channel with us, or identify told us it serves our network's
 // version protocol (a seed's refinery probe, a peer between channels).
 // These are the relay service's members and AutoRelay's candidates.
-func (n *Node) IsMember(p peer.ID) bool {
+func (n *Node) isMember(p peer.ID) bool {
 	r := n.cur.Load()
 	if r == nil {
 		return false

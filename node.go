@@ -231,7 +231,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 		Blacklist:        net.Blacklist,
 		Proxy:            px,
 		Onion:            n.onionConfig(),
-		NAT:              NATConfig(n.settings, n.IsMember),
+		NAT:              NATConfig(n.settings, n.isMember),
 		UserAgent:        UserAgent,
 		ProtocolVersion:  "dnode/1.0.0",
 		Metrics:          n.opts.metricsReg,
@@ -397,9 +397,9 @@ func (n *Node) TagUseful(p peer.ID) {
 	}
 }
 
-// InboundEvictions returns how many inbound channels this node stopped
+// inboundEvictions returns how many inbound channels this node stopped
 // to give their slot to a newcomer, over all its runs.
-func (n *Node) InboundEvictions() uint64 {
+func (n *Node) inboundEvictions() uint64 {
 	v := n.pastEvictions.Load()
 	if r := n.cur.Load(); r != nil {
 		v += r.mgr.Evictions()

@@ -122,7 +122,7 @@ func TestInboundEvictionKeepsProtectedPeers(t *testing.T) {
 	if l := lost(); len(l) > 0 {
 		t.Errorf("lost their channels: %v", l)
 	}
-	if got := d.InboundEvictions(); got != 1 {
+	if got := nodeinternal.InboundEvictions(d); got != 1 {
 		t.Errorf("%d evictions, want 1", got)
 	}
 	if n := nodeinternal.Host(d).Conns.Inbound(); n != 6 {

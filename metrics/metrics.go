@@ -276,7 +276,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRejected, float64(nodeinternal.RejectedBroadcasts(n)))
 	counter(descSaveFailures, float64(nodeinternal.HostlistSaveFailures(n)))
 	counter(descBadLines, float64(nodeinternal.HostlistBadLines(n)))
-	counter(descEvictions, float64(n.InboundEvictions()))
+	counter(descEvictions, float64(nodeinternal.InboundEvictions(n)))
 
 	type key struct {
 		session   channel.Session

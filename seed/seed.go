@@ -52,7 +52,7 @@ func (sd *Seed) isMember(p peer.ID) bool {
 		return false
 	}
 	for _, n := range *nodes {
-		if n.IsMember(p) {
+		if nodeinternal.IsMember(n, p) {
 			return true
 		}
 	}

@@ -7,6 +7,8 @@ package nodehook
 import (
 	"context"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/dnode-p2p/dnode/addrbook"
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/sessions"
@@ -24,6 +26,8 @@ type Funcs struct {
 	HostlistSaveFailures func(n any) uint64
 	HostlistBadLines     func(n any) uint64
 	RejectedBroadcasts   func(n any) uint64
+	InboundEvictions     func(n any) uint64
+	IsMember             func(n any, p peer.ID) bool
 }
 
 // F is set by package dnode's init and read-only afterwards.

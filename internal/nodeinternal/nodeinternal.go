@@ -1,6 +1,8 @@
 package nodeinternal
 
 import (
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"context"
 
 	dnode "github.com/dnode-p2p/dnode"
@@ -47,3 +49,12 @@ func HostlistBadLines(n *dnode.Node) uint64 { return nodehook.F.HostlistBadLines
 
 // RejectedBroadcasts returns how many broadcasts were rejected.
 func RejectedBroadcasts(n *dnode.Node) uint64 { return nodehook.F.RejectedBroadcasts(n) }
+
+// InboundEvictions returns how many inbound channels n stopped to give
+// their slot to a newcomer, over all its runs.
+func InboundEvictions(n *dnode.Node) uint64 { return nodehook.F.InboundEvictions(n) }
+
+// IsMember reports whether p belongs to n's network (a channel with us, or
+// identify says it serves our version protocol): the relay service's
+// members and AutoRelay's candidates.
+func IsMember(n *dnode.Node, p peer.ID) bool { return nodehook.F.IsMember(n, p) }
