@@ -1,3 +1,5 @@
+//go:build !race
+
 // The simulated handshakes use plain X25519 key exchange instead of Go's
 // default hybrid post-quantum one (X25519MLKEM768): handshake crypto is
 // the largest share of the simulation's CPU time, and the key exchange
@@ -21,6 +23,10 @@ import (
 
 	"github.com/dnode-p2p/dnode/relay"
 )
+
+// defaultNodes is TestSimulation's network size: the 1000 nodes
+// (about 3 minutes on 2 cores).
+const defaultNodes = 1000
 
 var (
 	simNodes = flag.Int("sim.nodes", defaultNodes, "nodes in TestSimulation (plus the seeds)")
