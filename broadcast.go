@@ -3,6 +3,7 @@ package dnode
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -73,18 +74,14 @@ func (b *broadcaster) release() {
 }
 
 // Broadcast sends msg on spec's stream of every channel except seed and
-// refine channels. It encodes msg once and queues it on each channel
-// without blocking; it returns how many channels accepted it. A channel
-// whose send queue is full drops the message (counted in its Stats). It
-// returns ErrNotRunning or ErrBroadcastLimit (both counted in
-// RejectedBroadcasts) or an encoding error.
-func (n *Node) Broadcast(spec *channel.Spec, msg proto.Message) (int, error) {
-	return n.BroadcastExcept(spec, msg, nil)
-}
-
-// BroadcastExcept is Broadcast that skips channel except (may be nil),
-// for relaying a message away from where it came from.
-func (n *Node) BroadcastExcept(spec *channel.Spec, msg proto.Message, except *channel.Channel) (int, error) {
+// refine channels and the channels in except (a relay passes the channel
+// a message came from, to send it everywhere else). It encodes msg once
+// and queues it on each channel without blocking; it returns how many
+// channels accepted it. A channel whose send queue is full drops the
+// message (counted in its Stats). It returns ErrNotRunning or
+// ErrBroadcastLimit (both counted in dnode_broadcasts_rejected_total) or
+// an encoding error.
+func (n *Node) Broadcast(spec *channel.Spec, msg proto.Message, except ...*channel.Channel) (int, error) {
 	if err := n.bcast.acquire(); err != nil {
 		return 0, err
 	}
@@ -95,7 +92,7 @@ func (n *Node) BroadcastExcept(spec *channel.Spec, msg proto.Message, except *ch
 	}
 	sent := 0
 	for _, ch := range n.Channels() {
-		if ch == except || !ch.Session().Broadcasts() {
+		if !ch.Session().Broadcasts() || slices.Contains(except, ch) {
 			continue
 		}
 		if ch.SendEncoded(spec, data) == nil {

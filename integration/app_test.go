@@ -56,14 +56,18 @@ type startFunc func(context.Context) error
 func (f startFunc) Start(ctx context.Context) error { return f(ctx) }
 
 // An application protocol registered through the registry receives what a
-// node broadcasts, on every channel; a stopped node rejects broadcasts.
+// node broadcasts, on every channel but the ones it names as except; a
+// stopped node rejects broadcasts.
 func TestAppProtocolBroadcast(t *testing.T) {
 	hub := newNode(t, "hub", testSettings(t))
 	hubGot := registerApp(t, hub)
 	if err := hub.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var leaves []<-chan uint64
+	var (
+		leaves  []<-chan uint64
+		leafIDs []peer.ID
+	)
 	for _, name := range []string{"l1", "l2"} {
 		s := testSettings(t)
 		s.Net.Peers = []ma.Multiaddr{addrOf(t, hub)}
@@ -72,6 +76,7 @@ func TestAppProtocolBroadcast(t *testing.T) {
 		if err := n.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		leafIDs = append(leafIDs, n.ID())
 	}
 	eventually(t, 10*time.Second, func() error {
 		if len(hub.Channels()) != 2 {
@@ -83,15 +88,34 @@ func TestAppProtocolBroadcast(t *testing.T) {
 	if err != nil || sent != 2 {
 		t.Fatalf("broadcast: sent=%d err=%v", sent, err)
 	}
-	for i, got := range leaves {
+	receive := func(i int, want uint64) {
+		t.Helper()
 		select {
-		case n := <-got:
-			if n != 42 {
-				t.Errorf("leaf %d got %d", i, n)
+		case n := <-leaves[i]:
+			if n != want {
+				t.Errorf("leaf %d got %d, want %d", i, n, want)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("leaf %d did not receive the broadcast", i)
+			t.Fatalf("leaf %d did not receive broadcast %d", i, want)
 		}
+	}
+	for i := range leaves {
+		receive(i, 42)
+	}
+	// Except: the skipped leaf's next message is the following broadcast
+	// (one stream per channel keeps the order), so 43 never reached it.
+	skip := hub.Channels()[0]
+	if sent, err := hub.Broadcast(appProto.Spec(), &pb.Ping{Nonce: 43}, skip); err != nil || sent != 1 {
+		t.Fatalf("broadcast except %s: sent=%d err=%v", skip.Peer(), sent, err)
+	}
+	if sent, err := hub.Broadcast(appProto.Spec(), &pb.Ping{Nonce: 44}); err != nil || sent != 2 {
+		t.Fatalf("broadcast after except: sent=%d err=%v", sent, err)
+	}
+	for i, id := range leafIDs {
+		if id != skip.Peer() {
+			receive(i, 43)
+		}
+		receive(i, 44)
 	}
 	select {
 	case n := <-hubGot:
