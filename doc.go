@@ -7,6 +7,10 @@
 // (which binds the listeners) and stopped with Stop. Applications register
 // their protocols on Registry() before Start, exactly as the built-in
 // protocols are registered, and send to every channel with Broadcast.
+// Info returns a snapshot of the node (channels, slots, seeds,
+// reachability). The operator's controls (run-time changes of the slots
+// and seeds, manual peers, timed bans) are on the handle Node.Admin
+// returns; the RPC server's p2p.* methods call them.
 //
 //	s := settings.Default()
 //	s.Network = "dchat"

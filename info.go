@@ -25,11 +25,15 @@ type Info struct {
 	OutboundSlots []uint64       // each outbound slot's channel ID (0 when empty)
 	Hosts         HostCounts     // the address book's lists (the last run's when stopped)
 
-	// The settings that change at run time, as OutboundConnections,
-	// InboundConnections and Seeds return them (set or not running).
+	// The settings that change at run time: the configured values, or
+	// the last change through Admin (whether running or not).
 	OutboundConnections int
 	InboundConnections  int
 	Seeds               []ma.Multiaddr
+
+	// Reachability is what the node knows about being reachable from the
+	// internet (Status "unknown" while not running).
+	Reachability Reachability
 }
 
 // ChannelInfo describes one channel.
@@ -54,15 +58,16 @@ type HostCounts struct {
 // never blocks on the network.
 func (n *Node) Info() Info {
 	info := Info{
-		Running:    n.Running(),
+		Running:    n.running(),
 		PeerID:     n.ID(),
 		Network:    n.settings.Network,
 		AppVersion: n.settings.AppVersion,
 		Addrs:      n.Addrs(),
 
-		OutboundConnections: n.OutboundConnections(),
-		InboundConnections:  n.InboundConnections(),
-		Seeds:               n.Seeds(),
+		OutboundConnections: n.live.outboundSlots(),
+		InboundConnections:  n.live.inboundLimit(),
+		Seeds:               n.live.seedList(),
+		Reachability:        n.reachability(),
 	}
 	if info.AppVersion == "" {
 		info.AppVersion = Version

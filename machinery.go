@@ -9,13 +9,16 @@ import (
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/internal/nodehook"
 	"github.com/dnode-p2p/dnode/sessions"
+	"github.com/dnode-p2p/dnode/settings"
 )
 
 // The machinery accessors (host, session manager, sessions, book,
-// counters) are not Node methods: dnode's own packages reach them through
+// settings, counters) are not Node methods: dnode's own packages reach them through
 // internal/nodeinternal, which calls these.
 func init() {
 	nodehook.F = nodehook.Funcs{
+		Settings:             func(n any) settings.Settings { return n.(*Node).currentSettings() },
+		Running:              func(n any) bool { return n.(*Node).running() },
 		Host:                 func(n any) *dhost.Host { return n.(*Node).host() },
 		Manager:              func(n any) *sessions.Manager { return n.(*Node).manager() },
 		Manual:               func(n any) *sessions.Manual { return n.(*Node).manual() },

@@ -54,7 +54,7 @@ func (n *Node) isMember(p peer.ID) bool {
 }
 
 // Reachability is what the node knows about being reachable from the
-// internet (p2p.get_info, dnode info).
+// internet (Info.Reachability; p2p.get_info, dnode info).
 type Reachability struct {
 	// Status is "public", "private" or "unknown" (also while stopped and
 	// without NAT traversal).
@@ -66,8 +66,8 @@ type Reachability struct {
 	Relayed bool
 }
 
-// Reachability returns the running node's reachability.
-func (n *Node) Reachability() Reachability {
+// reachability returns the running node's reachability.
+func (n *Node) reachability() Reachability {
 	r := Reachability{Status: "unknown"}
 	h := n.host()
 	if h == nil {

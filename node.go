@@ -47,6 +47,7 @@ type Node struct {
 	addr     *addr.Service
 	events   *events.Bus
 	bcast    broadcaster
+	admin    *Admin // the operator's controls (admin.go)
 
 	live live // settings changed at run time (runtime.go)
 
@@ -98,6 +99,7 @@ func New(s settings.Settings, opts ...Option) (*Node, error) {
 		stopped:  make(chan struct{}),
 	}
 	close(n.stopped)
+	n.admin = &Admin{n: n}
 	n.live.init(&s.Net)
 	n.bcast.init()
 	n.events = events.NewBus()
@@ -120,10 +122,10 @@ func (n *Node) pingTiming(ch *channel.Channel) (time.Duration, time.Duration) {
 	return p.ChannelHeartbeatInterval, p.OutboundConnectTimeout
 }
 
-// Settings returns a copy of the node's settings, with the current values
-// of those that change at run time (net.outbound_connections,
-// net.inbound_connections, net.seeds; see SetOutboundSlots).
-func (n *Node) Settings() settings.Settings {
+// currentSettings returns a copy of the node's settings, with the current
+// values of those that change at run time (net.outbound_connections,
+// net.inbound_connections, net.seeds; see Admin).
+func (n *Node) currentSettings() settings.Settings {
 	s := n.settings.Clone()
 	n.live.apply(&s)
 	return s
@@ -243,7 +245,7 @@ func (n *Node) newHost() (*dhost.Host, error) {
 // newBook builds the address book of a run on host h.
 func (n *Node) newBook(h *dhost.Host) *addrbook.Book {
 	var seeds []peer.ID
-	for _, a := range n.Seeds() {
+	for _, a := range n.live.seedList() {
 		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
 			seeds = append(seeds, ai.ID)
 		}
@@ -328,8 +330,8 @@ func (n *Node) Done() <-chan struct{} {
 	return n.stopped
 }
 
-// Running reports whether the node is started.
-func (n *Node) Running() bool { return n.cur.Load() != nil }
+// running reports whether the node is started.
+func (n *Node) running() bool { return n.cur.Load() != nil }
 
 // ID returns the node's peer ID ("" when not running).
 func (n *Node) ID() peer.ID {
@@ -408,13 +410,12 @@ func (n *Node) inboundEvictions() uint64 {
 }
 
 // Ban bans peer p for the configured ban duration and closes its
-// channels.
-func (n *Node) Ban(p peer.ID, reason string) error { return n.BanFor(p, nil, 0, reason) }
+// channels (Admin.BanFor sets the duration and the address). It returns
+// ErrNotRunning when the node is not running.
+func (n *Node) Ban(p peer.ID, reason string) error { return n.banFor(p, nil, 0, reason) }
 
-// BanFor bans peer p (and addr's IP if it is public; addr may be nil, then
-// the address of p's channel is used) for d, or for the configured
-// ban_duration when d is 0, and closes p's channels.
-func (n *Node) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason string) error {
+// banFor is Admin.BanFor.
+func (n *Node) banFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason string) error {
 	mgr := n.manager()
 	if mgr == nil {
 		return ErrNotRunning
@@ -429,31 +430,6 @@ func (n *Node) BanFor(p peer.ID, addr ma.Multiaddr, d time.Duration, reason stri
 	}
 	mgr.BanFor(p, addr, d, reason)
 	return nil
-}
-
-// AddPeer adds a manual peer (a multiaddr ending in /p2p/<id>) at run
-// time; the node keeps a channel to it until RemovePeer or Stop.
-func (n *Node) AddPeer(addr ma.Multiaddr) error {
-	m := n.manual()
-	if m == nil {
-		return ErrNotRunning
-	}
-	return m.Add(addr)
-}
-
-// RemovePeer removes the manual peer named by addr (its /p2p/ part
-// counts) and closes the channel its slot opened. It reports whether the
-// peer was a manual peer.
-func (n *Node) RemovePeer(addr ma.Multiaddr) (bool, error) {
-	m := n.manual()
-	if m == nil {
-		return false, ErrNotRunning
-	}
-	ai, err := peer.AddrInfoFromP2pAddr(addr)
-	if err != nil {
-		return false, err
-	}
-	return m.Remove(ai.ID), nil
 }
 
 // Connect opens a channel to addr (a multiaddr with /p2p/<id>) in session

@@ -69,14 +69,14 @@ func TestRuntimeSettingsBounds(t *testing.T) {
 		v    int
 		want error
 	}{
-		{"outbound -1", n.SetOutboundSlots, -1, ErrOutOfRange},
-		{"outbound 1025", n.SetOutboundSlots, settings.MaxOutboundConnections + 1, ErrOutOfRange},
-		{"outbound 1024", n.SetOutboundSlots, settings.MaxOutboundConnections, nil},
-		{"outbound 0", n.SetOutboundSlots, 0, nil},
-		{"inbound -1", n.SetInboundLimit, -1, ErrOutOfRange},
-		{"inbound 65537", n.SetInboundLimit, settings.MaxInboundConnections + 1, ErrOutOfRange},
-		{"inbound 65536", n.SetInboundLimit, settings.MaxInboundConnections, nil},
-		{"inbound 0", n.SetInboundLimit, 0, nil},
+		{"outbound -1", n.Admin().SetOutboundSlots, -1, ErrOutOfRange},
+		{"outbound 1025", n.Admin().SetOutboundSlots, settings.MaxOutboundConnections + 1, ErrOutOfRange},
+		{"outbound 1024", n.Admin().SetOutboundSlots, settings.MaxOutboundConnections, nil},
+		{"outbound 0", n.Admin().SetOutboundSlots, 0, nil},
+		{"inbound -1", n.Admin().SetInboundLimit, -1, ErrOutOfRange},
+		{"inbound 65537", n.Admin().SetInboundLimit, settings.MaxInboundConnections + 1, ErrOutOfRange},
+		{"inbound 65536", n.Admin().SetInboundLimit, settings.MaxInboundConnections, nil},
+		{"inbound 0", n.Admin().SetInboundLimit, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.set(tc.v); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
@@ -84,7 +84,7 @@ func TestRuntimeSettingsBounds(t *testing.T) {
 			}
 		})
 	}
-	if got := n.Settings(); got.Net.OutboundConnections != 0 || got.Net.InboundConnections != 0 {
+	if got := n.currentSettings(); got.Net.OutboundConnections != 0 || got.Net.InboundConnections != 0 {
 		t.Errorf("Settings: outbound %d, inbound %d; want the last accepted values 0, 0", got.Net.OutboundConnections, got.Net.InboundConnections)
 	}
 
@@ -103,41 +103,41 @@ func TestRuntimeSettingsBounds(t *testing.T) {
 		{"again, other address", ma.StringCast("/ip4/127.0.0.2/tcp/9/p2p/" + goodPeer.String()), ErrSeedExists},
 	} {
 		t.Run("add "+tc.name, func(t *testing.T) {
-			if err := n.AddSeed(tc.addr); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			if err := n.Admin().AddSeed(tc.addr); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 		})
 	}
-	if got := n.Seeds(); len(got) != 1 || !got[0].Equal(good) {
+	if got := n.Admin().Seeds(); len(got) != 1 || !got[0].Equal(good) {
 		t.Fatalf("Seeds = %v, want [%s]", got, good)
 	}
-	if got := n.Settings().Net.Seeds; len(got) != 1 || !got[0].Equal(good) {
-		t.Errorf("Settings().Net.Seeds = %v", got)
+	if got := n.currentSettings().Net.Seeds; len(got) != 1 || !got[0].Equal(good) {
+		t.Errorf("currentSettings().Net.Seeds = %v", got)
 	}
 	other, _ := seedAddr(t, "1")
-	if err := n.RemoveSeed(other); !errors.Is(err, ErrNotSeed) {
+	if err := n.Admin().RemoveSeed(other); !errors.Is(err, ErrNotSeed) {
 		t.Errorf("RemoveSeed of no seed: %v", err)
 	}
-	if err := n.RemoveSeed(ma.StringCast("/ip4/127.0.0.1/tcp/1")); !errors.Is(err, ErrBadSeed) {
+	if err := n.Admin().RemoveSeed(ma.StringCast("/ip4/127.0.0.1/tcp/1")); !errors.Is(err, ErrBadSeed) {
 		t.Errorf("RemoveSeed without /p2p/: %v", err)
 	}
 	// Another address of the same peer names the same seed.
-	if err := n.RemoveSeed(ma.StringCast("/ip4/10.0.0.1/tcp/5/p2p/" + goodPeer.String())); err != nil {
+	if err := n.Admin().RemoveSeed(ma.StringCast("/ip4/10.0.0.1/tcp/5/p2p/" + goodPeer.String())); err != nil {
 		t.Fatalf("RemoveSeed: %v", err)
 	}
-	if len(n.Seeds()) != 0 {
-		t.Errorf("Seeds after remove = %v", n.Seeds())
+	if len(n.Admin().Seeds()) != 0 {
+		t.Errorf("Seeds after remove = %v", n.Admin().Seeds())
 	}
 
 	// The seed list is bounded.
 	for range MaxSeeds {
 		a, _ := seedAddr(t, "3")
-		if err := n.AddSeed(a); err != nil {
+		if err := n.Admin().AddSeed(a); err != nil {
 			t.Fatal(err)
 		}
 	}
 	extra, _ := seedAddr(t, "3")
-	if err := n.AddSeed(extra); !errors.Is(err, ErrTooManySeeds) {
+	if err := n.Admin().AddSeed(extra); !errors.Is(err, ErrTooManySeeds) {
 		t.Errorf("seed past MaxSeeds: %v", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.SetOutboundSlots(2); err != nil {
+	if err := n.Admin().SetOutboundSlots(2); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(n.outboundSlots()); got != 2 {
@@ -161,7 +161,7 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if got := (addrNode{n}).GetAddrsMax(); got != 2 {
 		t.Errorf("GetAddrs max = %d, want the slot count 2", got)
 	}
-	if err := n.SetInboundLimit(3); err != nil {
+	if err := n.Admin().SetInboundLimit(3); err != nil {
 		t.Fatal(err)
 	}
 	h := n.host()
@@ -173,11 +173,11 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	}
 
 	seed, seedPeer := seedAddr(t, "1") // nobody listens: the background exchange fails
-	if err := n.AddSeed(seed); err != nil {
+	if err := n.Admin().AddSeed(seed); err != nil {
 		t.Fatal(err)
 	}
 	own := ma.StringCast("/ip4/127.0.0.1/tcp/1/p2p/" + n.ID().String())
-	if err := n.AddSeed(own); !errors.Is(err, ErrBadSeed) {
+	if err := n.Admin().AddSeed(own); !errors.Is(err, ErrBadSeed) {
 		t.Errorf("AddSeed of ourselves: %v", err)
 	}
 	book := n.book()
@@ -191,7 +191,7 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if _, _, err := n.direct().Get(ctx, seed); !errors.Is(err, sessions.ErrSeedPeer) {
 		t.Errorf("direct channel to an added seed: %v, want ErrSeedPeer", err)
 	}
-	if err := n.AddPeer(seed); err == nil {
+	if err := n.Admin().AddPeer(seed); err == nil {
 		t.Error("an added seed was accepted as a manual peer")
 	}
 	if !slices.ContainsFunc(n.manager().Seeds(), func(ai peer.AddrInfo) bool { return ai.ID == seedPeer }) {
@@ -211,13 +211,13 @@ func TestRuntimeSettingsRunning(t *testing.T) {
 	if got := len(n.outboundSlots()); got != 2 || n.host().Conns.Limit() != 3 || !n.book().IsSeed(seedPeer) {
 		t.Errorf("after restart: %d slots, inbound cap %d, seed known %v", got, n.host().Conns.Limit(), n.book().IsSeed(seedPeer))
 	}
-	if err := n.RemoveSeed(seed); err != nil {
+	if err := n.Admin().RemoveSeed(seed); err != nil {
 		t.Fatal(err)
 	}
 	if n.book().IsSeed(seedPeer) || n.manager().IsSeed(seedPeer) {
 		t.Error("a removed seed is still a seed")
 	}
-	if err := n.SetOutboundSlots(0); err != nil {
+	if err := n.Admin().SetOutboundSlots(0); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(n.outboundSlots()); got != 0 {
@@ -234,10 +234,10 @@ func TestRuntimeInboundSharedHost(t *testing.T) {
 	s := testSettings(t)
 	s.Network = "other"
 	guest := newTestNode(t, s, WithHost(owner.host()))
-	if err := guest.SetInboundLimit(1); !errors.Is(err, ErrSharedHost) {
+	if err := guest.Admin().SetInboundLimit(1); !errors.Is(err, ErrSharedHost) {
 		t.Errorf("SetInboundLimit on a shared host: %v", err)
 	}
-	if err := guest.SetOutboundSlots(1); err != nil {
+	if err := guest.Admin().SetOutboundSlots(1); err != nil {
 		t.Errorf("SetOutboundSlots on a shared host: %v", err)
 	}
 }

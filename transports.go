@@ -85,11 +85,11 @@ func OnionConfig(s settings.Settings) *dhost.Onion {
 }
 
 // withOnion returns the settings the sessions run with: the node's
-// (Settings, with the runtime values), with h's onion address added to
+// (currentSettings, with the runtime values), with h's onion address added to
 // configured external addresses (without any, the sessions advertise h's
 // addresses, which include it).
 func (n *Node) withOnion(h *dhost.Host) settings.Settings {
-	s := n.Settings()
+	s := n.currentSettings()
 	if o := h.OnionAddr(); o != nil && len(s.Net.ExternalAddrs) > 0 {
 		s.Net.ExternalAddrs = append([]ma.Multiaddr{o}, s.Net.ExternalAddrs...)
 	}

@@ -218,7 +218,7 @@ func topology(t *testing.T, n int, ring bool, cfg Config) []*testNode {
 		default:
 			continue
 		}
-		if err := tn.node.AddPeer(p.addr(t)); err != nil {
+		if err := tn.node.Admin().AddPeer(p.addr(t)); err != nil {
 			t.Fatalf("%s: add %s: %v", tn.name, p.name, err)
 		}
 	}

@@ -16,7 +16,8 @@ func TestStartStopCycles(t *testing.T) {
 	// Goroutines that ran before this test (earlier tests' leftovers the
 	// package's leak check tolerates) are not this test's.
 	before := goleak.IgnoreCurrent()
-	a := newNode(t, "a", testSettings(t))
+	sa := testSettings(t)
+	a := newNode(t, "a", sa)
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,6 @@ func TestStartStopCycles(t *testing.T) {
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	sa := a.Settings()
 	sa.Net.Inbound = []ma.Multiaddr{stripP2P(pinned)}
 	a = newNode(t, "a", sa)
 	b := newNode(t, "b", sb)

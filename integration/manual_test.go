@@ -65,7 +65,7 @@ func TestManualMesh(t *testing.T) {
 	for i, nd := range nodes {
 		for j, other := range nodes {
 			if j != i {
-				if err := nd.AddPeer(addrOf(t, other)); err != nil {
+				if err := nd.Admin().AddPeer(addrOf(t, other)); err != nil {
 					t.Fatalf("n%d: add n%d: %v", i, j, err)
 				}
 			}

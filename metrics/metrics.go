@@ -265,13 +265,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
 	}
-	running := n.Running()
+	running := nodeinternal.Running(n)
 	up := 0.0
 	if running {
 		up = 1
 	}
 	gauge(descUp, up)
-	s := n.Settings()
+	s := nodeinternal.Settings(n)
 	gauge(descInfo, 1, s.Network, s.AppVersion, n.ID().String())
 	counter(descRejected, float64(nodeinternal.RejectedBroadcasts(n)))
 	counter(descSaveFailures, float64(nodeinternal.HostlistSaveFailures(n)))

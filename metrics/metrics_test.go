@@ -115,7 +115,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		return string(data)
 	}
 
-	if err := a.AddPeer(b.Addrs()[0]); err != nil {
+	if err := a.Admin().AddPeer(b.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}
 	var text string

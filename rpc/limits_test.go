@@ -291,7 +291,7 @@ func TestGetInfoPaginated(t *testing.T) {
 	t.Parallel()
 	a := startNode(t, testSettings(t))
 	b := startNode(t, testSettings(t))
-	if err := a.AddPeer(b.Addrs()[0]); err != nil {
+	if err := a.Admin().AddPeer(b.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() error {

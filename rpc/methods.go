@@ -151,7 +151,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			if err != nil {
 				return nil, err
 			}
-			if err := n.AddPeer(addr); err != nil {
+			if err := n.Admin().AddPeer(addr); err != nil {
 				return nil, nodeError(err)
 			}
 			return true, nil
@@ -161,7 +161,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			if err != nil {
 				return nil, err
 			}
-			removed, err := n.RemovePeer(addr)
+			removed, err := n.Admin().RemovePeer(addr)
 			if err != nil {
 				return nil, nodeError(err)
 			}
@@ -169,7 +169,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 		}},
 		"p2p.set_outbound_slots": {params: "[n]", names: []string{"n"}, minParams: 1, maxParams: 1,
 			call: func(_ context.Context, p params) (any, error) {
-				v, err := slotCount(p, n.SetOutboundSlots)
+				v, err := slotCount(p, n.Admin().SetOutboundSlots)
 				if err != nil {
 					return nil, err
 				}
@@ -177,7 +177,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}},
 		"p2p.set_inbound_limit": {params: "[n]", names: []string{"n"}, minParams: 1, maxParams: 1,
 			call: func(_ context.Context, p params) (any, error) {
-				v, err := slotCount(p, n.SetInboundLimit)
+				v, err := slotCount(p, n.Admin().SetInboundLimit)
 				if err != nil {
 					return nil, err
 				}
@@ -185,7 +185,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}},
 		"p2p.add_seed": {params: "[multiaddr]", names: []string{"multiaddr"}, minParams: 1, maxParams: 1,
 			call: func(_ context.Context, p params) (any, error) {
-				addr, err := seedAddr(p, n.AddSeed)
+				addr, err := seedAddr(p, n.Admin().AddSeed)
 				if err != nil {
 					return nil, err
 				}
@@ -193,7 +193,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}},
 		"p2p.remove_seed": {params: "[multiaddr]", names: []string{"multiaddr"}, minParams: 1, maxParams: 1,
 			call: func(_ context.Context, p params) (any, error) {
-				addr, err := seedAddr(p, n.RemoveSeed)
+				addr, err := seedAddr(p, n.Admin().RemoveSeed)
 				if err != nil {
 					return nil, err
 				}
@@ -201,7 +201,7 @@ func methodTable(n *dnode.Node, c Chat, r *relay.Relay) map[string]*method {
 			}},
 		"p2p.get_seeds": {params: "[offset, limit]", names: []string{"offset", "limit"}, maxParams: 2, page: &pageAt{0, 1},
 			call: func(_ context.Context, p params) (any, error) {
-				return pageOf(multiaddrStrings(n.Seeds()), p.pg), nil
+				return pageOf(multiaddrStrings(n.Admin().Seeds()), p.pg), nil
 			}},
 		"p2p.ban": {params: "[peer_id or multiaddr, seconds]", minParams: 1, maxParams: 2, call: func(_ context.Context, p params) (any, error) {
 			return ban(n, p)
@@ -318,8 +318,8 @@ func slotCount(p params, set func(int) error) (int, error) {
 }
 
 // seedAddr reads params[0] as a seed multiaddr and applies it with
-// change (AddSeed or RemoveSeed); refusals about the address are invalid
-// params errors, the others server errors.
+// change (Admin.AddSeed or Admin.RemoveSeed); refusals about the address
+// are invalid params errors, the others server errors.
 func seedAddr(p params, change func(ma.Multiaddr) error) (string, error) {
 	s, err := p.string(0, "multiaddr")
 	if err != nil {
@@ -371,7 +371,7 @@ func ban(n *dnode.Node, p params) (any, error) {
 	if id == n.ID() {
 		return nil, errorf(CodeServerError, "cannot ban ourselves")
 	}
-	if err := n.BanFor(id, addr, time.Duration(secs)*time.Second, banReason); err != nil {
+	if err := n.Admin().BanFor(id, addr, time.Duration(secs)*time.Second, banReason); err != nil {
 		return nil, nodeError(err)
 	}
 	return true, nil
@@ -397,7 +397,7 @@ func getInfo(n *dnode.Node, pg page) Info {
 	if info.OutboundSlots == nil {
 		info.OutboundSlots = []uint64{}
 	}
-	r := n.Reachability()
+	r := snap.Reachability
 	info.Reachability, info.Relayed, info.ReachableAddrs = r.Status, r.Relayed, multiaddrStrings(r.Reachable)
 	for _, ch := range pageOf(snap.Channels, pg) {
 		info.Channels = append(info.Channels, channelInfo(ch))

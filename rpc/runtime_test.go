@@ -123,8 +123,8 @@ func TestRuntimeSettingsBadParams(t *testing.T) {
 			}
 		})
 	}
-	if n.OutboundConnections() != 0 || n.InboundConnections() != s.Net.InboundConnections || len(n.Seeds()) != 0 {
+	if n.Info().OutboundConnections != 0 || n.Info().InboundConnections != s.Net.InboundConnections || len(n.Admin().Seeds()) != 0 {
 		t.Errorf("bad params changed the node: outbound %d, inbound %d, seeds %v",
-			n.OutboundConnections(), n.InboundConnections(), n.Seeds())
+			n.Info().OutboundConnections, n.Info().InboundConnections, n.Admin().Seeds())
 	}
 }

@@ -115,7 +115,7 @@ func TestInfoPeersHosts(t *testing.T) {
 	a := startTestNode(t)
 	b := startTestNode(t)
 	addr := serveRPC(t, a, nil, "")
-	if err := a.AddPeer(b.Addrs()[0]); err != nil {
+	if err := a.Admin().AddPeer(b.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}
 	if !poll(t.Context(), 10*time.Second, func() bool { return len(a.Channels()) == 1 }) {
@@ -247,7 +247,7 @@ func TestEventsCommand(t *testing.T) {
 	if !a.Events().Messages() {
 		t.Fatal("events --messages did not switch message events on")
 	}
-	if err := b.AddPeer(a.Addrs()[0]); err != nil {
+	if err := b.Admin().AddPeer(a.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}
 	waitOutput(t, out, " inbound_connected ")

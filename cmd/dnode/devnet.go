@@ -16,6 +16,7 @@ import (
 	"github.com/dnode-p2p/dnode/internal/chatrpc"
 	"github.com/dnode-p2p/dnode/internal/devnet"
 	"github.com/dnode-p2p/dnode/internal/logging"
+	"github.com/dnode-p2p/dnode/internal/nodeinternal"
 	"github.com/dnode-p2p/dnode/metrics"
 	"github.com/dnode-p2p/dnode/rpc"
 )
@@ -94,7 +95,7 @@ func runDevnet(cmd *cobra.Command, nodes int, once bool, web string) error {
 			_ = srv.Close()
 			return "", nil, err
 		}
-		cookie, err := writeNodeCookie(token, rpc.CookiePath(n.Settings().Datastore), copyPath)
+		cookie, err := writeNodeCookie(token, rpc.CookiePath(nodeinternal.Settings(n).Datastore), copyPath)
 		if err != nil {
 			_ = srv.Close()
 			return "", nil, err

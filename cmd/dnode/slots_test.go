@@ -33,8 +33,8 @@ func TestSlotsAndSeedsCommands(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || res.InboundConnections == nil || *res.InboundConnections != 5 {
 		t.Fatalf("slots inbound 5 --json: %+v", r)
 	}
-	if a.OutboundConnections() != 3 || a.InboundConnections() != 5 || len(nodeinternal.OutboundSlots(a)) != 3 {
-		t.Errorf("node: outbound %d (%d slots), inbound %d; want 3, 3, 5", a.OutboundConnections(), len(nodeinternal.OutboundSlots(a)), a.InboundConnections())
+	if a.Info().OutboundConnections != 3 || a.Info().InboundConnections != 5 || len(nodeinternal.OutboundSlots(a)) != 3 {
+		t.Errorf("node: outbound %d (%d slots), inbound %d; want 3, 3, 5", a.Info().OutboundConnections, len(nodeinternal.OutboundSlots(a)), a.Info().InboundConnections)
 	}
 	r = runCLI(t, "slots", "--rpc", addr, "--json")
 	res = rpc.Slots{}
@@ -69,8 +69,8 @@ func TestSlotsAndSeedsCommands(t *testing.T) {
 	if r = runCLI(t, "seeds", "remove", seed, "--rpc", addr); r.code != 0 || strings.TrimSpace(r.stdout) != "Seed removed: "+seed {
 		t.Errorf("seeds remove: %+v", r)
 	}
-	if len(a.Seeds()) != 0 {
-		t.Errorf("node seeds after remove: %v", a.Seeds())
+	if len(a.Admin().Seeds()) != 0 {
+		t.Errorf("node seeds after remove: %v", a.Admin().Seeds())
 	}
 
 	// Bad input: usage errors before any call, the node's refusals as
@@ -95,7 +95,7 @@ func TestSlotsAndSeedsCommands(t *testing.T) {
 			t.Errorf("%v: code %d stderr %q; want %d containing %q", tc.args, r.code, r.stderr, tc.code, tc.msg)
 		}
 	}
-	if a.OutboundConnections() != 3 || a.InboundConnections() != 5 {
-		t.Errorf("bad input changed the node: outbound %d, inbound %d", a.OutboundConnections(), a.InboundConnections())
+	if a.Info().OutboundConnections != 3 || a.Info().InboundConnections != 5 {
+		t.Errorf("bad input changed the node: outbound %d, inbound %d", a.Info().OutboundConnections, a.Info().InboundConnections)
 	}
 }

@@ -116,8 +116,8 @@ func TestTwoInstancesChat(t *testing.T) {
 	if a.d.node.ID() != idA {
 		t.Fatalf("a runs as %s, want %s from its datastore", a.d.node.ID(), idA)
 	}
-	if s := a.d.node.Settings(); s.Network != "test" || s.Net.OutboundConnections != 0 {
-		t.Fatalf("flags and config not applied: network %q, outbound %d", s.Network, s.Net.OutboundConnections)
+	if info := a.d.node.Info(); info.Network != "test" || info.OutboundConnections != 0 {
+		t.Fatalf("flags and config not applied: network %q, outbound %d", info.Network, info.OutboundConnections)
 	}
 	eventually(t, 10*time.Second, func() error {
 		if len(a.d.node.Channels()) != 1 || len(b.d.node.Channels()) != 1 {

@@ -36,7 +36,7 @@ func chatNode(t *testing.T, name string) (*dnode.Node, *dchat.Chat) {
 func TestAdapter(t *testing.T) {
 	a, chatA := chatNode(t, "a")
 	b, chatB := chatNode(t, "b")
-	if err := b.AddPeer(testnet.AddrOf(t, a)); err != nil {
+	if err := b.Admin().AddPeer(testnet.AddrOf(t, a)); err != nil {
 		t.Fatal(err)
 	}
 	ra, rb := Adapt(chatA), Adapt(chatB)

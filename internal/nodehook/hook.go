@@ -12,10 +12,13 @@ import (
 	"github.com/dnode-p2p/dnode/addrbook"
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/sessions"
+	"github.com/dnode-p2p/dnode/settings"
 )
 
 // Funcs are the accessors; each takes a *dnode.Node.
 type Funcs struct {
+	Settings             func(n any) settings.Settings
+	Running              func(n any) bool
 	Host                 func(n any) *dhost.Host
 	Manager              func(n any) *sessions.Manager
 	Manual               func(n any) *sessions.Manual

@@ -1,16 +1,27 @@
 package nodeinternal
 
 import (
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"context"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	dnode "github.com/dnode-p2p/dnode"
 	"github.com/dnode-p2p/dnode/addrbook"
 	dhost "github.com/dnode-p2p/dnode/host"
 	"github.com/dnode-p2p/dnode/internal/nodehook"
 	"github.com/dnode-p2p/dnode/sessions"
+	"github.com/dnode-p2p/dnode/settings"
 )
+
+// Settings returns a copy of n's settings, with the current values of
+// those that change at run time (net.outbound_connections,
+// net.inbound_connections, net.seeds; see dnode.Admin). Whether n is
+// running or not does not matter.
+func Settings(n *dnode.Node) settings.Settings { return nodehook.F.Settings(n) }
+
+// Running reports whether n is started; unlike n.Info().Running it takes
+// no snapshot, for callers on a hot path.
+func Running(n *dnode.Node) bool { return nodehook.F.Running(n) }
 
 // Host returns the running node's host (nil when not running).
 func Host(n *dnode.Node) *dhost.Host { return nodehook.F.Host(n) }

@@ -21,7 +21,7 @@ func TestAccessorsFollowTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nodeinternal.Host(n) != nil || nodeinternal.Manager(n) != nil || nodeinternal.Book(n) != nil || nodeinternal.OutboundSlots(n) != nil {
+	if nodeinternal.Host(n) != nil || nodeinternal.Manager(n) != nil || nodeinternal.Book(n) != nil || nodeinternal.OutboundSlots(n) != nil || nodeinternal.Running(n) {
 		t.Fatal("machinery before Start")
 	}
 	if _, err := nodeinternal.Seed(context.Background(), n); !errors.Is(err, dnode.ErrNotRunning) {
@@ -31,10 +31,10 @@ func TestAccessorsFollowTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, m := nodeinternal.Host(n), nodeinternal.Manager(n)
-	if h == nil || h.ID() != n.ID() || m == nil || nodeinternal.Manual(n) == nil || nodeinternal.Direct(n) == nil || nodeinternal.Book(n) == nil {
+	if h == nil || h.ID() != n.ID() || m == nil || nodeinternal.Manual(n) == nil || nodeinternal.Direct(n) == nil || nodeinternal.Book(n) == nil || !nodeinternal.Running(n) {
 		t.Fatal("machinery missing while running")
 	}
-	if got, want := len(nodeinternal.OutboundSlots(n)), n.Settings().Net.OutboundConnections; got != want {
+	if got, want := len(nodeinternal.OutboundSlots(n)), nodeinternal.Settings(n).Net.OutboundConnections; got != want {
 		t.Fatalf("%d outbound slots, want %d", got, want)
 	}
 	if nodeinternal.HostlistSaveFailures(n) != 0 || nodeinternal.HostlistBadLines(n) != 0 || nodeinternal.RejectedBroadcasts(n) != 0 {
@@ -44,7 +44,7 @@ func TestAccessorsFollowTheRun(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if nodeinternal.Host(n) != nil || nodeinternal.Manager(n) != nil || nodeinternal.Book(n) != book {
-		t.Fatal("after Stop: want no host or manager, and the last run's book")
+	if nodeinternal.Host(n) != nil || nodeinternal.Manager(n) != nil || nodeinternal.Book(n) != book || nodeinternal.Running(n) {
+		t.Fatal("after Stop: want not running, no host or manager, and the last run's book")
 	}
 }
