@@ -30,11 +30,15 @@ func TestNodeInfoSnapshot(t *testing.T) {
 	if ch.Peer != b.ID() || ch.Session != channel.Manual || ch.Direction != network.DirOutbound || ch.Start.IsZero() || ch.Addr == nil {
 		t.Fatalf("channel %+v", ch)
 	}
+	// A localnet node runs no NAT traversal: nothing is known.
+	if r := snap.Reachability; r.Status != "unknown" || r.Relayed || len(r.Reachable) != 0 {
+		t.Fatalf("reachability %+v", r)
+	}
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	after := a.Info()
-	if after.Running || after.PeerID != "" || len(after.Channels) != 0 || after.OutboundSlots != nil {
+	if after.Running || after.PeerID != "" || len(after.Channels) != 0 || after.OutboundSlots != nil || after.Reachability.Status != "unknown" {
 		t.Fatalf("after Stop: %+v", after)
 	}
 }
