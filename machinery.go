@@ -12,9 +12,9 @@ import (
 	"github.com/dnode-p2p/dnode/settings"
 )
 
-// The machinery accessors (host, session manager, sessions, book,
-// settings, counters) are not Node methods: dnode's own packages reach them through
-// internal/nodeinternal, which calls these.
+// The machinery accessors (settings, host, session manager, sessions,
+// book, counters) are not Node methods: dnode's own packages reach them
+// through internal/nodeinternal, which calls these.
 func init() {
 	nodehook.F = nodehook.Funcs{
 		Settings:             func(n any) settings.Settings { return n.(*Node).currentSettings() },

@@ -34,9 +34,9 @@ var (
 // StopTimeout bounds how long Stop waits for channels to drain.
 const StopTimeout = 4 * time.Second
 
-// Node is one dnode network node. Its methods are safe for concurrent
-// use. Start and Stop may be called repeatedly: a stopped node can be
-// started again.
+// Node is one dnode network node: what applications use (the operator's
+// controls are on Admin). Its methods are safe for concurrent use. Start
+// and Stop may be called repeatedly: a stopped node can be started again.
 type Node struct {
 	settings settings.Settings
 	opts     options
