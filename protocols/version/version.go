@@ -85,7 +85,8 @@ func ValidSemver(v string) bool {
 // both sides exchanged Version and Verack and the peer is compatible.
 // now is the timestamp to announce. On any error the caller resets s.
 func Exchange(ctx context.Context, s network.Stream, rw io.ReadWriter, local Local, observed ma.Multiaddr, timeout time.Duration, now time.Time) (*pb.Version, error) {
-	_ = s.SetDeadline(time.Now().Add(timeout)) // transports use the OS clock
+	deadline := time.Now().Add(timeout)
+	_ = s.SetDeadline(deadline) // transports use the OS clock
 	stop := context.AfterFunc(ctx, func() { s.Reset() })
 	defer stop()
 
@@ -119,6 +120,7 @@ func Exchange(ctx context.Context, s network.Stream, rw io.ReadWriter, local Loc
 		return nil, classify(ctx, "read verack", err)
 	}
 	if err := Compatible(local.AppName, local.AppVersion, ack.AppName, ack.AppVersion); err != nil {
+		linger(s, rw, deadline)
 		return nil, err
 	}
 	if ack.AppName != theirs.AppName || ack.AppVersion != theirs.AppVersion {
@@ -127,6 +129,34 @@ func Exchange(ctx context.Context, s network.Stream, rw io.ReadWriter, local Loc
 	}
 	_ = s.SetDeadline(time.Time{})
 	return theirs, nil
+}
+
+// Linger bounds how long Exchange waits, after refusing an incompatible
+// peer, for the peer to finish reading and close its end.
+const Linger = time.Second
+
+// maxLingerBytes caps what linger reads (and discards) from the peer.
+const maxLingerBytes = 4096
+
+// linger half-closes s after a refusal and waits, up to Linger (and
+// within the handshake's deadline), for the peer's end to close: the
+// peer has our Version and Verack, and a reset or a connection closed
+// now would make its transport drop them unread (yamux discards a reset
+// stream's buffered data, TCP a reset connection's), so the peer would
+// see "stream reset" instead of learning that we are incompatible. Both
+// ends of an incompatible pair refuse, so each sees the other's close at
+// once.
+func linger(s network.Stream, rw io.Reader, deadline time.Time) {
+	if s.CloseWrite() != nil {
+		return
+	}
+	if dl := time.Now().Add(Linger); dl.Before(deadline) {
+		deadline = dl
+	}
+	if s.SetReadDeadline(deadline) != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(rw, maxLingerBytes))
 }
 
 // classify turns a stream error into one of the package's errors.
