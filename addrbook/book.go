@@ -152,6 +152,8 @@ type Book struct {
 	stats      InsertStats
 	rng        *rand.Rand
 	p2p        map[string]p2pComponent // Decode's cache, by component bytes
+	permBuf    []int                   // lazyPerm's buffer
+	selMark    uint64                  // the last Select's mark (item.sel)
 
 	hookMu sync.Mutex
 	hooks  []func(n int)

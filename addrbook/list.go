@@ -24,6 +24,8 @@ type item struct {
 	grouped bool
 	tport   string // Transport(addr), set when first asked
 	tported bool
+
+	sel uint64 // the mark of the last Select that chose it (Book.selMark)
 }
 
 // transport returns Transport(it.addr), computed once.

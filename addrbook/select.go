@@ -2,6 +2,7 @@ package addrbook
 
 import (
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -46,30 +47,43 @@ func (b *Book) Select(max int, transports []string) []Entry {
 	if max <= 0 {
 		return nil
 	}
-	want := make(map[string]bool, len(transports))
-	for _, t := range transports {
-		if t != "" {
-			want[t] = true
-		}
-	}
-	match := func(it *item) bool { return want[it.transport()] }
-	other := func(it *item) bool { return !want[it.transport()] }
-	all := func(*item) bool { return true }
+	wanted := wantedTransports(transports)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]Entry, 0, 2*max)
-	seen := make(map[string]bool)
+	// Selected items carry this Select's mark. Keys are unique within a
+	// list, and one draw of a list yields each item once, so an entry can
+	// only repeat across lists: a Dark entry is skipped when an item of
+	// the same key in Gold or White carries the mark.
+	b.selMark++
+	mark := b.selMark
+	selected := func(key string) bool {
+		g, w := b.lists[Gold].get(key), b.lists[White].get(key)
+		return g != nil && g.sel == mark || w != nil && w.sel == mark
+	}
 	budget := MaxReplyBytes - replyEnvelope
-	take := func(c Color, ok func(*item) bool, limit int) {
+	// take draws up to limit entries of list c, in a random order, whose
+	// transport is wanted (match), is not (other), or either (all).
+	const (
+		match = iota
+		other
+		all
+	)
+	take := func(c Color, which int, limit int) {
 		items := b.lists[c].items
 		taken := 0
-		for _, i := range b.rng.Perm(len(items)) {
-			if taken >= limit || len(out) >= 2*max {
+		perm := b.permLocked(len(items))
+		for taken < limit && len(out) < 2*max {
+			i, ok := perm.next()
+			if !ok {
 				return
 			}
 			it := items[i]
-			if seen[it.key] || !ok(it) {
+			if which != all && wanted(it.transport()) != (which == match) {
+				continue
+			}
+			if it.sel == mark || c == Dark && selected(it.key) {
 				continue
 			}
 			size := encodedSize(len(it.key)) // the key is the address's bytes
@@ -77,7 +91,7 @@ func (b *Book) Select(max int, transports []string) []Entry {
 				continue
 			}
 			budget -= size
-			seen[it.key] = true
+			it.sel = mark
 			out = append(out, it.entry())
 			taken++
 		}
@@ -88,4 +102,17 @@ func (b *Book) Select(max int, transports []string) []Entry {
 	take(White, other, 2*max)
 	take(Dark, all, 2*max)
 	return out
+}
+
+// wantedTransports returns the membership test of transports ("" is
+// never wanted): a scan of the few a GetAddrs carries, a map for more.
+func wantedTransports(transports []string) func(string) bool {
+	if len(transports) <= 8 {
+		return func(t string) bool { return t != "" && slices.Contains(transports, t) }
+	}
+	want := make(map[string]bool, len(transports))
+	for _, t := range transports {
+		want[t] = t != ""
+	}
+	return func(t string) bool { return want[t] }
 }
