@@ -41,7 +41,17 @@ const secretSize = 32
 type greyBuckets struct {
 	secret  [secretSize]byte
 	members [GreyBuckets][]*item
+	// memo holds bucketIndex results by (source group, address group):
+	// two SHA-256 sums were a third of an insert's cost, and the entries
+	// of one reply share few groups. Cleared when it reaches memoMax.
+	memo map[groupPair]int
 }
+
+// groupPair keys greyBuckets.memo.
+type groupPair struct{ src, addr string }
+
+// memoMax bounds greyBuckets.memo (about 100 bytes an entry).
+const memoMax = 1024
 
 // newGreyBuckets draws the secret from rng when it is set (tests and
 // simulations: the layout is then as predictable as rng), from
@@ -98,7 +108,16 @@ func (g *greyBuckets) itemBucket(it *item) int {
 	if sg == "" {
 		sg = ag
 	}
-	return bucketIndex(&g.secret, sg, ag)
+	k := groupPair{sg, ag}
+	if i, ok := g.memo[k]; ok {
+		return i
+	}
+	if g.memo == nil || len(g.memo) >= memoMax {
+		g.memo = make(map[groupPair]int)
+	}
+	i := bucketIndex(&g.secret, sg, ag)
+	g.memo[k] = i
+	return i
 }
 
 // oldest returns the member of bucket i that the list order puts last.

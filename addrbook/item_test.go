@@ -14,8 +14,8 @@ import (
 // roundTripItemOK is newItem's acceptance as it was before the binary
 // key: the whole transport part formatted and parsed back, every time.
 func roundTripItemOK(a ma.Multiaddr, p peer.ID) bool {
-	tr, id, ok := splitP2P(a)
-	if !ok || (p != "" && p != id) || a[len(a)-1].Code() != ma.P_P2P {
+	tr, id := peer.SplitAddr(a)
+	if id == "" || len(tr) == 0 || (p != "" && p != id) || a[len(a)-1].Code() != ma.P_P2P {
 		return false
 	}
 	return roundTrips(tr)

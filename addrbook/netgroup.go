@@ -1,6 +1,7 @@
 package addrbook
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -58,26 +59,31 @@ func hostOf(tr ma.Multiaddr) hostInfo {
 		return h
 	}
 	if len(tr) > h.hops {
+		// The port's 16 bits, read as go-multiaddr formats them (its
+		// text form was most of hostOf's cost).
 		if p := tr[h.hops]; p.Code() == ma.P_TCP || p.Code() == ma.P_UDP {
-			if n, err := strconv.Atoi(p.Value()); err == nil {
-				h.port = n
+			if v := p.RawValue(); len(v) == 2 {
+				h.port = int(binary.BigEndian.Uint16(v))
 			}
 		}
 	}
 	return h
 }
 
-// splitP2P splits a full address into its transport part and peer. ok is
-// false unless a ends in /p2p/<id> after a non-empty transport part.
+// splitP2P splits a full address into its transport part (a's own
+// slice, not a copy) and peer. ok is false unless a ends in /p2p/<id>
+// after a non-empty transport part.
 func splitP2P(a ma.Multiaddr) (tr ma.Multiaddr, id peer.ID, ok bool) {
-	if len(a) == 0 {
+	n := len(a)
+	if n < 2 || a[n-1].Code() != ma.P_P2P {
 		return nil, "", false
 	}
-	tr, id = peer.SplitAddr(a)
-	if id == "" || len(tr) == 0 {
+	// As peer.SplitAddr: the value is a multihash go-multiaddr validated.
+	id = peer.ID(a[n-1].RawValue())
+	if id == "" {
 		return nil, "", false
 	}
-	return tr, id, true
+	return a[:n-1], id, true
 }
 
 // stripP2P removes a trailing /p2p component, if any.
@@ -120,7 +126,11 @@ func Transport(a ma.Multiaddr) string {
 		return ""
 	}
 	rest := tr[h.hops:]
-	codes := make([]int, len(rest))
+	if len(rest) > 4 { // longer than every shape below
+		return ""
+	}
+	var buf [4]int
+	codes := buf[:len(rest)]
 	for i := range rest {
 		codes[i] = rest[i].Code()
 	}
@@ -155,13 +165,14 @@ func eqCodes(got []int, want ...int) bool {
 // or "" when a has none of them. Outbound slots use
 // it to keep at most one peer per group (DarkFi has no such rule).
 func Netgroup(a ma.Multiaddr) string {
-	if tr := stripP2P(a); Transport(tr) == TransportCircuit {
+	tr := stripP2P(a)
+	if n := len(tr); n >= 3 && tr[n-1].Code() == ma.P_CIRCUIT && Transport(tr) == TransportCircuit {
 		// Every peer behind one relay shares one group, apart from the
 		// relay's own: a relay cannot fill the slots with its clients,
 		// and the relay and one of its clients can both be held.
 		return "circuit:" + Netgroup(tr[:len(tr)-2])
 	}
-	h := hostOf(stripP2P(a))
+	h := hostOf(tr)
 	switch h.kind {
 	case hostIP, hostZone:
 		// Built by hand: fmt was a tenth of an insert's cost.
@@ -185,7 +196,7 @@ func Netgroup(a ma.Multiaddr) string {
 	case hostDNS:
 		return "dns:" + h.name
 	}
-	if tr := stripP2P(a); len(tr) == 1 && tr[0].Code() == ma.P_ONION3 {
+	if len(tr) == 1 && tr[0].Code() == ma.P_ONION3 {
 		// As Bitcoin Core groups onions: by the first bits of the key
 		// (here one base32 character, 5 bits: 32 groups), since an
 		// onion says nothing about where its host is.
