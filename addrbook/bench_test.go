@@ -56,9 +56,16 @@ func benchBatches(raw []RawEntry, n int) [][]RawEntry {
 }
 
 // BenchmarkDecode100 decodes Addrs replies of 100 entries whose peers
-// are mostly new to the book.
-func BenchmarkDecode100(b *testing.B) {
-	batches := benchBatches(benchRaw(b), 100)
+// are mostly new to the book: more of them than its /p2p/ cache holds.
+func BenchmarkDecode100(b *testing.B) { benchDecode(b, benchPool) }
+
+// BenchmarkDecode100Cached decodes Addrs replies of 100 entries from a
+// network of 2000 peers (the size of the dnodebench responder's book),
+// which the /p2p/ cache holds after the first replies.
+func BenchmarkDecode100Cached(b *testing.B) { benchDecode(b, 2000) }
+
+func benchDecode(b *testing.B, peers int) {
+	batches := benchBatches(benchRaw(b)[:peers], 100)
 	book := New(Config{})
 	b.ReportAllocs()
 	b.ResetTimer()

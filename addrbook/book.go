@@ -151,7 +151,7 @@ type Book struct {
 	groupPicks bool            // Gold and White picks netgroup first
 	stats      InsertStats
 	rng        *rand.Rand
-	p2p        map[string]p2pComponent // Decode's cache, by component bytes
+	p2p        map[string]p2pComponent // Decode's cache, by peer ID
 	permBuf    []int                   // lazyPerm's buffer
 	selMark    uint64                  // the last Select's mark (item.sel)
 
