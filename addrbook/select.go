@@ -3,6 +3,7 @@ package addrbook
 import (
 	"math"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -43,15 +44,44 @@ func encodedSize(n int) int {
 // their summed EncodedSize would exceed MaxReplyBytes minus the message
 // envelope, so a reply always fits the receiver's limit.
 func (b *Book) Select(max int, transports []string) []Entry {
+	var out []Entry
+	b.selectItems(max, transports, func(n int) { out = make([]Entry, 0, n) },
+		func(it *item) { out = append(out, it.entry()) })
+	return out
+}
+
+// SelectRaw is Select giving the entries' binary addresses, as an Addrs
+// reply carries them: the same choice, without building or reading the
+// parsed addresses. The returned Addr slices share one buffer, owned by
+// the caller.
+func (b *Book) SelectRaw(max int, transports []string) []RawEntry {
+	var out []RawEntry
+	var buf []byte
+	b.selectItems(max, transports, func(n int) {
+		out = make([]RawEntry, 0, n)
+		buf = make([]byte, 0, n*64)
+	}, func(it *item) {
+		start := len(buf)
+		buf = append(buf, it.key...) // the key is the address's bytes
+		out = append(out, RawEntry{Addr: buf[start:len(buf):len(buf)], LastSeen: time.Unix(it.ts, 0)})
+	})
+	return out
+}
+
+// selectItems runs Select's choice with b.mu held: alloc is called once
+// with the most entries the choice can give, then add with each chosen
+// item, in order. Neither may call the Book.
+func (b *Book) selectItems(max int, transports []string, alloc func(n int), add func(*item)) {
 	max = min(max, MaxReply)
 	if max <= 0 {
-		return nil
+		return
 	}
 	wanted := wantedTransports(transports)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]Entry, 0, 2*max)
+	alloc(2 * max)
+	n := 0
 	// Selected items carry this Select's mark. Keys are unique within a
 	// list, and one draw of a list yields each item once, so an entry can
 	// only repeat across lists: a Dark entry is skipped when an item of
@@ -74,7 +104,7 @@ func (b *Book) Select(max int, transports []string) []Entry {
 		items := b.lists[c].items
 		taken := 0
 		perm := b.permLocked(len(items))
-		for taken < limit && len(out) < 2*max {
+		for taken < limit && n < 2*max {
 			i, ok := perm.next()
 			if !ok {
 				return
@@ -92,7 +122,8 @@ func (b *Book) Select(max int, transports []string) []Entry {
 			}
 			budget -= size
 			it.sel = mark
-			out = append(out, it.entry())
+			add(it)
+			n++
 			taken++
 		}
 	}
@@ -101,7 +132,6 @@ func (b *Book) Select(max int, transports []string) []Entry {
 	take(Gold, other, 2*max)
 	take(White, other, 2*max)
 	take(Dark, all, 2*max)
-	return out
 }
 
 // wantedTransports returns the membership test of transports ("" is

@@ -2,6 +2,7 @@ package addrbook
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -132,6 +133,44 @@ func TestSelectPriority(t *testing.T) {
 		for _, e := range got[:80] {
 			if colors[e.Peer] == Dark {
 				t.Fatal("dark before gold/white")
+			}
+		}
+	})
+}
+
+// SelectRaw makes Select's choice, entry for entry, given the same random
+// draws; an address held in White and in Dark is chosen once.
+func TestSelectRawMatchesSelect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := selectBook(t, 300, false)
+		b.mu.Lock()
+		for _, it := range b.lists[White].items[:50] {
+			b.addLocked(Dark, &item{addr: it.addr, peer: it.peer, key: it.key, ts: it.ts})
+		}
+		b.mu.Unlock()
+		for _, mx := range []int{0, 1, 10, 100, 400, MaxReply} {
+			for _, tr := range [][]string{nil, {"tcp"}, {"quic", "ws"}} {
+				b.mu.Lock()
+				b.rng = rand.New(rand.NewPCG(uint64(mx), 1))
+				b.mu.Unlock()
+				want := b.Select(mx, tr)
+				b.mu.Lock()
+				b.rng = rand.New(rand.NewPCG(uint64(mx), 1))
+				b.mu.Unlock()
+				got := b.SelectRaw(mx, tr)
+				if len(got) != len(want) {
+					t.Fatalf("max %d %v: %d raw entries, Select gives %d", mx, tr, len(got), len(want))
+				}
+				seen := make(map[string]bool)
+				for i := range got {
+					if string(got[i].Addr) != string(want[i].Addr.Bytes()) || !got[i].LastSeen.Equal(want[i].LastSeen) {
+						t.Fatalf("max %d %v entry %d: %x %v, want %s %v", mx, tr, i, got[i].Addr, got[i].LastSeen, want[i].Addr, want[i].LastSeen)
+					}
+					if seen[string(got[i].Addr)] {
+						t.Fatalf("max %d %v: %s chosen twice", mx, tr, want[i].Addr)
+					}
+					seen[string(got[i].Addr)] = true
+				}
 			}
 		}
 	})

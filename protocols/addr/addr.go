@@ -207,11 +207,13 @@ func (in *instance) answer(g *pb.GetAddrs) error {
 	if err := CheckGetAddrs(g); err != nil {
 		return err
 	}
-	entries := in.svc.cfg.Node.AddrBook().Select(int(min(g.Max, uint32(MaxEntries/2))), g.Transports)
-	reply := &pb.Addrs{}
+	entries := in.svc.cfg.Node.AddrBook().SelectRaw(int(min(g.Max, uint32(MaxEntries/2))), g.Transports)
+	reply := &pb.Addrs{Addrs: make([]*pb.AddrEntry, 0, len(entries))}
+	pes := make([]pb.AddrEntry, len(entries)) // one allocation for all
 	size := 0
-	for _, e := range entries {
-		pe := &pb.AddrEntry{Addr: e.Addr.Bytes(), LastSeen: uint64(e.LastSeen.Unix())}
+	for i, e := range entries {
+		pe := &pes[i]
+		pe.Addr, pe.LastSeen = e.Addr, uint64(e.LastSeen.Unix())
 		// Keep the reply under the cap: entry size plus tag and length.
 		n := proto.Size(pe) + 3
 		if size+n > MaxBytes-16 || len(reply.Addrs) == MaxEntries {
