@@ -21,11 +21,16 @@ import (
 // the same bytes. Formatting (base58 above all) was most of the cost of an
 // insert.
 func newItem(a ma.Multiaddr, p peer.ID) (*item, bool) {
-	tr, id, ok := splitP2P(a)
-	if !ok || (p != "" && p != id) {
+	tr, id, ok := a, p, len(a) >= 2 && a[len(a)-1].Code() == ma.P_P2P
+	switch {
+	case !ok:
 		return nil, false
+	case p == "":
+		tr, id, ok = splitP2P(a)
+	default: // p's bytes are the value's (no copy for the peer ID)
+		tr, ok = a[:len(a)-1], string(a[len(a)-1].RawValue()) == string(p)
 	}
-	if a[len(a)-1].Code() != ma.P_P2P {
+	if !ok {
 		return nil, false
 	}
 	if !textSafe(tr) && !roundTrips(tr) {
