@@ -25,9 +25,11 @@
 // a peer in Black is in no other list.
 //
 // Decode turns the addr protocol's binary entries into Entries, taking
-// addresses the book holds, and /p2p/ components it parsed recently (a
-// cache of at most 1024), from the book instead of parsing them again:
-// go-multiaddr formats every /p2p/ component in base58 to validate it.
+// addresses the book holds, and the /p2p/ components of peers it holds
+// or parsed recently (a cache of at most 4096), from the book instead of
+// parsing them again: go-multiaddr formats every /p2p/ component in
+// base58 to validate it. SelectRaw is Select as binary addresses, for
+// the addr protocol's replies.
 //
 // # Insert filter
 //
