@@ -18,16 +18,27 @@ const batchMax = 64 << 10
 // returns the wall and CPU time from the first frame queued to the last
 // read.
 func rawTCPBatched(msgs, size, window int) (time.Duration, time.Duration) {
-	return tcpFrames(msgs, size, func(cli net.Conn, frame []byte) {
-		queue := make(chan []byte, window)
-		written := make(chan error, 1)
-		go func() { written <- coalesce(cli, queue) }()
-		for range msgs {
-			queue <- frame
-		}
-		close(queue)
-		must(<-written)
-	})
+	return tcpFrames(msgs, size, func(cli net.Conn, frame []byte) { sendBatched(cli, frame, msgs, window) })
+}
+
+// libp2pBatched is rawTCPBatched over one stream between two bare
+// go-libp2p hosts: what noise and yamux leave of the batched floor, the
+// ceiling for a channel on the same transport.
+func libp2pBatched(msgs, size, window int) (time.Duration, time.Duration) {
+	return libp2pStream(msgs, size, func(w io.Writer, frame []byte) { sendBatched(w, frame, msgs, window) })
+}
+
+// sendBatched queues msgs copies of frame, window at a time, for a
+// coalescing writer to w, and returns once all are written.
+func sendBatched(w io.Writer, frame []byte, msgs, window int) {
+	queue := make(chan []byte, window)
+	written := make(chan error, 1)
+	go func() { written <- coalesce(w, queue) }()
+	for range msgs {
+		queue <- frame
+	}
+	close(queue)
+	must(<-written)
 }
 
 // coalesce writes the frames of queue to w until it is closed: what is
@@ -69,4 +80,9 @@ func coalesce(w io.Writer, queue <-chan []byte) error {
 // batchedName is the batched floor's baseline name for frames of size.
 func batchedName(size string) string {
 	return "raw TCP " + size + " frames, batched writer (≤ 64 KiB writes)"
+}
+
+// libp2pBatchedName is libp2pBatched's baseline name for frames of size.
+func libp2pBatchedName(size string) string {
+	return "bare libp2p stream, " + size + " frames, batched writer (≤ 64 KiB writes)"
 }

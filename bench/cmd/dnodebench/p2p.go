@@ -192,7 +192,7 @@ func benchSend(rounds, msgs int) []row {
 	defer b.Stop()
 	msg := &wrapperspb.BytesValue{Value: make([]byte, 1024)}
 
-	var dRate, dCPU, tRate, tCPU, bRate, bCPU agg
+	var dRate, dCPU, tRate, tCPU, bRate, bCPU, lRate, lCPU agg
 	var dropsRetried int
 	for r := range rounds {
 		recvd.Store(0)
@@ -258,7 +258,10 @@ func benchSend(rounds, msgs int) []row {
 		wall, cpu := rawTCPBatched(msgs, 1024, window)
 		bRate = append(bRate, float64(msgs)/wall.Seconds()/1e3)
 		bCPU = append(bCPU, us(cpu)/float64(msgs))
-		logf("send round %d: dnode %.0f k msg/s, tcp %.0f k msg/s, tcp batched %.0f k msg/s", r+1, dRate[r], tRate[r], bRate[r])
+		wall, cpu = libp2pBatched(msgs, 1024, window)
+		lRate = append(lRate, float64(msgs)/wall.Seconds()/1e3)
+		lCPU = append(lCPU, us(cpu)/float64(msgs))
+		logf("send round %d: dnode %.0f k msg/s, tcp %.0f k msg/s, tcp batched %.0f k msg/s, libp2p batched %.0f k msg/s", r+1, dRate[r], tRate[r], bRate[r], lRate[r])
 	}
 	note := ""
 	if dropsRetried > 0 {
@@ -269,5 +272,7 @@ func benchSend(rounds, msgs int) []row {
 		{bench: "1 KiB channel send CPU", unit: "µs/msg", dnode: dCPU, base: tCPU, baseName: "raw TCP 1 KiB frames", lowerBetter: true},
 		{bench: "1 KiB channel send, one way", unit: "k msg/s", dnode: dRate, base: bRate, baseName: batchedName("1 KiB"), target: "≥ 0.5×", targetRatio: 0.5},
 		{bench: "1 KiB channel send CPU", unit: "µs/msg", dnode: dCPU, base: bCPU, baseName: batchedName("1 KiB"), lowerBetter: true},
+		{bench: "1 KiB channel send, one way", unit: "k msg/s", dnode: dRate, base: lRate, baseName: libp2pBatchedName("1 KiB")},
+		{bench: "1 KiB channel send CPU", unit: "µs/msg", dnode: dCPU, base: lCPU, baseName: libp2pBatchedName("1 KiB"), lowerBetter: true},
 	}
 }

@@ -119,6 +119,17 @@ func readFrames(r io.Reader, msgs, size int) {
 // libp2pFrames is rawTCPFrames over one stream between two bare go-libp2p
 // hosts (TCP, noise, yamux): the floor for anything on libp2p.
 func libp2pFrames(msgs, size int) (time.Duration, time.Duration) {
+	return libp2pStream(msgs, size, func(w io.Writer, frame []byte) {
+		for range msgs {
+			_, err := w.Write(frame)
+			must(err)
+		}
+	})
+}
+
+// libp2pStream is tcpFrames over one stream between two bare go-libp2p
+// hosts (TCP, noise, yamux).
+func libp2pStream(msgs, size int, send func(w io.Writer, frame []byte)) (time.Duration, time.Duration) {
 	h1, h2 := newBareHost(), newBareHost()
 	defer h1.Close()
 	defer h2.Close()
@@ -135,10 +146,7 @@ func libp2pFrames(msgs, size int) (time.Duration, time.Duration) {
 	frame := binary.BigEndian.AppendUint32(nil, uint32(size))
 	frame = append(frame, make([]byte, size)...)
 	cpu0, t0 := cpuTime(), time.Now()
-	for range msgs {
-		_, err := s.Write(frame)
-		must(err)
-	}
+	send(s, frame)
 	<-done
 	return time.Since(t0), cpuTime() - cpu0
 }
