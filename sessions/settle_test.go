@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -42,15 +43,23 @@ func (c *connsOf) all() []network.Conn {
 // before and not much later; the connection is released and closed, no
 // channel is left, and the host is free again in the book (a direct dial
 // leases it).
+// Either order of peer IDs: after our own timeout no handshake of a
+// smaller peer's is waited for (connectOnce waits only after a refusal).
 func TestHandshakeTimeout(t *testing.T) {
 	t.Parallel()
+	for _, larger := range []bool{true, false} {
+		t.Run(fmt.Sprintf("peer ID larger %v", larger), func(t *testing.T) {
+			t.Parallel()
+			handshakeTimeout(t, larger)
+		})
+	}
+}
+
+func handshakeTimeout(t *testing.T, larger bool) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newSimNet(t)
 		a := n.node("11.0.0.1", nil)
-		// A larger peer ID than ours: a handshake refused by a smaller
-		// peer waits for the peer's own on the connection (see
-		// connectOnce), which is TestHandshakeTimeoutSmallerPeer's case.
-		key := keyWhere(t, func(id peer.ID) bool { return id > a.id() })
+		key := keyWhere(t, func(id peer.ID) bool { return (id > a.id()) == larger })
 		mute := n.wirePeerWith(key, "11.1.0.1", testNetwork, wireNever)
 		conns := watchConns(a)
 		d := NewDirect(a.m)

@@ -97,10 +97,14 @@ func (m *Manager) connectOnce(ctx context.Context, ai peer.AddrInfo, kind channe
 	held := m.host.Conns.Acquire(conn)
 	ch, err := m.setup(ctx, conn, s, rw, kind, hs)
 	if held {
-		if errors.Is(err, ErrHandshake) && ai.ID < m.host.ID() && !conn.IsClosed() {
+		if errors.Is(err, ErrHandshake) && ai.ID < m.host.ID() && !conn.IsClosed() &&
+			!errors.Is(err, version.ErrTimeout) && !errors.Is(err, version.ErrOtherNetwork) {
 			// The peer may have refused ours because it started one on
 			// this connection at the same moment and its ID is smaller
 			// (see acceptHandshake): its handshake makes the channel.
+			// Not after our own timeout or a peer of another network:
+			// neither is such a refusal, and no handshake of the peer's
+			// is coming.
 			if in := m.inboundOn(ctx, conn, true); in != nil {
 				ch, err = in, ErrAlreadyConnected
 			}
