@@ -104,8 +104,12 @@ type floodResult struct {
 	held      atomic.Int64 // completed the handshakes
 	closedBy  atomic.Int64 // closed by the victim after that, in time
 	survivors atomic.Int64 // still open at the deadline: a failure
-	maxHeld   time.Duration
-	mu        sync.Mutex
+	// unaccepted counts raw connections still waiting in the victim's
+	// listen backlog when the attacker gave up (no byte from the victim,
+	// not accepted yet): a slow accept loop, not an admission.
+	unaccepted atomic.Int64
+	maxHeld    time.Duration
+	mu         sync.Mutex
 }
 
 func (r *floodResult) heldFor(d time.Duration) {
@@ -115,8 +119,8 @@ func (r *floodResult) heldFor(d time.Duration) {
 }
 
 func (r *floodResult) String() string {
-	return fmt.Sprintf("%d refused in the handshake, %d held, %d closed by the victim (longest held %s), %d left open",
-		r.refused.Load(), r.held.Load(), r.closedBy.Load(), r.maxHeld.Round(100*time.Millisecond), r.survivors.Load())
+	return fmt.Sprintf("%d refused in the handshake, %d held, %d closed by the victim (longest held %s), %d left open, %d never accepted",
+		r.refused.Load(), r.held.Load(), r.closedBy.Load(), r.maxHeld.Round(100*time.Millisecond), r.survivors.Load(), r.unaccepted.Load())
 }
 
 // floodSecured opens n secured connections with fresh identities, 64 at a
@@ -181,9 +185,13 @@ func floodRaw(addr string, n int, hold, within time.Duration) *floodResult {
 			}
 			defer c.Close()
 			_ = c.SetReadDeadline(began.Add(min(hold, within)))
-			_, err = io.Copy(io.Discard, c) // the victim's multistream header, then EOF or reset
+			got, err := io.Copy(io.Discard, c) // the victim's multistream header, then EOF or reset
 			var ne net.Error
 			switch {
+			case errors.As(err, &ne) && ne.Timeout() && hold < within && got == 0:
+				// The victim never wrote: the connection still sits in
+				// the kernel's backlog, not accepted (a loaded machine).
+				res.unaccepted.Add(1)
 			case errors.As(err, &ne) && ne.Timeout() && hold < within:
 				res.held.Add(1) // admitted: still waiting for its handshake
 			case errors.As(err, &ne) && ne.Timeout():
