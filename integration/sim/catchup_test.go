@@ -19,7 +19,7 @@ import (
 // each once, from the digests of its new channels, within 2 s
 // (simulated) of its first relay link.
 func TestCatchUpAfterStop(t *testing.T) {
-	cfg := config{seeds: 1, nodes: 20, outbound: 4, inbound: 32, latency: 10 * time.Millisecond, bandwidth: 20_000_000}
+	cfg := config{seeds: 1, nodes: 20, outbound: 4, inbound: 32, latency: 10 * time.Millisecond, bandwidth: 20_000_000, transport: simTransport(t)}
 	synctest.Test(t, func(t *testing.T) {
 		nw := startNetwork(t, cfg)
 		if !waitFor(10*time.Minute, 500*time.Millisecond, func() bool { full, _ := nw.filled(); return full == cfg.nodes }) {

@@ -1,7 +1,9 @@
 // Package sim runs dnode's own sessions and protocols on a deterministic
-// simulated network: go-libp2p's x/simlibp2p puts every node's QUIC
+// simulated network: by default (-sim.transport=mem) internal/memnet's
+// in-memory stream connections (TCP addresses, fixed one-way latency); with
+// -sim.transport=quic go-libp2p's x/simlibp2p puts every node's QUIC
 // transport on a virtual UDP network (github.com/marcopolo/simnet) with a
-// fixed one-way latency and bandwidth per node, and testing/synctest runs
+// fixed one-way latency and bandwidth per node; and testing/synctest runs
 // the whole network on a fake clock. Time advances only when every
 // goroutine of the network is blocked, so timers, timeouts and link
 // latency cost no real time: a run measures the protocol (simulated
@@ -18,11 +20,11 @@
 //
 // What it shows: bootstrap through seeds, the address book, seed sync,
 // the refinery and outbound slot filling working at scale with real
-// libp2p QUIC, identify and dnode's handshake; dchat's relay delivering a
+// libp2p (QUIC with -sim.transport=quic), identify and dnode's handshake; dchat's relay delivering a
 // message to every node exactly once. What it cannot show: CPU contention
 // and real socket behaviour (everything runs as fast as the CPU allows
 // between simulated instants; see docs/benchmarks.md for the real-socket
-// runs), TCP (simnet simulates UDP, so only QUIC), NAT, or packet loss
+// runs), kernel TCP, NAT, or packet loss
 // beyond what the link model queues. The package has no non-test code.
 //
 // The tests build without the race detector only. Under -race, CI's run of

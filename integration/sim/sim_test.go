@@ -17,6 +17,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -33,7 +34,18 @@ var (
 	simSeeds = flag.Int("sim.seeds", 3, "seeds in TestSimulation")
 	simHeap  = flag.String("sim.heapprofile", "", "write a heap profile to this file once every slot is full")
 	simGor   = flag.String("sim.goroutineprofile", "", "write a goroutine profile to this file once every slot is full")
+	simTpt   = flag.String("sim.transport", transportMem, "simulated transport: mem (memnet, as TCP) or quic (QUIC on simnet)")
 )
+
+// simTransport returns -sim.transport, failing the test on an unknown one.
+func simTransport(t *testing.T) string {
+	switch *simTpt {
+	case transportMem, transportQUIC:
+		return *simTpt
+	}
+	t.Fatalf("-sim.transport %q: want %s or %s", *simTpt, transportMem, transportQUIC)
+	return ""
+}
 
 // TestSimulation bootstraps a network of -sim.nodes nodes from 3 seeds on
 // a simulated network, waits until every node's 8 outbound slots are full,
@@ -49,7 +61,7 @@ func TestSimulation(t *testing.T) {
 		n = 200
 	}
 	cfg := config{seeds: *simSeeds, nodes: n, outbound: 8, inbound: 32,
-		latency: 10 * time.Millisecond, bandwidth: 20_000_000}
+		latency: 10 * time.Millisecond, bandwidth: 20_000_000, transport: simTransport(t)}
 	realStart := time.Now()
 	var peakHeap uint64
 	sample := func() {
@@ -183,8 +195,26 @@ func TestSimulation(t *testing.T) {
 		t.Logf("relay: %d messages from %d publishers, %d other nodes stopped after message %d; each reached every live node once; reach-all (simulated) median %s, max %s; %d deliveries, %d duplicates, %d grafts",
 			msgs, publishers, killed, killAt, reached[len(reached)/2].Round(time.Microsecond), reached[len(reached)-1].Round(time.Microsecond), recv, dups, grafts)
 	})
-	t.Logf("cost: %d nodes + %d seeds simulated in %s real time, peak heap in use %d MiB",
-		n, cfg.seeds, time.Since(realStart).Round(time.Millisecond), peakHeap>>20)
+	t.Logf("cost: %d nodes + %d seeds on %s simulated in %s real time, peak heap in use %d MiB, peak RSS (VmHWM) %s",
+		n, cfg.seeds, cfg.transport, time.Since(realStart).Round(time.Millisecond), peakHeap>>20, peakRSS())
+}
+
+// peakRSS returns the process's peak resident set size as
+// /proc/self/status reports it (VmHWM), or "unknown".
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb uint64
+			if _, err := fmt.Sscan(v, &kb); err == nil {
+				return fmt.Sprintf("%d MiB", kb>>10)
+			}
+		}
+	}
+	return "unknown"
 }
 
 // writeProfile writes the named runtime/pprof profile (after a
