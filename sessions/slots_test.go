@@ -123,7 +123,9 @@ func TestOutboundSlotRounds(t *testing.T) {
 		if c, _ := a.book.Contains(dead.Peer); c != addrbook.Grey {
 			t.Fatalf("round 2: the dead host is in %v, want grey", c)
 		}
-		time.Sleep(time.Second) // the slot picks again, and finds nothing
+		// Virtual time (synctest): the slot's retry timer fires, the slot
+		// picks again and finds nothing; a poll could not see "nothing".
+		time.Sleep(time.Second)
 		slots = viewSlots(o)
 		checkDiverse(t, "round 2", slots)
 		if s := slots[deadSlot]; s.peer != "" {
@@ -184,6 +186,8 @@ func TestOutboundSlotRounds(t *testing.T) {
 			}
 			return nil
 		})
+		// Virtual time (synctest): wait out the slot's retry timer to
+		// see that nothing refills the removed slot.
 		time.Sleep(time.Second)
 		slots = viewSlots(o)
 		if len(slots) != 1 || slots[0].ch != keep.ch {
